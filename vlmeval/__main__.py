@@ -1,0 +1,3 @@
+from vlmeval.cli import entry
+
+entry()

@@ -1,0 +1,1 @@
+"""Parsing and normalisation of model answers (choice letters, VQA answers) and their scoring."""

@@ -1,0 +1,61 @@
+"""Backends by the `--model` value: `openai:NAME`, `replay:FILE`, `demo`, or a checkpoint.
+
+Each kind lives in its own module and is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
+
+__all__ = ["Backend", "BackendOptions", "GenerationSettings", "Request", "SampleError", "make_backend"]
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Command-line options a backend may use; each backend reads the ones it understands."""
+
+    dtype: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    prompt_style: str = "chat"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 120.0
+    max_retries: int = 6
+
+
+def make_backend(model: str, options: BackendOptions) -> Backend:
+    if model.startswith("openai:"):
+        from vlmeval.backends.openai import OpenAIBackend
+
+        if not options.base_url:
+            from vlmeval.errors import UsageError
+
+            raise UsageError(f"--model {model} needs --base-url (e.g. http://localhost:8000/v1)")
+        return OpenAIBackend(
+            model.removeprefix("openai:"),
+            options.base_url,
+            concurrency=options.concurrency,
+            api_key_env=options.api_key_env,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+        )
+    if model.startswith("replay:"):
+        from vlmeval.backends.replay import ReplayBackend
+
+        return ReplayBackend(model.removeprefix("replay:"))
+    from vlmeval.backends.transformers import TransformersBackend
+
+    return TransformersBackend(resolve_checkpoint(model), options)
+
+
+def resolve_checkpoint(model: str) -> str:
+    """`demo` names the bundled tiny checkpoint; anything else is a path or a hub id."""
+    if model == "demo":
+        from vlmeval.demo import CHECKPOINT_DIR
+
+        return str(CHECKPOINT_DIR)
+    return model

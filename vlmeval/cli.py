@@ -1,0 +1,95 @@
+"""The `vlmeval` command. Parsing only: heavy modules load inside the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from vlmeval.errors import VlmevalError
+
+EXIT_USAGE = 2
+
+
+def _add_task_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, help="task name (see `vlmeval tasks`)")
+    parser.add_argument("--data", help="local parquet file or folder, MMBench TSV, or `demo`; default: the hub copy")
+    parser.add_argument("--split", help="dataset split (default: the task's)")
+    parser.add_argument("--limit", type=int, help="only the first N samples")
+    parser.add_argument("--tasks-dir", action="append", default=[], metavar="DIR",
+                        help="also load task files from DIR (repeatable; also VLMEVAL_TASKS_PATH)")
+
+
+def _add_judge(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--judge", metavar="MODEL", help="LLM judge model on an OpenAI-compatible endpoint")
+    parser.add_argument("--judge-base-url", metavar="URL", help="the judge endpoint, e.g. http://localhost:8000/v1")
+    parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                        help="environment variable holding the judge's API key (default OPENAI_API_KEY)")
+    parser.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
+    parser.add_argument("--judge-runs", type=int, default=1, help="score N judge runs, report mean and std")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vlmeval", description="Evaluate vision-language models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="evaluate a model on a task and write a report")
+    _add_task_source(run)
+    run.add_argument("--model", required=True,
+                     help="checkpoint folder or hub id, `demo`, `openai:NAME`, or `replay:FILE.jsonl`")
+    run.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
+    run.add_argument("--max-new-tokens", type=int, help="default: the task's")
+    run.add_argument("--temperature", type=float, default=0.0, help="0 means greedy (default)")
+    run.add_argument("--top-p", type=float, default=1.0)
+    run.add_argument("--num-beams", type=int, default=1)
+    run.add_argument("--repetition-penalty", type=float, default=1.0)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2")
+    run.add_argument("--prompt-style", default="chat", help="chat (processor template) or plain")
+    run.add_argument("--trust-remote-code", action="store_true", help="allow checkpoint code to run")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint for --model openai:NAME")
+    run.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                     help="environment variable holding the API key (default OPENAI_API_KEY)")
+    run.add_argument("--concurrency", type=int, default=8, help="API requests in flight (default 8)")
+    run.add_argument("--output", default="results", help="results folder (default results/)")
+    run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_judge(run)
+
+    score = commands.add_parser("score", help="score a predictions file without a model")
+    _add_task_source(score)
+    score.add_argument("--predictions", required=True, help="JSONL with `id` and `prediction` per line")
+    score.add_argument("--output", help="folder for report.json and predictions.jsonl "
+                       "(default: results/scored/<task>)")
+    _add_judge(score)
+
+    tasks = commands.add_parser("tasks", help="list the available tasks")
+    tasks.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from vlmeval import commands
+
+        handler = getattr(commands, f"cmd_{args.command}")
+        return int(handler(args))
+    except VlmevalError as exc:
+        print(f"vlmeval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("vlmeval: interrupted; answers so far are kept, re-run the command to resume",
+              file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+

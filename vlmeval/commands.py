@@ -1,0 +1,108 @@
+"""One function per `vlmeval` subcommand: turn parsed flags into calls of the engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vlmeval.backends import BackendOptions
+from vlmeval.backends.base import GenerationSettings
+from vlmeval.errors import UsageError
+from vlmeval.registry import load_registry
+from vlmeval.task import ScoreContext, Task
+
+
+def _task(args: argparse.Namespace) -> Task:
+    return load_registry(args.tasks_dir).get(args.task)
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"{name} must be at least 1 (got {value})")
+
+
+def _score_context(args: argparse.Namespace, task: Task) -> ScoreContext:
+    if args.judge is None:
+        return ScoreContext(judge_runs=args.judge_runs)
+    if not args.judge_base_url:
+        raise UsageError("--judge needs --judge-base-url (an OpenAI-compatible endpoint)")
+    from vlmeval.judge import Judge
+    from vlmeval.openai_client import ChatClient
+
+    client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
+                        concurrency=args.judge_concurrency)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vlmeval.evaluate import RunPlan, run
+
+    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency"):
+        _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    task = _task(args)
+    settings = GenerationSettings(
+        max_new_tokens=args.max_new_tokens or task.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_beams=args.num_beams,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+    )
+    options = BackendOptions(
+        dtype=args.dtype,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+        attn_implementation=args.attn_implementation,
+        prompt_style=args.prompt_style,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+    )
+    plan = RunPlan(
+        task=task,
+        model=args.model,
+        data=args.data,
+        split=args.split,
+        limit=args.limit,
+        output=Path(args.output),
+        run_name=args.run_name,
+        batch_size=args.batch_size,
+        settings=settings,
+        backend_options=options,
+        context=_score_context(args, task),
+        show_progress=not args.no_progress,
+    )
+    return run(plan)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from vlmeval.evaluate import score_file
+
+    _positive("--limit", args.limit)
+    task = _task(args)
+    output = Path(args.output) if args.output else Path("results") / "scored" / task.name
+    return score_file(task, args.predictions, args.data, args.split, args.limit, output,
+                      _score_context(args, task))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    registry = load_registry(args.tasks_dir)
+    table = Table(title="vlmeval tasks")
+    for column in ("task", "dataset", "split", "size", "metrics", "description"):
+        table.add_column(column)
+    for name in registry.names():
+        task = registry.get(name)
+        data = task.data
+        dataset = data.hub + (f" ({data.config})" if data.config else "")
+        size = f"{data.size:,}" if data.size else "?"
+        metrics = ", ".join(m.name for m in task.metrics)
+        table.add_row(name, dataset, data.split, size, metrics, task.description)
+    Console(width=200).print(table)
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0

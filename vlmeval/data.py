@@ -1,0 +1,243 @@
+"""Rows from a hub dataset or a local file, with images decoded only when a model needs them.
+
+Local data is parquet (a file, or a folder of the hub's shards) or TSV with base64 images (the
+layout of the official MMBench release). Non-image columns are read eagerly; image cells are
+fetched per parquet row group on demand, so a 200k-row split never sits in memory decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from vlmeval.errors import DataError, ImageError
+from vlmeval.task import DataSpec
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+ImageCell = Any
+
+
+class LazyImage:
+    """An image cell that is decoded on `load()`; `where` names it in errors."""
+
+    __slots__ = ("_fetch", "where")
+
+    def __init__(self, fetch: Callable[[], ImageCell], where: str) -> None:
+        self._fetch = fetch
+        self.where = where
+
+    def load(self) -> Image:
+        from PIL import Image as PILImage
+
+        try:
+            data = cell_bytes(self._fetch())
+            if data is None:
+                raise ValueError("the image cell is empty")
+            image = PILImage.open(io.BytesIO(data))
+            image.load()
+            return image.convert("RGB")
+        except Exception as exc:  # noqa: BLE001 - any decoding failure belongs to this sample
+            raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
+
+
+def cell_bytes(cell: ImageCell) -> bytes | None:
+    """The encoded bytes of an image cell in any layout the hub or a TSV uses."""
+    if cell is None:
+        return None
+    if isinstance(cell, bytes):
+        return cell
+    if isinstance(cell, dict):
+        if cell.get("bytes") is not None:
+            return bytes(cell["bytes"])
+        if cell.get("path"):
+            return Path(cell["path"]).read_bytes()
+        return None
+    if isinstance(cell, str):
+        return base64.b64decode(cell)
+    raise TypeError(f"unsupported image cell of type {type(cell).__name__}")
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN and empty cells: how hub, parquet and TSV files write 'no value'."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass
+class Table:
+    """A split's rows (without images) and a way to fetch the image cell of row i."""
+
+    source: str
+    rows: list[dict[str, Any]]
+    image_cell: Callable[[int], ImageCell] | None
+
+    def lazy_image(self, index: int) -> LazyImage | None:
+        """A LazyImage for row `index`, or None when the row has no image."""
+        if self.image_cell is None:
+            return None
+        fetch = self.image_cell
+        if not self.rows[index].get("_has_image", True):
+            return None
+        return LazyImage(lambda: fetch(index), f"{self.source} row {index}")
+
+
+def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
+    """Rows of `split` from `data` (a local path) or, when no path is given, from the hub."""
+    if data is None:
+        table = _from_hub(spec, split)
+    else:
+        path = Path(data).expanduser()
+        if not path.exists():
+            raise DataError(f"--data {data}: no such file or folder")
+        table = _from_local(path, split, spec.image_column)
+    if not table.rows:
+        raise DataError(f"{table.source}: split {split!r} has no rows")
+    _check_columns(table, spec)
+    return table
+
+
+def _check_columns(table: Table, spec: DataSpec) -> None:
+    present = set(table.rows[0])
+    missing = [c for c in spec.columns if c not in present]
+    if missing:
+        shown = ", ".join(sorted(c for c in present if not c.startswith("_")))
+        raise DataError(f"{table.source}: missing column {missing[0]!r} (columns: {shown})")
+
+
+def _local_files(path: Path, split: str) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix in {".parquet", ".tsv"})
+    if not files:
+        raise DataError(f"{path}: no .parquet or .tsv files in this folder")
+    named = [p for p in files if p.name.startswith(split) or p.parent.name == split]
+    return named or files
+
+
+def _from_local(path: Path, split: str, image_column: str | None) -> Table:
+    files = _local_files(path, split)
+    rows: list[dict[str, Any]] = []
+    readers: list[Callable[[int], ImageCell]] = []
+    owners: list[tuple[int, int]] = []  # (reader index, row offset) per row
+    for file in files:
+        if file.suffix == ".tsv":
+            file_rows, reader = _read_tsv(file, image_column)
+        else:
+            file_rows, reader = _read_parquet(file, image_column)
+        if reader is not None:
+            owners.extend((len(readers), i) for i in range(len(file_rows)))
+            readers.append(reader)
+        else:
+            owners.extend((-1, i) for i in range(len(file_rows)))
+        rows.extend(file_rows)
+    source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} files)"
+
+    def image_cell(index: int) -> ImageCell:
+        reader_index, offset = owners[index]
+        return None if reader_index < 0 else readers[reader_index](offset)
+
+    return Table(source=source, rows=rows, image_cell=image_cell if readers else None)
+
+
+def _read_parquet(
+    file: Path, image_column: str | None
+) -> tuple[list[dict[str, Any]], Callable[[int], ImageCell] | None]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(file)
+    except Exception as exc:  # noqa: BLE001 - report which file is unreadable
+        raise DataError(f"{file}: not a readable parquet file ({exc})") from exc
+    names = parquet.schema_arrow.names
+    others = [n for n in names if n != image_column]
+    table = parquet.read(columns=others)
+    rows = table.to_pylist()
+    if image_column not in names:
+        return rows, None
+    presence = parquet.read(columns=[image_column]).column(0)
+    has_image = pc.is_valid(presence).to_pylist()
+    for row, present in zip(rows, has_image, strict=True):
+        row[image_column] = None
+        row["_has_image"] = bool(present)
+    return rows, _RowGroupReader(file, image_column, parquet.metadata)
+
+
+class _RowGroupReader:
+    """Reads image cells one parquet row group at a time, keeping the last group per thread."""
+
+    def __init__(self, file: Path, column: str, metadata: Any) -> None:
+        self.file = file
+        self.column = column
+        self.starts: list[int] = []
+        total = 0
+        for i in range(metadata.num_row_groups):
+            self.starts.append(total)
+            total += metadata.row_group(i).num_rows
+        self.local = threading.local()
+
+    def __call__(self, offset: int) -> ImageCell:
+        import bisect
+
+        import pyarrow.parquet as pq
+
+        group = bisect.bisect_right(self.starts, offset) - 1
+        cached = getattr(self.local, "group", None)
+        if cached is None or cached[0] != group:
+            parquet = pq.ParquetFile(self.file)
+            cells = parquet.read_row_group(group, columns=[self.column]).column(0).to_pylist()
+            cached = (group, cells)
+            self.local.group = cached
+        return cached[1][offset - self.starts[group]]
+
+
+def _read_tsv(
+    file: Path, image_column: str | None
+) -> tuple[list[dict[str, Any]], Callable[[int], ImageCell] | None]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(file, sep="\t")
+    except Exception as exc:  # noqa: BLE001 - report which file is unreadable
+        raise DataError(f"{file}: not a readable TSV file ({exc})") from exc
+    records = frame.to_dict(orient="records")
+    rows = [{k: (None if is_missing(v) else v) for k, v in r.items()} for r in records]
+    if image_column is None or image_column not in frame.columns:
+        return rows, None
+    images = [row.pop(image_column) for row in rows]
+    for row, image in zip(rows, images, strict=True):
+        row[image_column] = None
+        row["_has_image"] = image is not None
+    return rows, images.__getitem__
+
+
+def _from_hub(spec: DataSpec, split: str) -> Table:
+    source = spec.hub + (f" ({spec.config})" if spec.config else "")
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(spec.hub, spec.config, split=split)
+    except Exception as exc:  # noqa: BLE001 - any hub failure gets the same advice
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"cannot load {source} split {split!r} from the Hugging Face hub ({reason}); "
+            f"pass a local copy with --data PATH (parquet file or folder in that schema)"
+        ) from exc
+    column = spec.image_column
+    if column is None or column not in dataset.column_names:
+        return Table(source=source, rows=dataset.to_list(), image_cell=None)
+    import pyarrow.compute as pc
+
+    present = pc.is_valid(dataset.data.column(column)).to_pylist()
+    images = dataset.select_columns([column]).cast_column(column, datasets.Image(decode=False))
+    rows = dataset.remove_columns([column]).to_list()
+    for row, has_image in zip(rows, present, strict=True):
+        row[column] = None
+        row["_has_image"] = bool(has_image)
+    return Table(source=source, rows=rows, image_cell=lambda i: images[i][column])

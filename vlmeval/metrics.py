@@ -1,0 +1,123 @@
+"""Per-sample records and the pure reductions that turn them into metrics.
+
+The per-sample record is the source of truth: reports, comparisons and leaderboards are
+functions of records, so any of them can be recomputed from a predictions.jsonl alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+RECORD_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Record:
+    """One scored sample, as written to predictions.jsonl."""
+
+    id: str
+    prompt: str
+    prediction: str | None
+    answer: Any = None
+    target: Any = None
+    scores: Mapping[str, float] = field(default_factory=dict)
+    failure: str | None = None
+    error: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": RECORD_SCHEMA_VERSION,
+            "id": self.id,
+            "prompt": self.prompt,
+            "prediction": self.prediction,
+            "answer": self.answer,
+            "target": self.target,
+            "scores": dict(self.scores),
+            "failure": self.failure,
+            "error": self.error,
+            "meta": dict(self.meta),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Record:
+        return cls(
+            id=str(obj["id"]),
+            prompt=obj.get("prompt", ""),
+            prediction=obj.get("prediction"),
+            answer=obj.get("answer"),
+            target=obj.get("target"),
+            scores=obj.get("scores") or {},
+            failure=obj.get("failure"),
+            error=obj.get("error"),
+            meta=obj.get("meta") or {},
+        )
+
+
+Reduction = Callable[[Sequence[Record]], float]
+Predicate = Callable[[Record], bool]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named pure reduction over records.
+
+    `where` selects the records the metric rests on (its n); `unit` names the resampling unit
+    for confidence intervals when samples are not independent (CircularEval's questions).
+    """
+
+    name: str
+    reduce: Reduction
+    where: Predicate | None = None
+    unit: Callable[[Record], str] | None = None
+
+    def select(self, records: Sequence[Record]) -> list[Record]:
+        if self.where is None:
+            return list(records)
+        return [r for r in records if self.where(r)]
+
+    def compute(self, records: Sequence[Record]) -> float | None:
+        """The metric's value, or None when no record qualifies."""
+        chosen = self.select(records)
+        return self.reduce(chosen) if chosen else None
+
+
+def percent_mean(score_field: str) -> Reduction:
+    """100 x the mean of one per-sample score field (accuracy when the field is 0/1)."""
+
+    def reduce(records: Sequence[Record]) -> float:
+        return 100.0 * sum(r.scores.get(score_field, 0.0) for r in records) / len(records)
+
+    return reduce
+
+
+def mean_metric(name: str, score_field: str, where: Predicate | None = None) -> Metric:
+    return Metric(name=name, reduce=percent_mean(score_field), where=where)
+
+
+def meta_equals(key: str, *values: Any) -> Predicate:
+    return lambda r: r.meta.get(key) in values
+
+
+def grouped(
+    metric: Metric, by: str, records: Sequence[Record]
+) -> dict[str, dict[str, float | int | None]]:
+    """The metric computed per value of `meta[by]`: {group: {metric name: value, "n": n}}."""
+    groups: dict[str, list[Record]] = {}
+    for record in metric.select(records):
+        groups.setdefault(str(record.meta.get(by)), []).append(record)
+    return {
+        group: {metric.name: metric.reduce(members), "n": len(members)}
+        for group, members in sorted(groups.items())
+    }
+
+
+def compute_metrics(metrics: Sequence[Metric], records: Sequence[Record]) -> dict[str, float]:
+    """Every metric that has at least one qualifying record (full precision)."""
+    values: dict[str, float] = {}
+    for metric in metrics:
+        value = metric.compute(records)
+        if value is not None:
+            values[metric.name] = value
+    return values

@@ -1,0 +1,92 @@
+"""Finding tasks: the `vlmeval.tasks` entry-point group and task folders named by the user.
+
+Built-in tasks are an entry point like any third-party package's. Folders are imported only
+when the user names them (`--tasks-dir`, `VLMEVAL_TASKS_PATH`): importing a file runs its code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Callable, Sequence
+
+from vlmeval.errors import UsageError
+from vlmeval.task import Task, registered_factories
+
+ENTRY_POINT_GROUP = "vlmeval.tasks"
+TASKS_PATH_ENV = "VLMEVAL_TASKS_PATH"
+
+
+@dataclass
+class Registry:
+    factories: dict[str, Callable[[], Task]]
+    problems: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return sorted(self.factories)
+
+    def get(self, name: str) -> Task:
+        factory = self.factories.get(name)
+        if factory is None:
+            raise UsageError(self._unknown(name))
+        return factory()
+
+    def _unknown(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `vlmeval tasks` lists them"
+        problems = f" ({'; '.join(self.problems)})" if self.problems else ""
+        return f"unknown task {name!r}{hint}{problems}"
+
+
+def load_registry(task_dirs: Sequence[str] = ()) -> Registry:
+    """Import every task module from entry points and the named folders, then read the registry."""
+    problems: list[str] = []
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
+            problems.append(f"task plugin {entry_point.value!r} failed to import: {_one_line(exc)}")
+    for folder in [*task_dirs, *_env_dirs()]:
+        problems.extend(_import_folder(Path(folder)))
+    return Registry(factories=registered_factories(), problems=problems)
+
+
+def _env_dirs() -> list[str]:
+    value = os.environ.get(TASKS_PATH_ENV, "")
+    return [part for part in value.split(os.pathsep) if part]
+
+
+def _import_folder(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        raise UsageError(f"task folder {folder} does not exist")
+    problems = []
+    for file in sorted(folder.glob("*.py")):
+        if file.name.startswith("_"):
+            continue
+        digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:10]
+        module_name = f"vlmeval_user_tasks.{file.stem}_{digest}"
+        if module_name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            problems.append(f"{file}: not an importable Python file")
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - name the file, keep the other tasks
+            del sys.modules[module_name]
+            problems.append(f"{file} failed to import: {_one_line(exc)}")
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

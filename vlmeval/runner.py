@@ -1,0 +1,147 @@
+"""The generation loop: the samples of one shard, batched, answered and appended to the store.
+
+Images of the next batch are decoded in a worker thread while the model answers the current
+one. Batches are formed from samples sorted by prompt length (less padding); answers are keyed
+by id, so the order they are written in does not matter. A batch that raises is split in half
+and retried down to single samples, so an out-of-memory batch or one bad sample costs only
+that sample, which is recorded with its error and retried on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
+from vlmeval.errors import ImageError
+from vlmeval.store import Answer, AnswerStore
+from vlmeval.task import Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+    def owns(self, sample_id: str) -> bool:
+        """Deterministic by id alone, so a shard's members do not depend on dataset order."""
+        return self.count == 1 or zlib.crc32(sample_id.encode()) % self.count == self.index
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    pending: int
+    answered: int
+    errors: int
+
+
+def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard) -> list[Sample]:
+    """The shard's samples that have no successful answer yet."""
+    done = store.read().answers
+    return [
+        s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].ok)
+    ]
+
+
+def generate(
+    pending: Sequence[Sample],
+    backend_factory: Callable[[], Backend],
+    settings: GenerationSettings,
+    store: AnswerStore,
+    batch_size: int,
+    shard: Shard = Shard(),
+    show_progress: bool = True,
+) -> GenerationSummary:
+    """Answer `pending` and append every answer (or its error) to the shard's file."""
+    if not pending:
+        return GenerationSummary(pending=0, answered=0, errors=0)
+    backend = backend_factory()
+    ordered = sorted(pending, key=lambda s: (len(s.text) + 256 * len(s.images)), reverse=True)
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    answered = errors = 0
+    progress = _progress(len(ordered), show_progress)
+    with store.writer(shard.index, shard.count) as writer, ThreadPoolExecutor(1) as prefetch:
+        upcoming = prefetch.submit(_load_batch, batches[0])
+        for number in range(len(batches)):
+            requests, failed = upcoming.result()
+            if number + 1 < len(batches):
+                upcoming = prefetch.submit(_load_batch, batches[number + 1])
+            answers = failed + _answer(backend, requests, settings)
+            writer.write(answers)
+            answered += sum(a.ok for a in answers)
+            errors += sum(not a.ok for a in answers)
+            progress.update(len(answers))
+    progress.close()
+    return GenerationSummary(pending=len(pending), answered=answered, errors=errors)
+
+
+def _load_batch(batch: Sequence[Sample]) -> tuple[list[Request], list[Answer]]:
+    requests: list[Request] = []
+    failed: list[Answer] = []
+    for sample in batch:
+        try:
+            images = tuple(image.load() for image in sample.images)
+        except ImageError as exc:
+            failed.append(Answer(id=sample.id, prediction=None, error=f"sample {sample.id}: {exc}"))
+            continue
+        requests.append(Request(sample_id=sample.id, text=sample.text, images=images))
+    return requests, failed
+
+
+def _answer(
+    backend: Backend, requests: Sequence[Request], settings: GenerationSettings
+) -> list[Answer]:
+    if not requests:
+        return []
+    try:
+        outputs = backend.generate(requests, settings)
+        if len(outputs) != len(requests):
+            raise RuntimeError(f"backend returned {len(outputs)} answers for {len(requests)}")
+    except Exception as exc:  # noqa: BLE001 - isolate the failing samples, keep the rest
+        if len(requests) == 1:
+            message = f"sample {requests[0].sample_id}: {type(exc).__name__}: {_first_line(exc)}"
+            log.warning(message)
+            return [Answer(id=requests[0].sample_id, prediction=None, error=message)]
+        half = len(requests) // 2
+        log.warning("batch of %d failed (%s); retrying in halves", len(requests), _first_line(exc))
+        return _answer(backend, requests[:half], settings) + _answer(
+            backend, requests[half:], settings
+        )
+    return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
+
+
+def _to_answer(request: Request, output: str | SampleError) -> Answer:
+    if isinstance(output, SampleError):
+        return Answer(id=request.sample_id, prediction=None, error=f"sample {request.sample_id}: {output}")
+    return Answer(id=request.sample_id, prediction=output)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="sample", dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress(total: int, enabled: bool) -> _Progress:
+    return _Progress(total, enabled)

@@ -1,0 +1,65 @@
+"""A task's samples from its data: rows through the task's prompt, ids checked, a fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from vlmeval.data import load_table
+from vlmeval.errors import DataError, UsageError
+from vlmeval.task import Sample, Task
+
+DEMO = "demo"
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    source: str
+    split: str
+    samples: list[Sample]
+
+    def fingerprint(self) -> str:
+        """A hash of what the model is asked and what it is scored against (images excluded)."""
+        digest = hashlib.sha256()
+        for s in self.samples:
+            digest.update(json.dumps([s.id, s.text, s.target], default=str).encode())
+        return digest.hexdigest()[:16]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "split": self.split,
+            "n_rows": len(self.samples),
+            "fingerprint": self.fingerprint(),
+        }
+
+
+def load_samples(task: Task, data: str | None, split: str | None, limit: int | None) -> SampleSet:
+    """The samples of `task` from `data` (a path, `demo`, or None for the hub copy)."""
+    split = split or task.data.split
+    if data == DEMO:
+        if task.data.demo is None:
+            raise UsageError(f"task {task.name} has no bundled demo split; pass --data PATH")
+        data = str(task.data.demo)
+    table = load_table(task.data, data, split)
+    image_column = task.data.image_column
+    count = len(table.rows) if limit is None else min(limit, len(table.rows))
+    samples = []
+    for index in range(count):
+        row = table.rows[index]
+        if image_column is not None:
+            row = {**row, image_column: table.lazy_image(index)}
+        try:
+            samples.append(task.to_sample(row, index))
+        except Exception as exc:  # noqa: BLE001 - name the row that the prompt cannot be built from
+            raise DataError(
+                f"{table.source} row {index}: cannot build a {task.name} sample ({type(exc).__name__}: {exc})"
+            ) from exc
+    duplicates = [i for i, n in Counter(s.id for s in samples).items() if n > 1]
+    if duplicates:
+        shown = ", ".join(duplicates[:5])
+        raise DataError(f"{table.source}: duplicate sample ids ({len(duplicates)}): {shown}")
+    return SampleSet(source=table.source, split=split, samples=samples)

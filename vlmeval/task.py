@@ -1,0 +1,142 @@
+"""The task plugin API: what a benchmark supplies to the engine.
+
+A task is data (where the rows come from), a prompt (row -> Sample), a scorer (samples and
+predictions -> per-sample scores) and the metrics that reduce those scores. Tasks register with
+the `@task` decorator; the registry finds them through the `vlmeval.tasks` entry-point group and
+user folders, built-in ones included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+
+from vlmeval.metrics import Metric
+
+if TYPE_CHECKING:
+    from vlmeval.data import LazyImage
+    from vlmeval.judge import Judge
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question as the engine sees it.
+
+    `target` is the ground truth (None where the split hides it); `meta` holds the fields that
+    scorers and breakdowns read. Both must be JSON-serialisable: they go into predictions.jsonl.
+    """
+
+    id: str
+    text: str
+    images: tuple[LazyImage, ...] = ()
+    target: Any = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A scorer's verdict on one prediction.
+
+    `failure` names why an answer could not be used ("unparsed", "empty", "error",
+    "judge_failed"...): such answers are scored wrong and counted in the report, never guessed.
+    """
+
+    answer: Any
+    scores: Mapping[str, float]
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreContext:
+    """What a scorer may need beyond the predictions: an LLM judge, the output folder."""
+
+    judge: Judge | None = None
+    judge_runs: int = 1
+    output_dir: Path | None = None
+
+
+class Scorer(Protocol):
+    def __call__(
+        self, samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
+    ) -> list[Scored]: ...
+
+
+def per_sample(score_one: Callable[[Sample, str | None], Scored]) -> Scorer:
+    """Lift a one-sample scoring function to the batch-shaped Scorer."""
+
+    def score(
+        samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
+    ) -> list[Scored]:
+        return [score_one(s, p) for s, p in zip(samples, predictions, strict=True)]
+
+    return score
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where a task's rows come from and what they must contain.
+
+    `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
+    is the expected number of rows of `split`, shown by `vlmeval tasks`.
+    """
+
+    hub: str
+    split: str
+    columns: tuple[str, ...]
+    config: str | None = None
+    size: int | None = None
+    image_column: str | None = "image"
+    demo: Path | None = None
+
+
+class ArtifactWriter(Protocol):
+    """Writes files a task owes beside its report (e.g. a leaderboard submission)."""
+
+    def __call__(
+        self, samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark as the engine runs it. See tasks/scienceqa.py for a complete example."""
+
+    name: str
+    description: str
+    data: DataSpec
+    to_sample: Callable[[Row, int], Sample]
+    scorer: Scorer
+    metrics: tuple[Metric, ...]
+    prompt_template: str
+    max_new_tokens: int = 128
+    breakdowns: tuple[str, ...] = ()
+    has_targets: Callable[[Sequence[Sample]], bool] = lambda samples: all(
+        s.target is not None for s in samples
+    )
+    write_artifacts: ArtifactWriter | None = None
+    summary_line: Callable[[Mapping[str, float], int], str] | None = None
+    needs_judge: bool = False
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0].name
+
+
+_REGISTERED: dict[str, Callable[[], Task]] = {}
+
+
+def task(name: str) -> Callable[[Callable[[], Task]], Callable[[], Task]]:
+    """Register a factory returning a Task under `name` (the `--task` value)."""
+
+    def register(factory: Callable[[], Task]) -> Callable[[], Task]:
+        _REGISTERED[name] = factory
+        return factory
+
+    return register
+
+
+def registered_factories() -> dict[str, Callable[[], Task]]:
+    return dict(_REGISTERED)
