@@ -1,0 +1,203 @@
+"""The LLM judge: one cached chat client shared by every task that needs a judge.
+
+Replies are cached in sqlite (`judge-cache.sqlite` under `$VLMEVAL_CACHE`, else
+`~/.cache/vlmeval`), keyed by sha256 of (judge model, exact messages JSON, temperature,
+max_tokens), so re-running an evaluation re-asks nothing that already has an answer.
+Only successful replies are cached; failures are retried on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vlmeval.openai_client import ChatCall, ChatClient, ChatError
+
+CACHE_FILE = "judge-cache.sqlite"
+
+
+def prompt_hash(text: str) -> str:
+    """A short name for a judge prompt template (first 12 hex digits of its sha256)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("VLMEVAL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vlmeval"
+
+
+@dataclass(frozen=True)
+class JudgeQuery:
+    """One judge question, sent as a single user message.
+
+    `run` is never sent: it only separates cache entries, so that repeated judge runs
+    (`--judge-runs N`) each get their own reply instead of N copies of the first.
+    """
+
+    prompt: str
+    temperature: float = 0.0
+    max_tokens: int = 512
+    run: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeReply:
+    """The judge's text, or the one-line reason it has none."""
+
+    text: str | None
+    error: str | None
+    cached: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+@dataclass
+class JudgeStats:
+    """For the report: queries asked, answered from cache, sent to the judge, and failed."""
+
+    queries: int = 0
+    cache_hits: int = 0
+    requests_sent: int = 0
+    failures: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "queries": self.queries,
+            "cache_hits": self.cache_hits,
+            "requests_sent": self.requests_sent,
+            "failures": self.failures,
+        }
+
+
+class _ReplyCache:
+    """A thread-safe sqlite key -> text store (WAL, so several processes can share it)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies ("
+            " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
+        )
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), 500):  # stay under sqlite's variable limit
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk)
+                found.update(rows.fetchall())
+        return found
+
+    def put(self, key: str, model: str, text: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO replies (key, model, text, created) VALUES (?, ?, ?, ?)",
+                (key, model, text, time.time()),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Judge:
+    """Asks the judge model, answering from the cache where it can."""
+
+    def __init__(self, client: ChatClient, cache_dir: Path | None = None) -> None:
+        self.client = client
+        self.cache_path = (cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_FILE
+        self.stats = JudgeStats()
+        self._cache = _ReplyCache(self.cache_path)
+        self._stats_lock = threading.Lock()
+        self.prompts: dict[str, str] = {}  # task prompt name -> prompt_hash, for the report
+
+    @property
+    def model(self) -> str:
+        return self.client.model
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this judge in a report (no secrets)."""
+        return {"model": self.model, "url": self.client.url, "cache": str(self.cache_path),
+                "prompts": dict(self.prompts), "stats": self.stats.to_dict()}
+
+    def declare_prompt(self, name: str, template: str) -> None:
+        """Record the hash of a task's judge prompt, so the report names the prompt used."""
+        self.prompts[name] = prompt_hash(template)
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def cache_key(self, query: JudgeQuery) -> str:
+        payload = {
+            "model": self.model,
+            "messages": self._messages(query),
+            "temperature": query.temperature,
+            "max_tokens": query.max_tokens,
+        }
+        if query.run:  # run 0 keeps the plain key, so a later multi-run scoring reuses it
+            payload["run"] = query.run
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def ask(self, query: JudgeQuery) -> JudgeReply:
+        return self.ask_many([query])[0]
+
+    def ask_many(self, queries: Sequence[JudgeQuery]) -> list[JudgeReply]:
+        """One reply per query, in order. Identical queries (same cache key) are sent once."""
+        keys = [self.cache_key(q) for q in queries]
+        hits = self._cache.get_many(keys)
+        replies: list[JudgeReply | None] = [
+            JudgeReply(hits[k], None, cached=True) if k in hits else None for k in keys
+        ]
+        first_index: dict[str, int] = {}  # key -> the query sent for it
+        for index, key in enumerate(keys):
+            if key not in hits:
+                first_index.setdefault(key, index)
+        to_send = list(first_index.values())
+        calls = [self._call(queries[i]) for i in to_send]
+
+        def store(position: int, result: str | ChatError) -> None:
+            if isinstance(result, str):  # cache as soon as it arrives: a crash loses nothing
+                self._cache.put(keys[to_send[position]], self.model, result)
+
+        results = self.client.complete_many(calls, on_done=store)
+        fresh = {keys[i]: result for i, result in zip(to_send, results)}
+        for index, key in enumerate(keys):
+            if replies[index] is None:
+                result = fresh[key]
+                replies[index] = (
+                    JudgeReply(result, None, cached=False)
+                    if isinstance(result, str)
+                    else JudgeReply(None, str(result), cached=False)
+                )
+        done = [r for r in replies if r is not None]
+        with self._stats_lock:
+            self.stats.queries += len(queries)
+            self.stats.cache_hits += sum(r.cached for r in done)
+            self.stats.requests_sent += len(calls)
+            self.stats.failures += sum(not isinstance(r, str) for r in results)
+        return done
+
+    @staticmethod
+    def _messages(query: JudgeQuery) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": query.prompt}]
+
+    def _call(self, query: JudgeQuery) -> ChatCall:
+        return ChatCall(self._messages(query), query.temperature, query.max_tokens)
