@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--shards", type=int, help="worker processes, each with its own model replica "
+                     "(default: one per visible GPU, one on a CPU); ignored under torchrun/Slurm")
+    run.add_argument("--gpus-per-shard", type=int, default=1, help="GPUs per shard, for models "
+                     "that do not fit on one (default 1)")
     _add_judge(run)
 
     score = commands.add_parser("score", help="score a predictions file without a model")
@@ -67,13 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: results/scored/<task>)")
     _add_judge(score)
 
+    merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")
+    merge.add_argument("run_dir", metavar="RUN_DIR", help="a task folder written by `vlmeval run`")
+    _add_judge(merge)
+
     tasks = commands.add_parser("tasks", help="list the available tasks")
     tasks.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # workers started by --shards re-run the same command line
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

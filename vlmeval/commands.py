@@ -21,7 +21,7 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
-def _score_context(args: argparse.Namespace, task: Task) -> ScoreContext:
+def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     if args.judge is None:
         return ScoreContext(judge_runs=args.judge_runs)
     if not args.judge_base_url:
@@ -37,7 +37,8 @@ def _score_context(args: argparse.Namespace, task: Task) -> ScoreContext:
 def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval.evaluate import RunPlan, run
 
-    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency"):
+    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
+                 "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     task = _task(args)
     settings = GenerationSettings(
@@ -71,8 +72,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend_options=options,
         context=_score_context(args, task),
         show_progress=not args.no_progress,
+        shards=args.shards,
+        gpus_per_shard=args.gpus_per_shard,
+        tasks_dirs=tuple(args.tasks_dir),
+        argv=tuple(args.argv),
     )
     return run(plan)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from vlmeval.evaluate import merge
+
+    return merge(Path(args.run_dir), _score_context(args, None))
 
 
 def cmd_score(args: argparse.Namespace) -> int:

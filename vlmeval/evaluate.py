@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,14 +16,24 @@ from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import atomic_write_json, ensure_writable
 from vlmeval.predictions import read_predictions
 from vlmeval.report import build_report, print_report, write_outputs
-from vlmeval.runner import Shard, generate, pending_samples
-from vlmeval.samples import SampleSet, load_samples
+from vlmeval.runner import generate, pending_samples
+from vlmeval.samples import DEMO, SampleSet, load_samples
+from vlmeval.shards import (
+    Placement,
+    WorkerResult,
+    detect_placement,
+    gpu_slice,
+    merge_lock,
+    spawn_workers,
+    visible_gpus,
+)
 from vlmeval.scoring import score_answers
 from vlmeval.store import Answer, AnswerStore
 from vlmeval.task import ScoreContext, Task
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
+EXIT_SHARD_FAILED = 4
 RUN_FILE = "run.json"
 
 
@@ -37,9 +49,12 @@ class RunPlan:
     batch_size: int
     settings: GenerationSettings
     backend_options: BackendOptions
-    shard: Shard = Shard()
     context: ScoreContext = field(default_factory=ScoreContext)
     show_progress: bool = True
+    shards: int | None = None
+    gpus_per_shard: int = 1
+    tasks_dirs: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
 
     @property
     def run_dir(self) -> Path:
@@ -55,25 +70,95 @@ def default_run_name(model: str) -> str:
 
 
 def run(plan: RunPlan) -> int:
-    """Generate what is missing, then score and report once every sample has an answer."""
+    """Generate what is missing (in this process or one worker per shard), then merge and score.
+
+    Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
+    """
+    placement = detect_placement()
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     ensure_writable(plan.run_dir)
-    store = AnswerStore(plan.run_dir)
     identity = _run_identity(plan, sample_set)
     _check_resume(plan.run_dir, identity)
-    pending = pending_samples(sample_set.samples, store, plan.shard)
-    backend_info: dict[str, Any] = {}
+    store = AnswerStore(plan.run_dir)
+    if not placement.is_worker:
+        count = plan.shards or _default_shard_count(plan)
+        _record_run(plan.run_dir, identity, {"shards": count, "launcher": "spawn" if count > 1 else "single",
+                                              "gpus_per_shard": plan.gpus_per_shard})
+        if count > 1:
+            gpus = visible_gpus() if _uses_gpus(plan) else []
+            failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
+            if failed:
+                return _report_failed_shards(failed, sample_set, store)
+        else:
+            _generate_shard(plan, sample_set, store, placement)
+        return _finish_run(plan, sample_set, store)
+    if placement.launcher != "spawned":
+        _record_run(plan.run_dir, identity, {"shards": placement.shard.count, "launcher": placement.launcher,
+                                              "gpus_per_shard": plan.gpus_per_shard})
+        _select_local_gpus(placement, plan)
+    _generate_shard(plan, sample_set, store, placement)
+    if placement.launcher == "spawned":
+        return EXIT_OK  # the parent merges once every worker has returned
+    with merge_lock(plan.run_dir):
+        answered = store.read().answers
+        waiting = sum(s.id not in answered for s in sample_set.samples)
+        if waiting:
+            print(f"shard {placement.shard.index} of {placement.shard.count} done; {waiting} samples "
+                  f"of other shards still unanswered: the last shard to finish merges "
+                  f"(or run `vlmeval merge {plan.run_dir}`)")
+            return EXIT_OK
+        return _finish_run(plan, sample_set, store)
+
+
+def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
+    pending = pending_samples(sample_set.samples, store, placement.shard)
 
     def build_backend() -> Backend:
         backend = make_backend(plan.model, plan.backend_options)
-        backend_info.update(backend.describe())
-        atomic_write_json(plan.run_dir / RUN_FILE, {**identity, "backend": backend_info})
+        _record_backend(plan.run_dir, backend.describe())
         return backend
 
-    generate(pending, build_backend, plan.settings, store, plan.batch_size, plan.shard, plan.show_progress)
+    generate(pending, build_backend, plan.settings, store, plan.batch_size, placement.shard,
+             plan.show_progress)
+
+
+def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
-    run_info = _run_info(plan.run_dir, identity)
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, run_info, plan.context)
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir,
+                  _run_info(plan.run_dir), plan.context)
+
+
+def _uses_gpus(plan: RunPlan) -> bool:
+    return not plan.model.startswith(("openai:", "replay:")) and plan.backend_options.device != "cpu"
+
+
+def _default_shard_count(plan: RunPlan) -> int:
+    """One shard per `--gpus-per-shard` visible GPUs; one on a CPU machine or for API models."""
+    if not _uses_gpus(plan):
+        return 1
+    return max(1, len(visible_gpus()) // plan.gpus_per_shard)
+
+
+def _select_local_gpus(placement: Placement, plan: RunPlan) -> None:
+    """Under a launcher, rank r on a node takes GPUs [r*K, (r+1)*K) of those the node shows it."""
+    if not _uses_gpus(plan):
+        return
+    gpus = visible_gpus()
+    if len(gpus) > plan.gpus_per_shard:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(
+            gpu_slice(gpus, placement.local_rank, plan.gpus_per_shard)
+        )
+
+
+def _report_failed_shards(failed: list[WorkerResult], sample_set: SampleSet, store: AnswerStore) -> int:
+    answered = store.read().answers
+    missing = [s.id for s in sample_set.samples if s.id not in answered]
+    for result in failed:
+        print(f"vlmeval: error: {result.describe()}", file=sys.stderr)
+    print(f"vlmeval: error: {len(missing)} samples have no answer"
+          + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
+          + "; re-run the same command to resume", file=sys.stderr)
+    return EXIT_SHARD_FAILED
 
 
 def score_file(
@@ -132,39 +217,66 @@ def finish(
 
 
 def _run_identity(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
+    data = plan.data if plan.data in (None, DEMO) else str(Path(plan.data).expanduser().resolve())
     return {
         "task": plan.task.name,
         "model": plan.model,
         "dataset": sample_set.describe(),
         "generation": plan.settings.to_dict(),
         "prompt_style": plan.backend_options.prompt_style,
+        "invocation": {"data": data, "split": plan.split, "limit": plan.limit,
+                       "tasks_dirs": list(plan.tasks_dirs)},
     }
 
 
 _MUST_MATCH = ("model", "generation", "prompt_style")
 
 
+def _read_run_file(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def _check_resume(run_dir: Path, identity: dict[str, Any]) -> None:
     """Refuse to mix answers from different models or settings in one run folder."""
-    path = run_dir / RUN_FILE
-    if not path.is_file():
-        return
-    previous = json.loads(path.read_text(encoding="utf-8"))
+    previous = _read_run_file(run_dir)
     for key in _MUST_MATCH:
-        if previous.get(key) != identity[key]:
+        if key in previous and previous[key] != identity[key]:
             raise UsageError(
-                f"{run_dir} holds a run with another {key} ({previous.get(key)!r}); "
+                f"{run_dir} holds a run with another {key} ({previous[key]!r}); "
                 f"pass another --run-name or --output, or delete that folder"
             )
 
 
-def _run_info(run_dir: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    backend = json.loads(path.read_text(encoding="utf-8")).get("backend", {}) if path.is_file() else {}
+def _record_run(run_dir: Path, identity: dict[str, Any], sharding: dict[str, Any]) -> None:
+    previous = _read_run_file(run_dir)
+    atomic_write_json(run_dir / RUN_FILE, {**previous, **identity, "sharding": sharding})
+
+
+def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "backend": backend})
+
+
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    recorded = _read_run_file(run_dir)
     return {
-        "dataset": identity["dataset"],
-        "generation": identity["generation"],
-        "seed": identity["generation"]["seed"],
-        "backend": backend,
+        "dataset": recorded.get("dataset", {}),
+        "generation": recorded.get("generation", {}),
+        "seed": recorded.get("generation", {}).get("seed"),
+        "backend": recorded.get("backend", {}),
+        "sharding": recorded.get("sharding", {}),
     }
 
+
+def merge(run_dir: Path, context: ScoreContext) -> int:
+    """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`)."""
+    from vlmeval.registry import load_registry
+
+    recorded = _read_run_file(run_dir)
+    if not recorded:
+        raise UsageError(f"{run_dir}: no {RUN_FILE} here; pass a folder written by `vlmeval run`")
+    invocation = recorded.get("invocation", {})
+    task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
+    sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    answers = AnswerStore(run_dir).read().answers
+    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)

@@ -1,0 +1,111 @@
+"""Which shard this process is, and starting one worker process per shard.
+
+Three ways to be a shard: our own spawned workers (`VLMEVAL_SHARD`), an existing launcher
+(torchrun or accelerate: `RANK`/`WORLD_SIZE`; Slurm: `SLURM_PROCID`/`SLURM_NTASKS`), or none (one
+process does everything). Shards never talk to each other: each appends answers to its own file,
+so one that dies cannot hang the rest, and whoever finishes last merges.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from vlmeval.errors import UsageError
+from vlmeval.runner import Shard
+
+SHARD_ENV = "VLMEVAL_SHARD"  # "K/N", set on the workers `--shards N` starts
+
+
+@dataclass(frozen=True)
+class Placement:
+    """This process's shard, who launched it, and which local accelerator index it may use."""
+
+    shard: Shard
+    launcher: str  # "single", "spawned", "torchrun", "slurm"
+    local_rank: int = 0
+
+    @property
+    def is_worker(self) -> bool:
+        return self.launcher != "single"
+
+
+def detect_placement(env: Mapping[str, str] | None = None) -> Placement:
+    env = os.environ if env is None else env
+    if SHARD_ENV in env:
+        index, count = (int(part) for part in env[SHARD_ENV].split("/"))
+        return Placement(Shard(index, count), "spawned")
+    for launcher, rank_key, size_key, local_key in (
+        ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
+        ("slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+    ):
+        if rank_key in env and size_key in env and int(env[size_key]) > 1:
+            rank, size = int(env[rank_key]), int(env[size_key])
+            if not 0 <= rank < size:
+                raise UsageError(f"{rank_key}={rank} is outside {size_key}={size}")
+            return Placement(Shard(rank, size), launcher, int(env.get(local_key, "0")))
+    return Placement(Shard(), "single")
+
+
+def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:
+    """Accelerator ids this process may use: CUDA_VISIBLE_DEVICES, else all that torch sees."""
+    env = os.environ if env is None else env
+    listed = env.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [d for d in listed.split(",") if d.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        return []
+
+
+def gpu_slice(gpus: Sequence[str], slot: int, per_shard: int) -> list[str]:
+    chosen = list(gpus[slot * per_shard : (slot + 1) * per_shard])
+    if len(chosen) < per_shard:
+        raise UsageError(
+            f"shard slot {slot} needs {per_shard} GPU(s) but only {len(gpus)} are visible"
+        )
+    return chosen
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    shard: Shard
+    returncode: int
+
+    def describe(self) -> str:
+        code = self.returncode
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"shard {self.shard.index} of {self.shard.count} failed ({how})"
+
+
+def spawn_workers(argv: Sequence[str], count: int, gpus: Sequence[str], per_shard: int) -> list[WorkerResult]:
+    """Run `vlmeval <argv>` once per shard and wait for all of them, whatever each one does."""
+    processes = []
+    for index in range(count):
+        env = {**os.environ, SHARD_ENV: f"{index}/{count}"}
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_slice(gpus, index, per_shard))
+        processes.append(
+            (Shard(index, count), subprocess.Popen([sys.executable, "-m", "vlmeval", *argv], env=env))
+        )
+    return [WorkerResult(shard, process.wait()) for shard, process in processes]
+
+
+@contextmanager
+def merge_lock(run_dir: Path) -> Iterator[None]:
+    """Serialises merges of one run folder between shards that finish at the same moment."""
+    with open(run_dir / ".merge.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
