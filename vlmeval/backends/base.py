@@ -66,3 +66,15 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """What makes this backend's answers reproducible (checkpoint, dtype, template...)."""
         ...
+
+
+class PreparingBackend(Backend, Protocol):
+    """A backend whose CPU work (templating, tokenising, image preprocessing) can run ahead.
+
+    The runner calls `prepare` in its prefetch thread for the next batch while `generate_prepared`
+    runs the current one; `generate_prepared(prepare(r, s), s)` must equal `generate(r, s)`.
+    """
+
+    def prepare(self, requests: Sequence[Request], settings: GenerationSettings) -> Any: ...
+
+    def generate_prepared(self, prepared: Any, settings: GenerationSettings) -> list[str | SampleError]: ...

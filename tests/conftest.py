@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import COLORS, png_bytes, sqa_row, write_parquet
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight tiny LLaVA checkpoint saved with save_pretrained."""
+    from vlmeval.demo import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"), seed=0)
+
+
+@pytest.fixture()
+def sqa_parquet(tmp_path: Path) -> Path:
+    """Twelve ScienceQA-schema rows: images and text-only, hints, subjects, grades."""
+    rows = []
+    for i, (name, rgb) in enumerate(list(COLORS.items()) * 2):
+        rows.append(sqa_row(answer=i % 4, image=png_bytes(rgb), hint="A square." if i % 3 == 0 else "",
+                            grade="grade2" if i % 2 else "grade8"))
+    for i in range(4):
+        rows.append(sqa_row(question=f"Which word is a fruit? ({i})", choices=("apple", "stone"),
+                            answer=0, subject="language science", grade="grade5"))
+    return write_parquet(tmp_path / "sqa" / "test-00000-of-00001.parquet", rows)

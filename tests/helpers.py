@@ -1,0 +1,79 @@
+"""Small builders for tests: data files in the real hub schemas, images, CLI calls."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+COLORS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 230, 30)}
+
+
+def png_bytes(rgb: tuple[int, int, int] = (200, 30, 30), size: int = 32) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_cell(data: bytes | None) -> dict[str, Any] | None:
+    """An image cell as the hub's parquet files store it."""
+    return None if data is None else {"bytes": data, "path": None}
+
+
+def sqa_row(
+    question: str = "Which color fills the picture?",
+    choices: Sequence[str] = ("red", "green", "blue", "yellow"),
+    answer: int = 0,
+    hint: str = "",
+    image: bytes | None = None,
+    subject: str = "natural science",
+    grade: str = "grade3",
+) -> dict[str, Any]:
+    """One row in the lmms-lab/ScienceQA (ScienceQA-FULL, test) schema."""
+    return {
+        "image": image_cell(image),
+        "question": question,
+        "choices": list(choices),
+        "answer": answer,
+        "hint": hint,
+        "task": "closed choice",
+        "grade": grade,
+        "subject": subject,
+        "topic": "colors",
+        "category": "Identify colors",
+        "skill": "Identify colors",
+        "lecture": "",
+        "solution": "",
+    }
+
+
+def write_parquet(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(list(rows)), path)
+    return path
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def vlmeval(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the `vlmeval` command in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "vlmeval", *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+    )
