@@ -8,8 +8,10 @@ fetched per parquet row group on demand, so a 200k-row split never sits in memor
 from __future__ import annotations
 
 import base64
+import difflib
 import io
 import math
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +97,7 @@ def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
         path = Path(data).expanduser()
         if not path.exists():
             raise DataError(f"--data {data}: no such file or folder")
-        table = _from_local(path, split, spec.image_column)
+        table = _from_local(path, split, spec.image_column, spec.config)
     if not table.rows:
         raise DataError(f"{table.source}: split {split!r} has no rows")
     _check_columns(table, spec)
@@ -106,22 +108,31 @@ def _check_columns(table: Table, spec: DataSpec) -> None:
     present = set(table.rows[0])
     missing = [c for c in spec.columns if c not in present]
     if missing:
-        shown = ", ".join(sorted(c for c in present if not c.startswith("_")))
-        raise DataError(f"{table.source}: missing column {missing[0]!r} (columns: {shown})")
+        columns = sorted(c for c in present if not c.startswith("_"))
+        close = difflib.get_close_matches(missing[0], columns, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DataError(
+            f"{table.source}: missing column {missing[0]!r}{hint} (columns: {', '.join(columns)})"
+        )
 
 
-def _local_files(path: Path, split: str) -> list[Path]:
+def _local_files(path: Path, split: str, config: str | None = None) -> list[Path]:
     if path.is_file():
         return [path]
     files = sorted(p for p in path.rglob("*") if p.suffix in {".parquet", ".tsv"})
     if not files:
         raise DataError(f"{path}: no .parquet or .tsv files in this folder")
-    named = [p for p in files if p.name.startswith(split) or p.parent.name == split]
+    if config is not None:  # a hub copy of several configs: `MMBench/en/dev-*.parquet`, `MMBench/cn/...`
+        files = [p for p in files if config in p.relative_to(path).parts[:-1]] or files
+    # The split name must end at a separator, as in the hub's `test-00000-of-00001.parquet`:
+    # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`.
+    in_split = re.compile(rf"{re.escape(split)}(?:[-._ 0-9]|$)")
+    named = [p for p in files if in_split.match(p.name) or p.parent.name == split]
     return named or files
 
 
-def _from_local(path: Path, split: str, image_column: str | None) -> Table:
-    files = _local_files(path, split)
+def _from_local(path: Path, split: str, image_column: str | None, config: str | None = None) -> Table:
+    files = _local_files(path, split, config)
     rows: list[dict[str, Any]] = []
     readers: list[Callable[[int], ImageCell]] = []
     owners: list[tuple[int, int]] = []  # (reader index, row offset) per row

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
-from vlmeval.errors import ImageError
-from vlmeval.store import Answer, AnswerStore
+from vlmeval.errors import ImageError, VlmevalError
+from vlmeval.store import Answer, AnswerStore, AnswerWriter
 from vlmeval.task import Sample
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,11 @@ class GenerationSummary:
 
 def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard) -> list[Sample]:
     """The shard's samples that have no successful answer yet."""
-    done = store.read().answers
+    state = store.read()
+    if state.torn_lines:
+        log.warning("%d unreadable answer lines skipped (first: %s); their samples are answered again",
+                    len(state.torn_lines), state.torn_lines[0])
+    done = state.answers
     return [
         s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].ok)
     ]
@@ -84,7 +88,7 @@ def generate(
             asked = time.perf_counter()
             answers = failed + _answer(backend, requests, settings, prepared)
             generate_s += time.perf_counter() - asked
-            writer.write(answers)
+            _write(writer, answers)
             answered += sum(a.ok for a in answers)
             errors += sum(not a.ok for a in answers)
             progress.update(len(answers))
@@ -95,6 +99,16 @@ def generate(
     )
     log.info("generation: %s", summary)
     return summary
+
+
+def _write(writer: AnswerWriter, answers: Sequence[Answer]) -> None:
+    try:
+        writer.write(answers)
+    except OSError as exc:
+        raise VlmevalError(
+            f"cannot write answers to {writer.path} ({exc.strerror or exc}); the answers written "
+            f"before are kept: free space or fix the folder, then re-run the same command"
+        ) from exc
 
 
 def _load_batch(
