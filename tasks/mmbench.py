@@ -1,0 +1,206 @@
+"""MMBench v1.0 (Liu et al., "MMBench: Is Your Multi-modal Model an All-around Player?", ECCV 2024),
+EN and CN, dev and test, with CircularEval.
+
+Dataset: lmms-lab/MMBench, configs `en`/`cn`, splits `dev` (4,377 / 4,329 rows) and `test`
+(6,718 / 6,666), rows of a question and its rotated copies; or the official TSV
+(`mmbench_dev_20230712.tsv`, `mmbench_dev_cn_20231003.tsv`: `index, question, hint, A..D, answer,
+category, l2-category, source, split, image (base64), comment`). Sample id: `index`.
+Prompt: LLaVA-1.5's `llava/eval/model_vqa_mmbench.py`: `{hint}\\n{question}` (no hint when it is
+None, NaN, 'nan' or 'none'), `\\n{L}. {option}` for each option up to the first missing one (the
+same test), then `\\n` and the EN or CN suffix; max_new_tokens 1024. LLaVA lists A-D only; an E
+option, where a file has one, is listed too (no MMBench v1.0 row has one, so prompts are identical).
+Scoring: the shared extraction of `vlmeval.answers.choice` (standalone letter, one option text,
+optional LLM judge, else unresolved and wrong); CircularEval: rows with equal `index % 1_000_000`
+are one question, right only when all its rows are. Without answers (the test split as released)
+`submission.xlsx` is written instead: the TSV columns without `image`, plus `prediction`.
+Reference: LLaVA-1.5-13B, EN dev 20230712: 796 of 1,176 questions, 67.69 (paper: MMB 67.7,
+MMB-CN 63.6; 7B: 64.3, 58.3).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from vlmeval.answers.choice import resolve_choices
+from vlmeval.metrics import Metric, Record, mean_metric
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+
+SUFFIXES = {
+    "en": "Answer with the option's letter from the given choices directly.",
+    "cn": "请直接回答选项字母。",
+}
+SIZES = {("en", "dev"): 4377, ("en", "test"): 6718, ("cn", "dev"): 4329, ("cn", "test"): 6666}
+OPTION_LETTERS = "ABCDE"
+CIRCULAR_BASE = 1_000_000  # a rotated copy of question q has index q + k * 1,000,000
+SUBMISSION = "submission.xlsx"
+
+
+def is_none(value: Any) -> bool:
+    """LLaVA's `is_none`: None, NaN, and the strings 'nan' and 'none' in any case."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and value.lower() in ("nan", "none")
+
+
+def present_options(row: Row) -> dict[str, str]:
+    """The options A, B, ... up to the first missing one, as LLaVA's `get_options` reads them."""
+    options: dict[str, str] = {}
+    for letter in OPTION_LETTERS:
+        value = row.get(letter)
+        if is_none(value):
+            break
+        options[letter] = str(value)
+    return options
+
+
+def _l2_category(row: Row) -> Any:
+    """The hub parquet names it `L2-category`, the official TSV `l2-category`."""
+    return row["L2-category"] if "L2-category" in row else row.get("l2-category")
+
+
+def _optional(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def to_sample(language: str, row: Row, position: int) -> Sample:
+    index = int(row["index"])
+    options = present_options(row)
+    hint = None if is_none(row.get("hint")) else str(row["hint"])
+    question = str(row["question"])
+    text = question if hint is None else f"{hint}\n{question}"
+    text += "".join(f"\n{letter}. {option}" for letter, option in options.items())
+    text += f"\n{SUFFIXES[language]}"
+    answer = row.get("answer")
+    image = row.get("image")
+    return Sample(
+        id=str(index),
+        text=text,
+        images=(image,) if image is not None else (),
+        target=None if is_none(answer) else str(answer).strip(),
+        meta={
+            "index": index,
+            "circular_id": index % CIRCULAR_BASE,
+            "category": _optional(row.get("category")),
+            "L2-category": _optional(_l2_category(row)),
+            "question": question,
+            "hint": hint,
+            "options": options,
+            "source": _optional(row.get("source")),
+            "split": _optional(row.get("split")),
+            "comment": _optional(row.get("comment")),
+        },
+    )
+
+
+def _judge_question(sample: Sample) -> str:
+    hint = sample.meta["hint"]
+    return sample.meta["question"] if hint is None else f"{hint}\n{sample.meta['question']}"
+
+
+def score(
+    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
+) -> list[Scored]:
+    # Without answers nothing is scored: the judge would be asked for nothing.
+    judge = context.judge if any(s.target is not None for s in samples) else None
+    choices = resolve_choices(
+        predictions, [s.meta["options"] for s in samples], [_judge_question(s) for s in samples], judge
+    )
+    return [
+        Scored(
+            answer=choice.letter,
+            scores={
+                "correct": float(choice.letter is not None and choice.letter == sample.target),
+                "judged": float(choice.rule == "judge"),
+            },
+            failure=choice.failure,
+        )
+        for sample, choice in zip(samples, choices, strict=True)
+    ]
+
+
+def question_key(record: Record) -> str:
+    """CircularEval's question: the rotated copies of one question share `index % 1,000,000`."""
+    return str(record.meta["circular_id"])
+
+
+def circular_accuracy(records: Sequence[Record]) -> float:
+    """100 x the share of questions whose every row (of those given) is right."""
+    all_right: dict[str, bool] = {}
+    for record in records:
+        key = question_key(record)
+        all_right[key] = all_right.get(key, True) and record.scores.get("correct", 0.0) == 1.0
+    return 100.0 * sum(all_right.values()) / len(all_right)
+
+
+def _is_original(record: Record) -> bool:
+    return int(record.meta["index"]) < CIRCULAR_BASE
+
+
+def count_unresolved(records: Sequence[Record]) -> float:
+    """Rows with a prediction that no rule (and no judge) resolved to an option."""
+    return float(sum(r.prediction is not None and r.answer is None for r in records))
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(name="circular_accuracy", reduce=circular_accuracy, unit=question_key),
+    mean_metric("vanilla_accuracy", "correct", where=_is_original),
+    Metric(name="unresolved", reduce=count_unresolved, scale="count"),
+)
+
+
+def write_submission(
+    samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+) -> list[str]:
+    """`submission.xlsx`: the official TSV columns without `image`, plus the raw `prediction`."""
+    import pandas as pd
+
+    letters = "ABCD" + ("E" if any("E" in s.meta["options"] for s in samples) else "")
+    with_answers = any(s.target is not None for s in samples)
+    rows = []
+    for sample, prediction in zip(samples, predictions, strict=True):
+        meta: Mapping[str, Any] = sample.meta
+        row: dict[str, Any] = {"index": meta["index"], "question": meta["question"], "hint": meta["hint"]}
+        row.update({letter: meta["options"].get(letter) for letter in letters})
+        if with_answers:
+            row["answer"] = sample.target
+        row.update({"category": meta["category"], "l2-category": meta["L2-category"],
+                    "source": meta["source"], "split": meta["split"], "comment": meta["comment"],
+                    "prediction": prediction if prediction is not None else ""})
+        rows.append(row)
+    path = output_dir / SUBMISSION
+    partial_path = output_dir / f".{SUBMISSION}.tmp"
+    pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
+    os.replace(partial_path, path)
+    return [str(path)]
+
+
+def mmbench(language: str, split: str) -> Task:
+    name = f"mmbench_{language}_{split}"
+    return Task(
+        name=name,
+        description=f"MMBench-{language.upper()} {split} (v1.0), CircularEval, LLaVA-1.5 prompt",
+        data=DataSpec(
+            hub="lmms-lab/MMBench",
+            config=language,
+            split=split,
+            size=SIZES[language, split],
+            columns=("index", "question", "hint", "A", "B", "category"),
+        ),
+        to_sample=partial(to_sample, language),
+        scorer=score,
+        metrics=METRICS,
+        prompt_template=f"[{{hint}}\\n]{{question}}\\nA. {{A}}\\nB. {{B}}...\\n{SUFFIXES[language]}",
+        max_new_tokens=1024,
+        breakdowns=("category", "L2-category"),
+        write_artifacts=write_submission,
+    )
+
+
+for _language in SUFFIXES:
+    for _split in ("dev", "test"):
+        task(f"mmbench_{_language}_{_split}")(partial(mmbench, _language, _split))

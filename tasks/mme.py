@@ -1,0 +1,152 @@
+"""MME (Fu et al., "MME: A Comprehensive Evaluation Benchmark for Multimodal Large Language Models",
+arXiv 2306.13394), perception and cognition, as evaluated by LLaVA-1.5.
+
+Dataset: lmms-lab/MME, split test (2,374 yes/no questions, two per image: perception 2,114 in 10
+subtasks, cognition 260 in 4); columns `question_id` (the image), `question`, `answer` (Yes/No),
+`category` (`existence` ... `artwork`, `OCR`, `commonsense_reasoning` ... `code_reasoning`).
+Sample id: the row's position. Prompt: LLaVA-1.5's `llava_mme.jsonl`: the trailing
+`Please answer yes or no.` and the space(s) before it are replaced by `\\nAnswer the question using a
+single word or phrase.` (seven ground-truth questions have two spaces there; LLaVA's prompt has
+none left, e.g. `Is there a brown giraffe in the image?\\nAnswer ...`); max_new_tokens 128.
+Parser: the official eval tool's (`vlmeval.answers.yesno`); `other` answers are wrong and counted
+(failure "other"). Scores, in points (official `calculation.py`): per subtask, acc = share of
+questions right, acc+ = share of images with both questions right, score = 100*acc + 100*acc+
+(max 200); perception = sum of its 10 subtask scores (max 2000), cognition of its 4 (max 800).
+Questions are paired by (category, question_id), not by line order.
+Metrics: `perception`, `cognition`, each subtask's score (`existence`, ..., `ocr`, ...,
+`code_reasoning`), and per subtask `<subtask>_acc` and `<subtask>_acc_plus` in percent.
+Reference: LLaVA-1.5-7B perception 1510.7, LLaVA-1.5-13B 1531.3 and cognition 295.36.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
+from vlmeval.metrics import Metric, Record, meta_equals
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+
+PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
+              "artwork", "ocr")
+COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
+SUBTASKS = PERCEPTION + COGNITION
+SUFFIX = "Answer the question using a single word or phrase."
+_ASK_YES_NO = re.compile(r"\s*Please answer yes or no\.\s*$")
+
+
+def subtask_of(category: str) -> str:
+    """The metric name of an MME category: `OCR` -> `ocr`, others as they are."""
+    name = category.strip().lower().replace(" ", "_")
+    if name not in SUBTASKS:
+        raise ValueError(f"unknown MME category {category!r} (expected one of {', '.join(SUBTASKS)})")
+    return name
+
+
+def prompt(question: str) -> str:
+    return f"{_ASK_YES_NO.sub('', question)}\n{SUFFIX}"
+
+
+def to_sample(row: Row, index: int) -> Sample:
+    target = str(row["answer"]).strip().lower()
+    if target not in (YES, NO):
+        raise ValueError(f"answer {row['answer']!r} is not Yes or No")
+    subtask = subtask_of(str(row["category"]))
+    image = row.get("image")
+    return Sample(
+        id=str(index),
+        text=prompt(str(row["question"])),
+        images=(image,) if image is not None else (),
+        target=target,
+        meta={
+            "category": row["category"],
+            "subtask": subtask,
+            "question_id": row["question_id"],
+            "pair": f"{subtask}/{row['question_id']}",
+        },
+    )
+
+
+def score_one(sample: Sample, prediction: str | None) -> Scored:
+    if prediction is None:
+        return Scored(answer=None, scores={"correct": 0.0}, failure="error")
+    parsed = mme_yes_no(prediction)
+    failure = "other" if parsed == OTHER else None
+    return Scored(answer=parsed, scores={"correct": float(parsed == sample.target)}, failure=failure)
+
+
+def pair_key(record: Record) -> str:
+    """The image a question is asked about: (category, question_id)."""
+    return str(record.meta["pair"])
+
+
+def acc_and_plus(records: Sequence[Record]) -> tuple[float, float]:
+    """acc (share of questions right) and acc+ (share of images with every question right).
+
+    acc+ is counted per question (each question carries whether its image is all right): with
+    MME's two questions per image (the official tool asserts it) this is the share of images, and
+    it stays consistent when a bootstrap draws an image twice.
+    """
+    all_right: dict[str, bool] = {}
+    for record in records:
+        key = pair_key(record)
+        all_right[key] = all_right.get(key, True) and record.scores.get("correct", 0.0) == 1.0
+    acc = sum(r.scores.get("correct", 0.0) for r in records) / len(records)
+    plus = sum(all_right[pair_key(r)] for r in records) / len(records)
+    return acc, plus
+
+
+def subtask_score(records: Sequence[Record]) -> float:
+    acc, plus = acc_and_plus(records)
+    return 100.0 * acc + 100.0 * plus
+
+
+def total_score(records: Sequence[Record]) -> float:
+    """The sum of the subtask scores of the subtasks present (perception or cognition)."""
+    by_subtask: dict[str, list[Record]] = {}
+    for record in records:
+        by_subtask.setdefault(str(record.meta["subtask"]), []).append(record)
+    return sum(subtask_score(members) for members in by_subtask.values())
+
+
+def _percent(part: int) -> Callable[[Sequence[Record]], float]:
+    return lambda records: 100.0 * acc_and_plus(records)[part]
+
+
+def _subtask_metrics(subtask: str) -> tuple[Metric, ...]:
+    where = meta_equals("subtask", subtask)
+    return (
+        Metric(name=subtask, reduce=subtask_score, where=where, unit=pair_key, scale="points"),
+        Metric(name=f"{subtask}_acc", reduce=_percent(0), where=where, unit=pair_key),
+        Metric(name=f"{subtask}_acc_plus", reduce=_percent(1), where=where, unit=pair_key),
+    )
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(name="perception", reduce=total_score, where=meta_equals("subtask", *PERCEPTION),
+           unit=pair_key, scale="points"),
+    Metric(name="cognition", reduce=total_score, where=meta_equals("subtask", *COGNITION),
+           unit=pair_key, scale="points"),
+    *(metric for subtask in SUBTASKS for metric in _subtask_metrics(subtask)),
+)
+
+
+def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
+    parts = [f"{name} {metrics[name]:.2f}" for name in ("perception", "cognition") if name in metrics]
+    return f"MME {', '.join(parts)} (points; {n_samples} questions)"
+
+
+@task("mme")
+def mme() -> Task:
+    return Task(
+        name="mme",
+        description="MME perception and cognition, LLaVA-1.5 prompt, official parser and scores",
+        data=DataSpec(hub="lmms-lab/MME", split="test", size=2374,
+                      columns=("question_id", "question", "answer", "category")),
+        to_sample=to_sample,
+        scorer=per_sample(score_one),
+        metrics=METRICS,
+        prompt_template=f"{{question without ' Please answer yes or no.'}}\\n{SUFFIX}",
+        max_new_tokens=128,
+        summary_line=summary_line,
+    )
