@@ -65,12 +65,20 @@ class Metric:
 
     `where` selects the records the metric rests on (its n); `unit` names the resampling unit
     for confidence intervals when samples are not independent (CircularEval's questions).
+    `score_field` is set when the metric is 100 x the mean of that per-sample score (mean_metric):
+    confidence intervals and comparisons then take a vectorised path. `scale` says what the number
+    is: "percent" (0-100, higher is better), "points" (a task's own scale, higher is better, e.g.
+    MME's summed scores), "count" (e.g. unresolved answers) or another name for a number where
+    higher is not better ("spread"): leaderboards average only percents, and
+    `compare --fail-on-regression` gates only percents and points.
     """
 
     name: str
     reduce: Reduction
     where: Predicate | None = None
     unit: Callable[[Record], str] | None = None
+    score_field: str | None = None
+    scale: str = "percent"
 
     def select(self, records: Sequence[Record]) -> list[Record]:
         if self.where is None:
@@ -93,7 +101,7 @@ def percent_mean(score_field: str) -> Reduction:
 
 
 def mean_metric(name: str, score_field: str, where: Predicate | None = None) -> Metric:
-    return Metric(name=name, reduce=percent_mean(score_field), where=where)
+    return Metric(name=name, reduce=percent_mean(score_field), where=where, score_field=score_field)
 
 
 def meta_equals(key: str, *values: Any) -> Predicate:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import platform
+import re
 import sys
 from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
@@ -14,7 +16,11 @@ from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, compute_metrics, grouped
 from vlmeval.task import Task
 
+log = logging.getLogger(__name__)
+
 REPORT_SCHEMA_VERSION = 1
+# Failures a re-run can still mend: generation errors, missing answers, judge requests that failed.
+RETRIED_ON_RESUME = ("error", "missing", "judge_error")
 _VERSIONED = ("vlmeval", "torch", "transformers", "datasets", "pandas", "pillow")
 
 
@@ -52,7 +58,7 @@ def build_report(
             "missing": failures.get("missing", 0),
             "failures": dict(sorted(failures.items())),
         },
-        "complete": not failures.get("error") and not failures.get("missing"),
+        "complete": not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
         "breakdown": {},
     }
     if scored:
@@ -62,6 +68,7 @@ def build_report(
         }
         primary = task.metrics[0]
         report["breakdown"] = {by: grouped(primary, by, records) for by in task.breakdowns}
+        add_intervals(report, task, records)
         if task.summary_line is not None:
             report["summary"] = task.summary_line(report["metrics"], len(records))
     report.update(run_info)
@@ -72,17 +79,73 @@ def build_report(
     return report
 
 
+def add_intervals(report: dict[str, Any], task: Task, records: Sequence[Record]) -> None:
+    """95% intervals of every metric and breakdown group (vlmeval.resampling), and metric scales."""
+    from vlmeval.resampling import RecordView, breakdown_intervals, metric_intervals
+    from vlmeval.stats import LEVEL, SEED
+
+    view = RecordView(records)
+    intervals = metric_intervals(task.metrics, view)
+    report["ci"] = {name: [i.low, i.high] for name, i in intervals.items()}
+    methods = {"bootstrap": "percentile bootstrap", "jackknife": "delete-a-group jackknife, normal"}
+    report["ci_method"] = {
+        "confidence": LEVEL,
+        "seed": SEED,
+        "method": {name: methods[i.path] for name, i in intervals.items()},
+        "resamples": {name: i.resamples for name, i in intervals.items()},
+        "unit": {name: i.unit for name, i in intervals.items()},
+        "n_units": {name: i.n_units for name, i in intervals.items()},
+    }
+    report["metric_scales"] = {m.name: m.scale for m in task.metrics if m.name in report["metrics"]}
+    primary = task.metrics[0]
+    report["breakdown_ci"] = {
+        by: {group: [i.low, i.high] for group, i in breakdown_intervals(primary, by, view).items()}
+        for by in report["breakdown"]
+    }
+
+
 def write_outputs(folder: Path, records: Sequence[Record], report: Mapping[str, Any]) -> None:
     atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
     atomic_write_json(folder / "report.json", report)
-    atomic_write_text(folder / "report.md", render_markdown(report))
+    atomic_write_text(folder / "report.md", render_markdown(report, write_charts(folder, report)))
+
+
+def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
+    """One bar chart per breakdown beside report.md: {breakdown key: file name}. A chart that cannot
+    be drawn is logged and skipped: the report itself is what must not be lost."""
+    charts: dict[str, str] = {}
+    metric = report.get("primary_metric", "")
+    for by, groups in report.get("breakdown", {}).items():
+        if not groups:
+            continue
+        name = "chart-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", by).strip("-") or "breakdown") + ".png"
+        try:
+            from vlmeval.plots import bar_chart, write_png
+
+            intervals = report.get("breakdown_ci", {}).get(by, {})
+            png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
+                            [intervals.get(group) for group in groups],
+                            f"{report['task']}: {metric} by {by} ({report['model']})", f"{metric}, 95% CI")
+            write_png(folder / name, png)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("chart of %s by %s not written: %s", metric, by, exc)
+            continue
+        charts[by] = name
+    return charts
 
 
 def _fmt(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
+def _fmt_ci(interval: Any) -> str:
+    return f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
+
+
+def render_markdown(report: Mapping[str, Any], charts: Mapping[str, str] | None = None) -> str:
+    """The report for people; `charts` ({breakdown key: PNG file beside report.md}) are linked."""
+    charts = charts or {}
+    ci = report.get("ci", {})
     lines = [f"# {report['task']}: {report['model']}", ""]
     dataset = report.get("dataset", {})
     lines.append(
@@ -91,9 +154,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     )
     lines.append("")
     if report["scored"]:
-        lines += ["| metric | value | n |", "|---|---:|---:|"]
+        lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
         for name, value in report["metrics"].items():
-            lines.append(f"| {name} | {_fmt(value)} | {report['metrics_n'].get(name, '')} |")
+            lines.append(f"| {name} | {_fmt(value)} | {_fmt_ci(ci.get(name))} "
+                         f"| {report['metrics_n'].get(name, '')} |")
+        if ci:
+            lines += ["", "95% CI: bootstrap over samples (over clusters for clustered metrics); "
+                      + "`ci_method` in report.json says how each was computed."]
     else:
         lines.append("The split has no answers: no metric is computed.")
     for artifact in report.get("artifacts", []):
@@ -106,9 +173,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append(f"Scored wrong without a usable answer: {listed}.")
     for by, groups in report.get("breakdown", {}).items():
         metric = report["primary_metric"]
-        lines += ["", f"## {metric} by {by}", "", f"| {by} | {metric} | n |", "|---|---:|---:|"]
+        lines += ["", f"## {metric} by {by}", ""]
+        if by in charts:
+            lines += [f"![{metric} by {by}]({charts[by]})", ""]
+        lines += [f"| {by} | {metric} | 95% CI | n |", "|---|---:|---:|---:|"]
+        intervals = report.get("breakdown_ci", {}).get(by, {})
         for group, values in groups.items():
-            lines.append(f"| {group} | {_fmt(values.get(metric))} | {values['n']} |")
+            lines.append(f"| {group} | {_fmt(values.get(metric))} | {_fmt_ci(intervals.get(group))} "
+                         f"| {values['n']} |")
     if report.get("summary"):
         lines += ["", f"`{report['summary']}`"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,286 @@
+"""`vlmeval compare RUN_A RUN_B`: per task and metric, B - A with a paired bootstrap and a paired test.
+
+Everything is recomputed from the two predictions.jsonl files with the task's own metrics, so a
+comparison is a pure function of the per-sample logs (report.json only names the task).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmeval.errors import UsageError
+from vlmeval.leaderboard import report_files_under
+from vlmeval.metrics import Record
+from vlmeval.paired import PairedResult, paired_comparison
+from vlmeval.resampling import RecordView
+from vlmeval.stats import RESAMPLES, SEED
+
+GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
+
+
+@dataclass(frozen=True)
+class Run:
+    """One task run on disk: its report and per-sample records."""
+
+    folder: Path
+    report: dict[str, Any]
+    records: list[Record]
+
+    @property
+    def task(self) -> str:
+        return str(self.report.get("task"))
+
+
+def find_reports(path: Path) -> list[Path]:
+    """report.json files of a run path: a report file, a run folder, or a folder of run folders."""
+    if path.is_file():
+        return [path]
+    if (path / "report.json").is_file():
+        return [path / "report.json"]
+    if path.is_dir():
+        found = report_files_under(path)
+        if found:
+            return found
+    raise UsageError(f"{path}: no report.json there (give a run folder, a report file or a results folder)")
+
+
+def load_run(report_path: Path) -> Run:
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{report_path}: not a readable report ({exc})") from exc
+    predictions = report_path.parent / "predictions.jsonl"
+    if not predictions.is_file():
+        raise UsageError(f"{report_path}: no predictions.jsonl beside it; comparisons need per-sample records")
+    records = []
+    with predictions.open(encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if line.strip():
+                try:
+                    records.append(Record.from_json(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise UsageError(f"{predictions}:{number}: not a record ({exc})") from exc
+    return Run(report_path.parent, report, records)
+
+
+def runs_by_task(path: Path) -> dict[str, Run]:
+    runs: dict[str, Run] = {}
+    for report_path in find_reports(path):
+        run = load_run(report_path)
+        if run.task in runs:
+            raise UsageError(f"{path} holds two runs of task {run.task}: {runs[run.task].folder} and "
+                             f"{run.folder}; name one run folder")
+        runs[run.task] = run
+    return runs
+
+
+@dataclass
+class TaskComparison:
+    task: str
+    a: Run
+    b: Run
+    results: list[PairedResult]
+    scales: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    label_a: str
+    label_b: str
+    tasks: list[TaskComparison]
+    only_a: list[str]
+    only_b: list[str]
+    threshold: float | None
+    alpha: float
+    resamples: int
+
+    def status(self, item: TaskComparison, result: PairedResult) -> str:
+        """One of: regression (fails the gate), worse or better (significant), higher or lower (a
+        significant change of a metric where higher is not better), or "" (within noise)."""
+        if result.diff is None or result.test is None or result.test.p_value >= self.alpha:
+            return ""
+        scale = item.scales.get(result.metric, "percent")
+        if scale not in GATED_SCALES:
+            return "higher" if result.diff > 0 else "lower"
+        if result.diff < 0 and self.threshold is not None and -result.diff > self.threshold:
+            return "regression"
+        return "better" if result.diff > 0 else "worse"
+
+    def regressions(self) -> list[tuple[str, PairedResult]]:
+        return [(t.task, r) for t in self.tasks for r in t.results if self.status(t, r) == "regression"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions() else 0
+
+
+def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), threshold: float | None = None,
+            alpha: float = 0.05, primary_only: bool = False, resamples: int = RESAMPLES,
+            seed: int = SEED) -> Comparison:
+    from vlmeval.registry import load_registry
+
+    runs_a, runs_b = runs_by_task(path_a), runs_by_task(path_b)
+    shared = [t for t in runs_a if t in runs_b]
+    if not shared:
+        raise UsageError(f"{path_a} ({', '.join(runs_a)}) and {path_b} ({', '.join(runs_b)}) share no task")
+    registry = load_registry(registry_dirs)
+    tasks = []
+    for name in shared:
+        a, b = runs_a[name], runs_b[name]
+        task = registry.get(name)
+        metrics = task.metrics[:1] if primary_only else task.metrics
+        notes = sample_notes(a, b)
+        view_a, view_b = RecordView(a.records), RecordView(b.records)
+        try:
+            results = [paired_comparison(m, view_a, view_b, resamples, seed) for m in metrics]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{name}: the task's metrics cannot be recomputed from the records of "
+                             f"{a.folder} and {b.folder} (written by another version of the task?): "
+                             f"{type(exc).__name__}: {exc}") from exc
+        notes += value_notes(a, b, results)
+        tasks.append(TaskComparison(name, a, b, results, {m.name: m.scale for m in metrics}, notes))
+    only_a = [t for t in runs_a if t not in runs_b]
+    only_b = [t for t in runs_b if t not in runs_a]
+    return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples)
+
+
+def sample_notes(a: Run, b: Run) -> list[str]:
+    """Warnings when the two runs did not ask the same questions the same way."""
+    notes = []
+    ids_a = {r.id: r for r in a.records}
+    ids_b = {r.id: r for r in b.records}
+    shared = [i for i in ids_a if i in ids_b]
+    only_a, only_b = len(ids_a) - len(shared), len(ids_b) - len(shared)
+    if only_a or only_b:
+        notes.append(f"different samples: {only_a} ids only in A, {only_b} only in B; "
+                     f"compared on the {len(shared)} shared ids (columns A and B: each run's own value)")
+    if not shared:
+        raise UsageError(f"{a.folder} and {b.folder} share no sample id")
+    fingerprint_a = a.report.get("dataset", {}).get("fingerprint")
+    fingerprint_b = b.report.get("dataset", {}).get("fingerprint")
+    if fingerprint_a != fingerprint_b:
+        notes.append(f"different dataset fingerprints ({fingerprint_a} vs {fingerprint_b})")
+    if a.report.get("prompt_template") != b.report.get("prompt_template"):
+        notes.append("different prompt templates (`prompt_template`)")
+    prompts = sum(ids_a[i].prompt != ids_b[i].prompt for i in shared)
+    if prompts:
+        notes.append(f"different prompts: {prompts} of {len(shared)} shared samples were asked differently")
+    targets = sum(ids_a[i].target != ids_b[i].target for i in shared)
+    if targets:
+        notes.append(f"different targets: {targets} shared samples have another ground truth")
+    style_a = a.report.get("backend", {}).get("prompt_style")
+    style_b = b.report.get("backend", {}).get("prompt_style")
+    if style_a != style_b:
+        notes.append(f"different prompt styles ({style_a} vs {style_b})")
+    if a.report.get("generation") != b.report.get("generation"):
+        notes.append("different generation settings (`generation` in the reports)")
+    for side, run in (("A", a), ("B", b)):
+        if not run.report.get("complete", True):
+            notes.append(f"run {side} is incomplete (errors or missing answers are scored wrong)")
+        if not run.report.get("scored", True):
+            notes.append(f"run {side} has no answers to score against")
+    return notes
+
+
+def value_notes(a: Run, b: Run, results: Sequence[PairedResult]) -> list[str]:
+    """Flag a report.json whose numbers are not what its records give (edited, or another version)."""
+    notes = []
+    for side, run in (("A", a), ("B", b)):
+        stated = run.report.get("metrics", {})
+        for result in results:
+            value = result.value_a if side == "A" else result.value_b
+            if result.metric in stated and value is not None and abs(stated[result.metric] - value) > 1e-6:
+                notes.append(f"report.json of {side} says {result.metric} = {stated[result.metric]:.4f}, "
+                             f"its records give {value:.4f} (the records are used)")
+    return notes
+
+
+_MARKS = {"regression": "❌ **regression**", "worse": "▼ worse", "better": "▲ better",
+          "higher": "▲ higher", "lower": "▼ lower", "": ""}
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    """The comparison as Markdown, fit for a CI job summary ($GITHUB_STEP_SUMMARY)."""
+    c = comparison
+    lines = [
+        "## vlmeval compare", "",
+        f"- **A**: `{_cell(c.label_a)}`",
+        f"- **B**: `{_cell(c.label_b)}`",
+        (f"- B − A over the samples both runs hold; 95% CI: paired percentile bootstrap "
+         f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
+         f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
+         f"reductions; significant at p < {c.alpha:g}."),
+    ]
+    if c.threshold is not None:
+        lines.append(f"- Gate: fail when a metric drops by more than {c.threshold:g} points with "
+                     f"p < {c.alpha:g}.")
+    for task in c.tasks:
+        model_a, model_b = task.a.report.get("model", "?"), task.b.report.get("model", "?")
+        lines += ["", f"### {_cell(task.task)}: {_cell(model_a)} (A) vs {_cell(model_b)} (B)", ""]
+        lines += [f"> ⚠️ {_cell(note)}" for note in task.notes]
+        if task.notes:
+            lines.append("")
+        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | |",
+                  "|---|---:|---:|---:|---|---|---:|---:|---|"]
+        for r in task.results:
+            interval = f"[{r.interval[0]:+.2f}, {r.interval[1]:+.2f}]" if r.interval else "—"
+            test = f"{r.test.name} ({r.test.detail})" if r.test and r.test.detail else (r.test.name if r.test else "—")
+            p = _p(r.test.p_value) if r.test else "—"
+            scale = task.scales.get(r.metric, "percent")
+            name = r.metric if scale == "percent" else f"{r.metric} ({scale})"
+            lines.append(f"| {_cell(name)} | {_number(r.value_a)} | {_number(r.value_b)} | "
+                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | "
+                         f"{_MARKS[c.status(task, r)]} |")
+    if c.only_a or c.only_b:
+        lines += ["", (f"Not compared: tasks only in A: {', '.join(c.only_a) or 'none'}; "
+                       f"only in B: {', '.join(c.only_b) or 'none'}.")]
+    lines += ["", _verdict(c)]
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(c: Comparison) -> str:
+    regressions = c.regressions()
+    if c.threshold is None:
+        return "No gate (`--fail-on-regression` not given)."
+    if regressions:
+        listed = ", ".join(f"{task} {r.metric} ({r.diff:+.2f})" for task, r in regressions)
+        return (f"**FAIL**: {len(regressions)} metric(s) dropped by more than {c.threshold:g} points "
+                f"with p < {c.alpha:g}: {_cell(listed)}.")
+    return f"**PASS**: no metric dropped by more than {c.threshold:g} points with p < {c.alpha:g}."
+
+
+def write_chart(comparison: Comparison, path: Path) -> None:
+    """B - A with its interval per task and metric, coloured by significance."""
+    from vlmeval.plots import difference_chart, write_png
+
+    labels, differences, intervals, statuses = [], [], [], []
+    for task in comparison.tasks:
+        for r in task.results:
+            if r.diff is None:
+                continue
+            status = comparison.status(task, r)
+            labels.append(f"{task.task} {r.metric}")
+            differences.append(r.diff)
+            intervals.append(r.interval)
+            statuses.append({"worse": "regression", "better": "improvement"}.get(status, status or "same"))
+    title = f"B - A: {Path(comparison.label_b).name} vs {Path(comparison.label_a).name}"
+    write_png(path, difference_chart(labels, differences, intervals, statuses, title))

@@ -1,0 +1,145 @@
+"""`vlmeval leaderboard DIR...`: one table of models x tasks from the report.json files found.
+
+Each cell is the task's primary metric. The average column covers only tasks whose primary metric is
+a percentage (`metric_scales` in the report; "percent" when absent and the value lies in 0-100):
+points (MME's perception sum, 0-2000) are never averaged with percents. A model gets an average only
+when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
+average, then (or without an average column) by the task columns left to right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmeval.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model's primary metric on one task, from one report."""
+
+    model: str
+    task: str
+    metric: str
+    value: float
+    ci: list[float] | None
+    n: int | None
+    scale: str
+    source: str
+    created: str
+    breakdown: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    task: str
+    metric: str
+    scale: str
+
+
+@dataclass
+class Row:
+    model: str
+    average: float | None
+    entries: dict[str, Entry]
+
+
+@dataclass
+class Leaderboard:
+    columns: list[Column]
+    rows: list[Row]
+    averaged: list[str]  # tasks in the average column; empty when fewer than two
+    warnings: list[str] = field(default_factory=list)
+
+
+def _report_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such folder")
+    return report_files_under(path)
+
+
+def report_files_under(folder: Path) -> list[Path]:
+    """Every report.json below `folder`, sorted, skipping hidden folders (.git, .cache) inside it."""
+    found = folder.rglob("report.json")
+    return sorted(p for p in found if not any(x.startswith(".") for x in p.relative_to(folder).parts))
+
+
+def _entry(path: Path, warnings: list[str]) -> Entry | None:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        metric = report["primary_metric"]
+        value = report.get("metrics", {}).get(metric)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        warnings.append(f"{path}: skipped, not a vlmeval report ({exc})")
+        return None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
+        return None
+    scale = report.get("metric_scales", {}).get(metric)
+    if scale is None:
+        scale = "percent" if 0.0 <= value <= 100.0 else "points"
+    return Entry(str(report.get("model", "?")), str(report.get("task", "?")), str(metric), float(value),
+                 report.get("ci", {}).get(metric), report.get("metrics_n", {}).get(metric), str(scale),
+                 str(path), str(report.get("created", "")), report.get("breakdown") or {})
+
+
+def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
+    warnings: list[str] = []
+    chosen: dict[tuple[str, str], Entry] = {}
+    found = [f for path in paths for f in _report_files(path)]
+    if not found:
+        raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
+    for file in found:
+        entry = _entry(file, warnings)
+        if entry is None:
+            continue
+        key = (entry.model, entry.task)
+        previous = chosen.get(key)
+        if previous is not None:
+            newer, older = (entry, previous) if entry.created >= previous.created else (previous, entry)
+            warnings.append(f"{entry.model} on {entry.task}: using {newer.source} (newest), "
+                            f"not {older.source}")
+            entry = newer
+        chosen[key] = entry
+    columns = []
+    for task in sorted({e.task for e in chosen.values()}):
+        of_task = [e for e in chosen.values() if e.task == task]
+        metrics = {e.metric for e in of_task}
+        if len(metrics) > 1:
+            warnings.append(f"{task}: reports disagree on the primary metric ({', '.join(sorted(metrics))})")
+        other = [e.scale for e in of_task if e.scale != "percent"]
+        columns.append(Column(task, of_task[0].metric, other[0] if other else "percent"))
+    averaged = [c.task for c in columns if c.scale == "percent"]
+    if len(averaged) < 2:
+        averaged = []
+    rows = []
+    for model in sorted({e.model for e in chosen.values()}):
+        entries = {task: e for (m, task), e in chosen.items() if m == model}
+        values = [entries[t].value for t in averaged if t in entries]
+        average = sum(values) / len(values) if averaged and len(values) == len(averaged) else None
+        rows.append(Row(model, average, entries))
+    rows.sort(key=lambda row: _sort_key(row, columns))
+    return Leaderboard(columns, rows, averaged, warnings)
+
+
+def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
+    by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
+                  for c in columns]
+    return (row.average is None, -(row.average or 0.0), *by_columns, row.model)
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    from vlmeval import leaderboard_formats as formats
+
+    renderers = {"md": formats.markdown, "csv": formats.csv_text, "latex": formats.latex,
+                 "html": formats.html_page, "json": formats.json_text}
+    if fmt not in renderers:
+        raise UsageError(f"unknown leaderboard format {fmt!r} (md, csv, latex, html, json)")
+    return renderers[fmt](board)

@@ -1,0 +1,184 @@
+"""A leaderboard as Markdown, CSV, LaTeX, a self-contained HTML page, or JSON.
+
+In HTML every model name, task name and text is escaped (`html.escape`) and charts are inline PNG data
+URLs, so a report cannot inject markup and the page needs no other file. LaTeX escapes its special
+characters; Markdown escapes `|`.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import re
+from typing import Any
+
+from vlmeval.leaderboard import Column, Leaderboard, Row
+
+CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the table)
+
+
+def _header(column: Column) -> str:
+    unit = "" if column.scale == "percent" else f", {column.scale}"
+    return f"{column.task} ({column.metric}{unit})"
+
+
+def _best(board: Leaderboard, column: Column) -> float | None:
+    if column.scale not in ("percent", "points"):  # higher is not better: no best to mark
+        return None
+    values = [row.entries[column.task].value for row in board.rows if column.task in row.entries]
+    return max(values) if values else None
+
+
+def _cells(board: Leaderboard, row: Row) -> list[tuple[str, bool]]:
+    """(text, is best) per task column; empty text where the model has no run of the task."""
+    cells = []
+    for column in board.columns:
+        entry = row.entries.get(column.task)
+        cells.append(("", False) if entry is None else (f"{entry.value:.2f}", entry.value == _best(board, column)))
+    return cells
+
+
+def _average(row: Row) -> str:
+    return "" if row.average is None else f"{row.average:.2f}"
+
+
+def _legend(board: Leaderboard) -> str:
+    if board.averaged:
+        return (f"average: mean over {', '.join(board.averaged)} (percentages only; "
+                f"models without all of them have none)")
+    return "no average column: fewer than two tasks report a percentage"
+
+
+def markdown(board: Leaderboard) -> str:
+    def md(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    average = ["average"] if board.averaged else []
+    head = ["#", "model", *average, *(_header(c) for c in board.columns)]
+    lines = ["| " + " | ".join(md(h) for h in head) + " |",
+             "|" + "|".join(["---:", "---", *(["---:"] * (len(head) - 2))]) + "|"]
+    for rank, row in enumerate(board.rows, 1):
+        cells = [f"**{text}**" if best else text for text, best in _cells(board, row)]
+        values = [str(rank), md(row.model), *([_average(row)] if board.averaged else []), *cells]
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines) + f"\n\n{_legend(board)}.\n"
+
+
+def csv_text(board: Leaderboard) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["rank", "model", "average", *(_header(c) for c in board.columns)])
+    for rank, row in enumerate(board.rows, 1):
+        writer.writerow([rank, row.model, _average(row), *(text for text, _ in _cells(board, row))])
+    return buffer.getvalue()
+
+
+_LATEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+          "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+          "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
+def latex_escape(text: str) -> str:
+    return re.sub(r"[&%$#_{}~^\\<>]", lambda m: _LATEX[m.group()], text)
+
+
+def latex(board: Leaderboard) -> str:
+    average = ["Average"] if board.averaged else []
+    head = ["Model", *average, *(_header(c) for c in board.columns)]
+    lines = [r"% vlmeval leaderboard; needs \usepackage{booktabs}",
+             r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
+             " & ".join(latex_escape(h) for h in head) + r" \\", r"\midrule"]
+    for row in board.rows:
+        cells = [rf"\textbf{{{text}}}" if best else text for text, best in _cells(board, row)]
+        values = [latex_escape(row.model), *([_average(row)] if board.averaged else []), *cells]
+        lines.append(" & ".join(values) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def json_text(board: Leaderboard) -> str:
+    out: dict[str, Any] = {
+        "tasks": [{"task": c.task, "metric": c.metric, "scale": c.scale, "averaged": c.task in board.averaged}
+                  for c in board.columns],
+        "average_over": board.averaged,
+        "models": [
+            {"rank": rank, "model": row.model, "average": row.average,
+             "results": {task: {"metric": e.metric, "value": e.value, "ci": e.ci, "n": e.n, "scale": e.scale,
+                                "report": e.source} for task, e in sorted(row.entries.items())}}
+            for rank, row in enumerate(board.rows, 1)
+        ],
+        "warnings": board.warnings,
+    }
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{padding:.35em .8em;border-bottom:1px solid #ddd}
+th{background:#f4f6f8;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#fafafa}.best{font-weight:700}.note{color:#666;font-size:.9em}
+img{max-width:100%;display:block;margin:1em 0}"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _charts(board: Leaderboard) -> list[str]:
+    from vlmeval.plots import bar_chart, grouped_bar_chart
+
+    parts = []
+    for column in board.columns:
+        rows = [row for row in board.rows if column.task in row.entries]
+        entries = [row.entries[column.task] for row in rows]
+        title = f"{column.task}: {column.metric}"
+        parts += [f"<h3>{html.escape(title)}</h3>",
+                  _img(bar_chart([r.model for r in rows], [e.value for e in entries], [e.ci for e in entries],
+                                 title, f"{column.metric}, 95% CI"), title)]
+        top = rows[:CHART_MODELS]
+        for by in sorted({by for e in entries for by in e.breakdown}):
+            groups = sorted({g for r in top for g in r.entries[column.task].breakdown.get(by, {})})
+            if not groups:
+                continue
+            series = {r.model: [r.entries[column.task].breakdown.get(by, {}).get(g, {}).get(column.metric)
+                                for g in groups] for r in top}
+            heading = f"{column.task}: {column.metric} by {by}"
+            parts += [f"<h3>{html.escape(heading)}</h3>",
+                      _img(grouped_bar_chart(groups, series, heading, column.metric), heading)]
+    return parts
+
+
+def html_page(board: Leaderboard) -> str:
+    e = html.escape
+    average = ["average"] if board.averaged else []
+    head = "".join(f"<th>{e(h)}</th>" for h in ["#", "model", *average, *(_header(c) for c in board.columns)])
+    body = []
+    for rank, row in enumerate(board.rows, 1):
+        cells = [f'<td class="num">{rank}</td>', f"<td>{e(row.model)}</td>"]
+        if board.averaged:
+            cells.append(f'<td class="num">{_average(row)}</td>')
+        for column, (text, best) in zip(board.columns, _cells(board, row)):
+            entry = row.entries.get(column.task)
+            tip = "" if entry is None else f"n={entry.n}" + (
+                f", 95% CI [{entry.ci[0]:.2f}, {entry.ci[1]:.2f}]" if entry.ci else "") + f"; {entry.source}"
+            css = "num best" if best else "num"
+            cells.append(f'<td class="{css}" title="{e(tip)}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    try:
+        charts = _charts(board)
+    except Exception as exc:  # noqa: BLE001 - the table is the page; charts are a bonus
+        charts = [f'<p class="note">charts not drawn: {e(str(exc))}</p>']
+    warnings = "".join(f"<li>{e(w)}</li>" for w in board.warnings)
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>vlmeval leaderboard</title>", f"<style>{_CSS}</style></head><body>",
+        "<h1>vlmeval leaderboard</h1>",
+        f'<p class="note">Primary metric per task; {e(_legend(board))}. Hover a cell for n, CI and report.</p>',
+        f"<table><thead><tr>{head}</tr></thead><tbody>", *body, "</tbody></table>",
+        *(["<h2>Charts</h2>", *charts] if charts else []),
+        *([f'<h2>Notes</h2><ul class="note">{warnings}</ul>'] if warnings else []),
+        "</body></html>",
+    ]) + "\n"

@@ -1,0 +1,260 @@
+"""Confidence intervals of metrics over records, from the metrics as per-unit sums.
+
+A metric *decomposes* when its value is sum(s_u) / sum(w_u) over its resampling units u (samples,
+or the clusters named by `Metric.unit`): a `mean_metric` (s = 100 x score and w = 1 per selected
+record, summed per cluster), or a generic reduction found, on the data itself, to be the mean, the
+record-weighted mean or the sum of its value on each unit alone (CircularEval: a question counts
+when all its rows are right). Decomposed metrics get a percentile bootstrap in numpy
+(`vlmeval.stats`); any other reduction a delete-a-group jackknife: it is recomputed with each of
+(at most) 100 groups of units left out, which never repeats a record (see `vlmeval.stats`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vlmeval.metrics import Metric, Record
+from vlmeval.stats import (
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    jackknife_se,
+    normal_interval,
+    percentile_interval,
+    ratio_replicates,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+JACKKNIFE_GROUPS = 100
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Units:
+    """Records grouped into a metric's resampling units (in order of first appearance)."""
+
+    keys: list[str]
+    index: np.ndarray  # unit position of each record
+    selected: np.ndarray  # bool: the record counts for the metric (metric.where)
+    clustered: bool
+
+    def restricted(self, mask: np.ndarray) -> Units:
+        return Units(self.keys, self.index, self.selected & mask, self.clustered)
+
+
+class RecordView:
+    """Records with what every metric re-reads cached: unit positions, score columns."""
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self.records = records
+        self._positions: dict[object, tuple[list[str], np.ndarray]] = {}
+        self._scores: dict[str, np.ndarray] = {}
+
+    def units(self, metric: Metric) -> Units:
+        import numpy as np
+
+        unit = metric.unit
+        if unit not in self._positions:
+            positions: dict[str, int] = {}
+            found = [positions.setdefault(unit(r) if unit else r.id, len(positions)) for r in self.records]
+            self._positions[unit] = (list(positions), np.asarray(found, dtype=np.int64))
+        keys, index = self._positions[unit]
+        where = metric.where
+        if where is None:
+            selected = np.ones(len(self.records), dtype=bool)
+        else:
+            selected = np.fromiter((bool(where(r)) for r in self.records), dtype=bool, count=len(self.records))
+        return Units(keys, index, selected, unit is not None)
+
+    def scores(self, field: str) -> np.ndarray:
+        import numpy as np
+
+        if field not in self._scores:
+            self._scores[field] = np.fromiter((r.scores.get(field, 0.0) for r in self.records), dtype=float,
+                                              count=len(self.records))
+        return self._scores[field]
+
+
+def as_view(records: Sequence[Record] | RecordView) -> RecordView:
+    return records if isinstance(records, RecordView) else RecordView(records)
+
+
+@dataclass(frozen=True)
+class UnitTable:
+    """A decomposed metric: per-unit sums and weights; `is_sum` when the value is sum(s) alone."""
+
+    keys: list[str]
+    sums: np.ndarray
+    weights: np.ndarray  # for a sum statistic: 1 where the unit has a selected record
+    is_sum: bool
+    clustered: bool
+
+    def columns(self, index: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators and denominators over some units, so that sum(s) / sum(w) is the statistic."""
+        import numpy as np
+
+        sums = self.sums[index]
+        if self.is_sum:
+            return sums, np.full(len(sums), 1.0 / max(1, len(sums)))
+        return sums, self.weights[index]
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    resamples: int
+    unit: str  # "sample" or "cluster"
+    n_units: int  # samples or clusters the metric rests on
+    path: str  # "bootstrap" (a mean or sum over units) or "jackknife" (any other reduction)
+
+
+def unit_table(metric: Metric, view: RecordView, units: Units | None = None) -> UnitTable | None:
+    """The metric as per-unit sums, or None when it does not decompose over its units."""
+    import numpy as np
+
+    units = units or view.units(metric)
+    records = view.records
+    n = len(units.keys)
+    if metric.score_field is not None:
+        values = np.where(units.selected, 100.0 * view.scores(metric.score_field), 0.0)
+        sums = np.bincount(units.index, weights=values, minlength=n)
+        weights = np.bincount(units.index, weights=units.selected.astype(float), minlength=n)
+        return UnitTable(units.keys, sums, weights, False, units.clustered)
+    members: list[list[Record]] = [[] for _ in range(n)]
+    for record, position, chosen in zip(records, units.index.tolist(), units.selected.tolist()):
+        if chosen:
+            members[position].append(record)
+    present = [u for u in range(n) if members[u]]
+    if not present:
+        return None
+    try:
+        values = np.asarray([metric.reduce(members[u]) for u in present], dtype=float)
+    except Exception:  # noqa: BLE001 - a reduction that cannot take one unit alone does not decompose
+        return None
+    sizes = np.asarray([len(members[u]) for u in present], dtype=float)
+    hypotheses = {
+        "mean": lambda idx: values[idx].mean(),
+        "weighted": lambda idx: (values[idx] * sizes[idx]).sum() / sizes[idx].sum(),
+        "sum": lambda idx: values[idx].sum(),
+    }
+    rng = np.random.default_rng(SEED)
+    halves = [np.sort(rng.choice(len(present), size=max(1, len(present) // 2), replace=False)) for _ in range(2)]
+    checks = [np.arange(len(present)), *halves]
+    for kind, predict in hypotheses.items():
+        if all(_matches(metric, members, present, idx, predict(idx)) for idx in checks):
+            unit_sums, unit_weights = np.zeros(n), np.zeros(n)
+            unit_sums[present] = values * sizes if kind == "weighted" else values
+            unit_weights[present] = sizes if kind == "weighted" else 1.0
+            return UnitTable(units.keys, unit_sums, unit_weights, kind == "sum", units.clustered)
+    return None
+
+
+def _matches(metric: Metric, members: list[list[Record]], present: list[int], idx: np.ndarray,
+             predicted: float) -> bool:
+    try:
+        actual = metric.reduce([r for i in idx.tolist() for r in members[present[i]]])
+    except Exception:  # noqa: BLE001
+        return False
+    return math.isclose(float(actual), float(predicted), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def jackknife_values(metric: Metric, sides: Sequence[tuple[Sequence[Record], np.ndarray]], n_units: int,
+               seed: int) -> np.ndarray:
+    """(groups, len(sides)) values of metric.reduce with each group of units left out, for each side:
+    (records, unit position of each selected record, -1 for the others). Sides share the groups."""
+    import numpy as np
+
+    groups = min(JACKKNIFE_GROUPS, n_units)
+    group_of_unit = np.empty(n_units, dtype=np.int64)
+    group_of_unit[np.random.default_rng(seed).permutation(n_units)] = np.arange(n_units) % groups
+    out = np.full((groups, len(sides)), np.nan)
+    for column, (records, positions) in enumerate(sides):
+        chosen = np.flatnonzero(positions >= 0)
+        record_group = group_of_unit[positions[chosen]]
+        for group in range(groups):
+            kept = chosen[record_group != group]
+            if kept.size:
+                out[group, column] = metric.reduce([records[i] for i in kept.tolist()])
+    return out
+
+
+def _clip(low_high: tuple[float, float], scale: str) -> tuple[float, float]:
+    return (max(0.0, low_high[0]), min(100.0, low_high[1])) if scale == "percent" else low_high
+
+
+def metric_intervals(metrics: Sequence[Metric], records: Sequence[Record] | RecordView,
+                     resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL) -> dict[str, Interval]:
+    """A percentile bootstrap interval for every metric that has a qualifying record."""
+    view = as_view(records)
+    return _intervals([(m.name, m, view.units(m)) for m in metrics], view, resamples, seed, level)
+
+
+def breakdown_intervals(metric: Metric, by: str, records: Sequence[Record] | RecordView,
+                        resamples: int = RESAMPLES, seed: int = SEED,
+                        level: float = LEVEL) -> dict[str, Interval]:
+    """Intervals of `metric` within each group of meta[by] (groups named as `grouped` names them)."""
+    import numpy as np
+
+    view = as_view(records)
+    units = view.units(metric)
+    labels = np.asarray([str(r.meta.get(by)) for r in view.records], dtype=object)
+    groups = sorted(set(labels[units.selected].tolist()))
+    jobs = [(group, metric, units.restricted(labels == group)) for group in groups]
+    return _intervals(jobs, view, resamples, seed, level)
+
+
+def _intervals(jobs: Sequence[tuple[str, Metric, Units]], view: RecordView, resamples: int, seed: int,
+               level: float) -> dict[str, Interval]:
+    """Decomposed metrics over the same units share the same draws: one matrix product for them all."""
+    import numpy as np
+
+    shared: dict[int, list[tuple[str, UnitTable]]] = {}
+    out: dict[str, Interval] = {}
+    for name, metric, units in jobs:
+        if not units.selected.any():
+            continue
+        table = unit_table(metric, view, units)
+        if table is not None:
+            shared.setdefault(id(table.keys), []).append((name, table))
+            continue
+        n_units = _n_units(units)
+        if n_units < 2:
+            continue
+        positions = np.where(units.selected, units.index, -1)
+        try:
+            leave_out = jackknife_values(metric, [(view.records, positions)], len(units.keys), seed)[:, 0]
+            value = metric.reduce([view.records[i] for i in np.flatnonzero(units.selected).tolist()])
+        except Exception as exc:  # noqa: BLE001 - a reduction that fails on a subset gets no interval
+            log.warning("no confidence interval for %s: %s", name, exc)
+            continue
+        if np.isnan(leave_out).any():
+            continue
+        low_high = _clip(normal_interval(value, jackknife_se(leave_out.tolist()), level), metric.scale)
+        out[name] = Interval(*low_high, len(leave_out), _unit_name(units.clustered), n_units, "jackknife")
+    for members in shared.values():
+        columns = [table.columns(slice(None)) for _, table in members]
+        sums = np.column_stack([s for s, _ in columns])
+        weights = np.column_stack([w for _, w in columns])
+        intervals = percentile_interval(ratio_replicates(sums, weights, resamples, seed), level)
+        for (name, table), interval in zip(members, intervals):
+            if interval is not None:
+                n_units = int((table.weights > 0).sum())
+                out[name] = Interval(*interval, resamples, _unit_name(table.clustered), n_units, "bootstrap")
+    return {name: out[name] for name, _, _ in jobs if name in out}
+
+
+def _n_units(units: Units) -> int:
+    import numpy as np
+
+    return int(np.unique(units.index[units.selected]).size)
+
+
+def _unit_name(clustered: bool) -> str:
+    return "cluster" if clustered else "sample"
