@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Sequence
 
+from vlmeval.backends._prompt_styles import PROMPT_STYLES
 from vlmeval.errors import VlmevalError
 
 EXIT_USAGE = 2
@@ -23,7 +24,9 @@ def _add_task_source(parser: argparse.ArgumentParser) -> None:
 
 def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", metavar="MODEL", help="LLM judge model on an OpenAI-compatible endpoint")
-    parser.add_argument("--judge-base-url", metavar="URL", help="the judge endpoint, e.g. http://localhost:8000/v1")
+    parser.add_argument("--judge-base-url", metavar="URL", default="https://api.openai.com/v1",
+                        help="the judge's OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
+                        "for a local vLLM/SGLang server (default: OpenAI's API)")
     parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                         help="environment variable holding the judge's API key (default OPENAI_API_KEY)")
     parser.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
@@ -49,12 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2")
-    run.add_argument("--prompt-style", default="chat", help="chat (processor template) or plain")
+    run.add_argument("--prompt-style", default="chat", choices=PROMPT_STYLES,
+                     help="chat: the processor's chat template (default); vicuna_v1: LLaVA-1.5's original "
+                     "conversation text; plain: image tokens then the text")
+    run.add_argument("--load-in-4bit", action="store_true", help="quantised loading (needs bitsandbytes)")
+    run.add_argument("--load-in-8bit", action="store_true", help="quantised loading (needs bitsandbytes)")
     run.add_argument("--trust-remote-code", action="store_true", help="allow checkpoint code to run")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint for --model openai:NAME")
     run.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                      help="environment variable holding the API key (default OPENAI_API_KEY)")
     run.add_argument("--concurrency", type=int, default=8, help="API requests in flight (default 8)")
+    run.add_argument("--max-retries", type=int, default=6,
+                     help="API retries per request on 429/5xx/time-outs, with backoff (default 6)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -77,7 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     tasks = commands.add_parser("tasks", help="list the available tasks")
     tasks.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+    _add_report_commands(commands)
     return parser
+
+
+def _add_report_commands(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser("compare", help="compare two runs per task and metric (Markdown)")
+    compare.add_argument("run_a", metavar="RUN_A", help="run folder, report.json, or a folder of runs")
+    compare.add_argument("run_b", metavar="RUN_B", help="the same for the run to check against RUN_A")
+    compare.add_argument("--fail-on-regression", type=float, metavar="X",
+                         help="exit 1 when a metric drops by more than X points with p < --alpha")
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    compare.add_argument("--primary-only", action="store_true", help="only each task's primary metric")
+    compare.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    compare.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
+    compare.add_argument("--chart", metavar="FILE.png", help="write a chart of the differences")
+    compare.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+
+    board = commands.add_parser("leaderboard", help="one table of models x tasks from run reports")
+    board.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched for report.json files")
+    board.add_argument("--format", default="md", choices=["md", "csv", "latex", "html", "json"])
+    board.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

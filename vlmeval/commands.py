@@ -22,10 +22,10 @@ def _positive(name: str, value: int | None) -> None:
 
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
+    _positive("--judge-runs", args.judge_runs)
+    _positive("--judge-concurrency", args.judge_concurrency)
     if args.judge is None:
         return ScoreContext(judge_runs=args.judge_runs)
-    if not args.judge_base_url:
-        raise UsageError("--judge needs --judge-base-url (an OpenAI-compatible endpoint)")
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
@@ -55,9 +55,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         attn_implementation=args.attn_implementation,
         prompt_style=args.prompt_style,
+        load_in_4bit=args.load_in_4bit,
+        load_in_8bit=args.load_in_8bit,
         base_url=args.base_url,
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        device_map="auto" if args.gpus_per_shard > 1 else None,
     )
     plan = RunPlan(
         task=task,
@@ -116,4 +120,43 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     Console(width=200).print(table)
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vlmeval.compare import compare, render_markdown, write_chart
+
+    _positive("--resamples", args.resamples)
+    if not 0.0 < args.alpha < 1.0:
+        raise UsageError(f"--alpha must be between 0 and 1 (got {args.alpha})")
+    if args.fail_on_regression is not None and args.fail_on_regression < 0:
+        raise UsageError(f"--fail-on-regression must be at least 0 (got {args.fail_on_regression})")
+    comparison = compare(Path(args.run_a), Path(args.run_b), args.tasks_dir, args.fail_on_regression,
+                         args.alpha, args.primary_only, args.resamples)
+    text = render_markdown(comparison)
+    print(text, end="")
+    if args.output:
+        from vlmeval.io import atomic_write_text
+
+        atomic_write_text(Path(args.output), text)
+    if args.chart:
+        write_chart(comparison, Path(args.chart))
+    return comparison.exit_code
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import sys
+
+    from vlmeval.leaderboard import build_leaderboard, render
+
+    board = build_leaderboard([Path(d) for d in args.dirs])
+    for warning in board.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    text = render(board, args.format)
+    if args.output:
+        from vlmeval.io import atomic_write_text
+
+        atomic_write_text(Path(args.output), text)
+    else:
+        print(text, end="")
     return 0

@@ -20,6 +20,9 @@ class BackendOptions:
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     prompt_style: str = "chat"
+    load_in_4bit: bool = False
+    load_in_8bit: bool = False
+    device_map: str | None = None  # "auto" spreads one model over the shard's GPUs
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 8

@@ -1,15 +1,25 @@
 """Any Hugging Face image-text-to-text checkpoint, through AutoProcessor and AutoModel.
 
-Prompts are rendered with the processor's chat template (the image placeholders first, then the
-task's text), batches are left-padded and decoded greedily unless the settings say otherwise.
+Prompts follow `--prompt-style` (see `_prompt_styles`); what differs between architectures is
+read off the processor and the config, not looked up by model name: images go to the processor
+as one list per prompt (Idefics3/SmolVLM need that nesting, the others accept it), a processor
+that formats image prompts itself (PaliGemma, Florence-2) gets the bare text and its image and
+text-only prompts in separate calls, a prompt without an image goes to a processor that refuses
+those (PaliGemma) as a per-sample error, and an encoder-decoder (Florence-2) gets right-padded
+prompts and its whole output is the answer. Other batches are left-padded. Decoding is greedy
+unless the settings say otherwise, and every setting is passed to `generate` explicitly.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends import BackendOptions
+from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, quiet, render
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
 from vlmeval.errors import ModelError, UsageError
 
@@ -17,7 +27,10 @@ if TYPE_CHECKING:
     import torch
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-PROMPT_STYLES = ("chat", "plain")
+# Tried in order when a checkpoint brings its own code (`auto_map`): a remote-code VLM such as
+# Phi-3.5-vision registers itself as a causal LM.
+_REMOTE_MODEL_CLASSES = ("AutoModelForImageTextToText", "AutoModelForVision2Seq", "AutoModelForCausalLM")
+_NOT_MODEL_INPUTS = ("labels", "text_replacement_offsets")
 
 
 class TransformersBackend:
@@ -32,16 +45,27 @@ class TransformersBackend:
             raise UsageError(f"--prompt-style {options.prompt_style}: choose one of {', '.join(PROMPT_STYLES)}")
         self.checkpoint = checkpoint
         self.options = options
+        self.quantization = _quantization(options)
         self.device = _device(options.device)
         self.dtype = _dtype(options.dtype, self.device)
-        self.processor, self.model = _load(checkpoint, options, self.dtype)
-        self.model.to(self.device).eval()
-        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        self.tokenizer.padding_side = "left"
+        self.processor = _load_processor(checkpoint, options)
         if options.prompt_style == "chat" and not getattr(self.processor, "chat_template", None):
             raise ModelError(
-                f"{checkpoint}: the processor has no chat template; pass --prompt-style plain"
+                f"{checkpoint}: the processor has no chat template; pass --prompt-style plain "
+                "(or vicuna_v1 for an original-LLaVA-format checkpoint)"
             )
+        self.traits = ProcessorTraits.probe(self.processor)
+        self.model = _load_model(checkpoint, options, self.dtype, self.device, self.quantization)
+        if options.device_map is not None:
+            self.device = self.model.device  # inputs go where the first layers are
+        elif self.quantization is None:
+            self.model.to(self.device)
+        self.model.eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        # A decoder continues each prompt from its last token, so prompts are padded on the left;
+        # an encoder (learned absolute positions in BART) reads them from position 0: right.
+        self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
+        self.tokenizer.padding_side = "right" if self.encoder_decoder else "left"
         torch.set_grad_enabled(False)
 
     def describe(self) -> dict[str, Any]:
@@ -51,42 +75,94 @@ class TransformersBackend:
             "architecture": type(self.model).__name__,
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
+            "quantization": self.quantization,
+            "attn_implementation": self.options.attn_implementation,
             "prompt_style": self.options.prompt_style,
             "trust_remote_code": self.options.trust_remote_code,
         }
 
     def render(self, request: Request) -> str:
-        if self.options.prompt_style == "plain":
-            token = getattr(self.processor, "image_token", "<image>")
-            return "".join(f"{token}\n" for _ in request.images) + request.text
-        content: list[dict[str, str]] = [{"type": "image"} for _ in request.images]
-        content.append({"type": "text", "text": request.text})
-        messages = [{"role": "user", "content": content}]
-        return str(
-            self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        )
+        return render(self.options.prompt_style, self.processor, self.traits, request)
 
     def generate(
         self, requests: Sequence[Request], settings: GenerationSettings
     ) -> list[str | SampleError]:
+        return self.generate_prepared(self.prepare(requests, settings), settings)
+
+    def prepare(self, requests: Sequence[Request], settings: GenerationSettings) -> _Prepared:
+        """Templating, tokenising and image preprocessing: CPU work the runner does ahead."""
+        errors: dict[int, SampleError] = {}
+        runnable: list[int] = []
+        for index, request in enumerate(requests):
+            if self.traits.needs_image and not request.images:
+                errors[index] = SampleError(
+                    f"{type(self.processor).__name__} takes only prompts with an image; this sample has none"
+                )
+            else:
+                runnable.append(index)
+        # A processor that writes its own image tokens would add them to every prompt of a call
+        # that has images, so its image and text-only prompts are answered apart.
+        if self.traits.inserts_image_tokens:
+            groups = [[i for i in runnable if requests[i].images], [i for i in runnable if not requests[i].images]]
+        else:
+            groups = [runnable]
+        prepared = [(group, self._inputs([requests[i] for i in group])) for group in groups if group]
+        return _Prepared(size=len(requests), errors=errors, groups=prepared)
+
+    def generate_prepared(self, prepared: _Prepared, settings: GenerationSettings) -> list[str | SampleError]:
+        answers: dict[int, str | SampleError] = dict(prepared.errors)
+        for group, inputs in prepared.groups:
+            for index, text in zip(group, self._run(inputs, settings), strict=True):
+                answers[index] = text
+        return [answers[i] for i in range(prepared.size)]
+
+    def _inputs(self, requests: Sequence[Request]) -> Any:
         import torch
 
         texts = [self.render(r) for r in requests]
-        images = [image for r in requests for image in r.images]
-        inputs = self.processor(
-            text=texts, images=images or None, padding=True, return_tensors="pt"
-        ).to(self.device)
-        if "pixel_values" in inputs and self.dtype != torch.float32:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        if settings.seed is not None:
-            torch.manual_seed(settings.seed)
-        output = self.model.generate(**inputs, **_generation_kwargs(settings, self.tokenizer))
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        images = [list(r.images) for r in requests] if any(r.images for r in requests) else None
+        extra: dict[str, Any] = {}
+        bos = getattr(self.tokenizer, "bos_token", None)
+        if bos and all(text.startswith(bos) for text in texts):
+            extra["add_special_tokens"] = False  # the template wrote the BOS token already
+        with quiet(self.processor, enabled=self.traits.inserts_image_tokens):
+            inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt", **extra)
+        for key in _NOT_MODEL_INPUTS:
+            inputs.pop(key, None)
+        for key, value in inputs.items():
+            if torch.is_tensor(value) and value.is_floating_point() and value.dtype != self.dtype:
+                inputs[key] = value.to(self.dtype)
+        return inputs
+
+    def _run(self, inputs: Any, settings: GenerationSettings) -> list[str]:
+        import torch
+
+        inputs = inputs.to(self.device)
+        torch.manual_seed(settings.seed)
+        try:
+            output = self.model.generate(**inputs, **generation_kwargs(settings, self.tokenizer))
+        except torch.cuda.OutOfMemoryError:
+            # Give the memory back before the runner retries this batch in halves.
+            del inputs
+            torch.cuda.empty_cache()
+            raise
+        if not self.encoder_decoder:
+            output = output[:, inputs["input_ids"].shape[1] :]  # a decoder-only output repeats the prompt
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 
 
-def _generation_kwargs(settings: GenerationSettings, tokenizer: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch ready for the model: per-sample refusals and the processor's inputs per call."""
+
+    size: int
+    errors: dict[int, SampleError]
+    groups: list[tuple[list[int], Any]]
+
+
+def generation_kwargs(settings: GenerationSettings, tokenizer: Any) -> dict[str, Any]:
+    """`model.generate` arguments: every setting explicit, so a checkpoint's defaults never apply."""
     kwargs: dict[str, Any] = {
         "max_new_tokens": settings.max_new_tokens,
         "num_beams": settings.num_beams,
@@ -94,11 +170,24 @@ def _generation_kwargs(settings: GenerationSettings, tokenizer: Any) -> dict[str
         "pad_token_id": tokenizer.pad_token_id,
     }
     if settings.temperature > 0:
-        kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+        kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
     else:
         # Overrides a checkpoint's own sampling defaults: greedy means greedy.
         kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     return kwargs
+
+
+def _quantization(options: BackendOptions) -> str | None:
+    import importlib.util
+
+    if options.load_in_4bit and options.load_in_8bit:
+        raise UsageError("--load-in-4bit and --load-in-8bit: choose one")
+    if not (options.load_in_4bit or options.load_in_8bit):
+        return None
+    flag = "--load-in-4bit" if options.load_in_4bit else "--load-in-8bit"
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UsageError(f"{flag} needs the bitsandbytes package, which is not installed (pip install bitsandbytes)")
+    return "4bit" if options.load_in_4bit else "8bit"
 
 
 def _device(requested: str) -> torch.device:
@@ -121,21 +210,78 @@ def _dtype(requested: str, device: torch.device) -> torch.dtype:
     return getattr(torch, requested)  # type: ignore[no-any-return]
 
 
-def _load(checkpoint: str, options: BackendOptions, dtype: torch.dtype) -> tuple[Any, Any]:
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+def remote_code_files(folder: Path) -> list[str]:
+    """The JSON files of a local checkpoint that point at the checkpoint's own Python code."""
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("auto_map"):
+            found.append(path.name)
+    return found
 
+
+def _remote_code_error(checkpoint: str, where: str) -> ModelError:
+    return ModelError(
+        f"--model {checkpoint}: the checkpoint brings its own Python code ({where}); nothing of it was run. "
+        "Pass --trust-remote-code to run it if you trust its source"
+    )
+
+
+def _load_processor(checkpoint: str, options: BackendOptions) -> Any:
+    import transformers
+
+    folder = Path(checkpoint).expanduser()
     # A hub id is "name" or "org/name"; anything else that does not exist is a wrong path.
     looks_local = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1
-    if looks_local and not Path(checkpoint).expanduser().exists():
+    if looks_local and not folder.exists():
         raise ModelError(f"--model {checkpoint}: no such checkpoint folder")
-    extra: dict[str, Any] = {"trust_remote_code": options.trust_remote_code}
+    if folder.is_dir() and not options.trust_remote_code and (files := remote_code_files(folder)):
+        raise _remote_code_error(checkpoint, f"auto_map in {', '.join(files)}")
     try:
-        processor = AutoProcessor.from_pretrained(checkpoint, **extra)
-        model_extra = dict(extra, dtype=dtype)
-        if options.attn_implementation:
-            model_extra["attn_implementation"] = options.attn_implementation
-        model = AutoModelForImageTextToText.from_pretrained(checkpoint, **model_extra)
-    except Exception as exc:  # noqa: BLE001 - every loading failure gets the same one-line form
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"--model {checkpoint}: cannot load it as an image-text-to-text model ({reason})") from exc
-    return processor, model
+        return transformers.AutoProcessor.from_pretrained(checkpoint, trust_remote_code=options.trust_remote_code)
+    except Exception as exc:
+        raise _loading_error(checkpoint, options, exc) from exc
+
+
+def _load_model(
+    checkpoint: str, options: BackendOptions, dtype: torch.dtype, device: torch.device, quantization: str | None
+) -> Any:
+    import transformers
+
+    extra: dict[str, Any] = {"trust_remote_code": options.trust_remote_code, "dtype": dtype}
+    if options.attn_implementation:
+        extra["attn_implementation"] = options.attn_implementation
+    if quantization is not None:
+        extra["quantization_config"] = transformers.BitsAndBytesConfig(
+            load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit", bnb_4bit_compute_dtype=dtype
+        )
+        extra["device_map"] = {"": str(device)}  # quantized weights are placed while loading
+    if options.device_map is not None:
+        extra["device_map"] = options.device_map  # one model over this shard's GPUs (accelerate)
+    try:
+        config = transformers.AutoConfig.from_pretrained(checkpoint, trust_remote_code=options.trust_remote_code)
+        return _model_class(transformers, config, options.trust_remote_code).from_pretrained(checkpoint, **extra)
+    except Exception as exc:
+        raise _loading_error(checkpoint, options, exc) from exc
+
+
+def _loading_error(checkpoint: str, options: BackendOptions, exc: Exception) -> ModelError:
+    """Every loading failure in one line, naming what to do where that is known."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "trust_remote_code" in str(exc) and not options.trust_remote_code:
+        return _remote_code_error(checkpoint, reason)
+    if "torchvision" in str(exc).lower() or "VIDEO_PROCESSOR_MAPPING" in str(exc):
+        reason = f"its processor needs torchvision, which is not installed: {reason}"
+    return ModelError(f"--model {checkpoint}: cannot load it as an image-text-to-text model ({reason})")
+
+
+def _model_class(transformers: Any, config: Any, trust_remote_code: bool) -> Any:
+    auto_map = getattr(config, "auto_map", None) or {}
+    if trust_remote_code and auto_map:
+        for name in _REMOTE_MODEL_CLASSES:
+            if name in auto_map:
+                return getattr(transformers, name)
+    return transformers.AutoModelForImageTextToText
