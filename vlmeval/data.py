@@ -159,7 +159,6 @@ def _from_local(path: Path, split: str, image_column: str | None, config: str | 
 def _read_parquet(
     file: Path, image_column: str | None
 ) -> tuple[list[dict[str, Any]], Callable[[int], ImageCell] | None]:
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -170,18 +169,47 @@ def _read_parquet(
     others = [n for n in names if n != image_column]
     table = parquet.read(columns=others)
     rows = table.to_pylist()
-    if image_column not in names:
+    if image_column is None or image_column not in names:
         return rows, None
-    presence = parquet.read(columns=[image_column]).column(0)
-    has_image = pc.is_valid(presence).to_pylist()
+    has_image = _image_presence(parquet, image_column)
     for row, present in zip(rows, has_image, strict=True):
         row[image_column] = None
         row["_has_image"] = bool(present)
     return rows, _RowGroupReader(file, image_column, parquet.metadata)
 
 
+def _image_presence(parquet: Any, column: str) -> list[bool]:
+    """Which rows hold an image, reading image bytes only for row groups whose statistics leave it open.
+
+    A leaf of the image column (`image.bytes`) with no null in a group means every row of the
+    group has an image: VQAv2 val holds ~34 GB of images that need not be read to know that.
+    """
+    import pyarrow.compute as pc
+
+    metadata = parquet.metadata
+    paths = [metadata.schema.column(j).path for j in range(metadata.num_columns)]
+    leaves = [j for j, path in enumerate(paths) if path == column or path.startswith(column + ".")]
+    present: list[bool] = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        stats = [group.column(j).statistics for j in leaves]
+        if any(s is not None and s.has_null_count and s.null_count == 0 for s in stats):
+            present.extend([True] * group.num_rows)
+        else:
+            cells = parquet.read_row_group(index, columns=[column]).column(0)
+            present.extend(pc.is_valid(cells).to_pylist())
+    return present
+
+
+# Row groups a thread keeps decoded (Arrow buffers, not Python objects). Samples arrive in the
+# runner's prompt-length order, not file order: re-reading a 100-image group for every image cost
+# ~10 ms of CPU per image (benchmarks/README.md), so recently used groups stay until this is full.
+ROW_GROUP_CACHE_BYTES = 256 * 2**20
+
+
 class _RowGroupReader:
-    """Reads image cells one parquet row group at a time, keeping the last group per thread."""
+    """Reads image cells a parquet row group at a time; each thread keeps its own open file and
+    its most recently used groups, up to ROW_GROUP_CACHE_BYTES (at least one group)."""
 
     def __init__(self, file: Path, column: str, metadata: Any) -> None:
         self.file = file
@@ -196,16 +224,29 @@ class _RowGroupReader:
     def __call__(self, offset: int) -> ImageCell:
         import bisect
 
+        group = bisect.bisect_right(self.starts, offset) - 1
+        cells = self._group(group)
+        return cells[offset - self.starts[group]].as_py()
+
+    def _group(self, group: int) -> Any:
+        from collections import OrderedDict
+
         import pyarrow.parquet as pq
 
-        group = bisect.bisect_right(self.starts, offset) - 1
-        cached = getattr(self.local, "group", None)
-        if cached is None or cached[0] != group:
-            parquet = pq.ParquetFile(self.file)
-            cells = parquet.read_row_group(group, columns=[self.column]).column(0).to_pylist()
-            cached = (group, cells)
-            self.local.group = cached
-        return cached[1][offset - self.starts[group]]
+        local = self.local
+        if not hasattr(local, "groups"):
+            local.parquet, local.groups, local.nbytes = pq.ParquetFile(self.file), OrderedDict(), 0
+        cells = local.groups.get(group)
+        if cells is not None:
+            local.groups.move_to_end(group)
+            return cells
+        cells = local.parquet.read_row_group(group, columns=[self.column]).column(0)
+        local.groups[group] = cells
+        local.nbytes += cells.nbytes
+        while local.nbytes > ROW_GROUP_CACHE_BYTES and len(local.groups) > 1:
+            _, evicted = local.groups.popitem(last=False)
+            local.nbytes -= evicted.nbytes
+        return cells
 
 
 def _read_tsv(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Mapping, Sequence
 
 from vlmeval.metrics import Record
+from vlmeval.samples import gc_paused
 from vlmeval.store import Answer
-from vlmeval.task import Sample, ScoreContext, Task
+from vlmeval.task import Sample, ScoreContext, Scored, Task
 
 
 def score_answers(
@@ -14,29 +16,33 @@ def score_answers(
 ) -> list[Record]:
     """One record per sample in dataset order; missing and failed answers are scored wrong."""
     predictions = [_prediction(answers.get(s.id)) for s in samples]
-    verdicts = task.scorer(samples, predictions, context)
-    records = []
-    for sample, prediction, verdict in zip(samples, predictions, verdicts, strict=True):
-        answer = answers.get(sample.id)
-        failure = verdict.failure
-        if answer is None:
-            failure = "missing"
-        elif not answer.ok:
-            failure = "error"
-        records.append(
-            Record(
-                id=sample.id,
-                prompt=sample.text,
-                prediction=prediction,
-                answer=verdict.answer,
-                target=sample.target,
-                scores=verdict.scores,
-                failure=failure,
-                error=answer.error if answer is not None else None,
-                meta=sample.meta,
-            )
-        )
-    return records
+    # Bulk objects per sample (see gc_paused); a judge's network calls keep the collector running.
+    with gc_paused() if context.judge is None else nullcontext():
+        verdicts = task.scorer(samples, predictions, context)
+    with gc_paused():
+        return [
+            _record(sample, prediction, verdict, answers.get(sample.id))
+            for sample, prediction, verdict in zip(samples, predictions, verdicts, strict=True)
+        ]
+
+
+def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Answer | None) -> Record:
+    failure = verdict.failure
+    if answer is None:
+        failure = "missing"
+    elif not answer.ok:
+        failure = "error"
+    return Record(
+        id=sample.id,
+        prompt=sample.text,
+        prediction=prediction,
+        answer=verdict.answer,
+        target=sample.target,
+        scores=verdict.scores,
+        failure=failure,
+        error=answer.error if answer is not None else None,
+        meta=sample.meta,
+    )
 
 
 def _prediction(answer: Answer | None) -> str | None:

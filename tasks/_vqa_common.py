@@ -1,0 +1,60 @@
+"""What VQAv2 and VizWiz-VQA share: the server-side scorer and the submission answers.
+
+Both benchmarks are scored on EvalAI from a submission whose answers LLaVA has passed through the
+EvalAI answer processor (haotian-liu/LLaVA `scripts/convert_vqav2_for_submission.py`,
+`convert_vizwiz_for_submission.py`); a local score therefore normalises the prediction the same
+way and then applies the official VQA accuracy (`vlmeval.answers.vqa`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vlmeval.answers.vqa import evalai_normalize, vqa_accuracy
+from vlmeval.io import atomic_write_text
+from vlmeval.task import Sample, ScoreContext, Scored
+
+SHORT_ANSWER = "Answer the question using a single word or phrase."
+SUBMISSION_FILE = "submission.json"
+
+
+def gt_answers(answers: Sequence[Any] | None) -> list[str] | None:
+    """The human answers of a row as strings, or None where the split hides them.
+
+    VQAv2 rows hold `{answer, answer_confidence, answer_id}` dicts, VizWiz rows plain strings;
+    test splits hold None, an empty list or empty strings.
+    """
+    if not answers:
+        return None
+    texts = [a["answer"] for a in answers] if isinstance(answers[0], dict) else list(answers)
+    return texts if any(texts) else None
+
+
+def score_vqa(
+    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
+) -> list[Scored]:
+    """The score the server gives each submitted answer: EvalAI processor, then VQA accuracy."""
+    verdicts = []
+    for sample, prediction in zip(samples, predictions, strict=True):
+        if prediction is None:
+            verdicts.append(Scored(answer=None, scores={"accuracy": 0.0}, failure="error"))
+            continue
+        answer = evalai_normalize(prediction)
+        accuracy = vqa_accuracy(answer, sample.target) if sample.target is not None else 0.0
+        failure = None if prediction.strip() else "empty"
+        verdicts.append(Scored(answer=answer, scores={"accuracy": accuracy}, failure=failure))
+    return verdicts
+
+
+def submitted_answers(predictions: Sequence[str | None]) -> list[str]:
+    """Answers as LLaVA submits them: EvalAI-normalised, "" where there is none."""
+    return [evalai_normalize(p) if p is not None else "" for p in predictions]
+
+
+def write_submission(output_dir: Path, entries: list[dict[str, Any]]) -> list[str]:
+    """`submission.json` (one JSON list, as EvalAI takes it) in `output_dir`; its name for the report."""
+    atomic_write_text(output_dir / SUBMISSION_FILE, json.dumps(entries, ensure_ascii=False))
+    return [SUBMISSION_FILE]

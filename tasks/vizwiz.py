@@ -1,0 +1,84 @@
+"""VizWiz-VQA (Gurari et al., "VizWiz Grand Challenge", CVPR 2018), as evaluated by LLaVA-1.5.
+
+Dataset: lmms-lab/VizWiz-VQA, splits val (4,319 questions, 10 human answers each; `category` is
+the answer type: yes/no, number, other, unanswerable) and test (8,000, answers hidden).
+`question_id` is the image file name without `.jpg` (`VizWiz_val_00000000`).
+Prompt: LLaVA-1.5's, which asks for 'Unanswerable' when the image does not tell.
+Score: the EvalAI answer processor on the prediction, then the official VQA accuracy, overall and on
+the unanswerable questions. The test split writes EvalAI's `submission.json`
+(`[{"image": "<question_id>.jpg", "answer": str}]`, as LLaVA's
+`scripts/convert_vizwiz_for_submission.py`).
+Reference: LLaVA-1.5 test accuracy 50.0 (7B), 53.6 (13B); the instruction raised unanswerable
+accuracy from 11.1 to 67.8 in the LLaVA-1.5 paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
+
+from vlmeval.metrics import mean_metric, meta_equals
+from vlmeval.task import DataSpec, Row, Sample, Task, task
+
+HUB = "lmms-lab/VizWiz-VQA"
+SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"
+
+
+def to_sample(row: Row, index: int) -> Sample:
+    image = row.get("image")
+    return Sample(
+        id=str(row["question_id"]),
+        text=f"{row['question']}\n{SUFFIX}",
+        images=(image,) if image is not None else (),
+        target=gt_answers(row.get("answers")),
+        meta={"answer_type": row.get("category")},
+    )
+
+
+def image_name(question_id: str) -> str:
+    """The image file EvalAI keys VizWiz answers by."""
+    return question_id if question_id.endswith(".jpg") else f"{question_id}.jpg"
+
+
+def write_submission_file(
+    samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+) -> list[str]:
+    answers = submitted_answers(predictions)
+    entries = [{"image": image_name(s.id), "answer": a} for s, a in zip(samples, answers, strict=True)]
+    return write_submission(output_dir, entries)
+
+
+def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
+    return Task(
+        name=name,
+        description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
+        data=DataSpec(
+            hub=HUB,
+            split=split,
+            size=size,
+            columns=("question_id", "question", "answers", "category") if answered
+            else ("question_id", "question"),
+        ),
+        to_sample=to_sample,
+        scorer=score_vqa,
+        metrics=(
+            mean_metric("accuracy", "accuracy"),
+            mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),
+        ),
+        prompt_template=f"{{question}}\n{SUFFIX}".replace("\n", "\\n"),
+        max_new_tokens=128,
+        breakdowns=("answer_type",),
+        write_artifacts=write_submission_file,
+    )
+
+
+@task("vizwiz_val")
+def vizwiz_val() -> Task:
+    return _vizwiz("vizwiz_val", "val", 4_319, answered=True)
+
+
+@task("vizwiz_test")
+def vizwiz_test() -> Task:
+    return _vizwiz("vizwiz_test", "test", 8_000, answered=False)

@@ -1,0 +1,140 @@
+"""VQAv2 (Goyal et al., "Making the V in VQA Matter", CVPR 2017), as evaluated by LLaVA-1.5.
+
+Dataset: lmms-lab/VQAv2, splits validation (214,354 questions, 10 human answers each), testdev
+(107,394) and test (447,793: the whole test2015 list; answers hidden on both test splits).
+Prompt: LLaVA-1.5's short-answer suffix. Score: the EvalAI answer processor on the prediction, then
+the official accuracy (GT-Vision-Lab/VQA `vqaEval.py`), overall and per `answer_type`, as the
+EvalAI server reports them. Test splits write EvalAI's `submission.json`
+(`[{"question_id": int, "answer": str}]`, as LLaVA's `scripts/convert_vqav2_for_submission.py`);
+test-dev results must list every test2015 question, "" where none was asked: `vqav2_testdev`
+reads that list from $VLMEVAL_VQAV2_TEST_QUESTIONS.
+Reference: LLaVA-1.5 test-dev accuracy 78.5 (7B), 80.0 (13B).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
+
+from vlmeval.errors import DataError
+from vlmeval.metrics import mean_metric, meta_equals
+from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, Task, task
+
+HUB = "lmms-lab/VQAv2"
+TEST_QUESTIONS_ENV = "VLMEVAL_VQAV2_TEST_QUESTIONS"
+ANSWER_TYPES = ("yes/no", "number", "other")
+TEST2015_QUESTIONS = 447_793
+
+log = logging.getLogger(__name__)
+
+
+def to_sample(row: Row, index: int) -> Sample:
+    image = row.get("image")
+    return Sample(
+        id=str(row["question_id"]),
+        text=f"{row['question']}\n{SHORT_ANSWER}",
+        images=(image,) if image is not None else (),
+        target=gt_answers(row.get("answers")),
+        meta={"answer_type": row.get("answer_type"), "question_type": row.get("question_type")},
+    )
+
+
+def test2015_question_ids() -> list[int]:
+    """Every test2015 question id, in file order, from the file or folder named by the variable.
+
+    Accepted: the `test` split of lmms-lab/VQAv2 (parquet file or hub folder), the official
+    `v2_OpenEnded_mscoco_test2015_questions.json`, or a JSON list / JSONL of `question_id` objects
+    (LLaVA's `llava_vqav2_mscoco_test2015.jsonl`).
+    """
+    value = os.environ.get(TEST_QUESTIONS_ENV)
+    if not value:
+        raise DataError(
+            f"vqav2_testdev: EvalAI wants an answer line for every test2015 question; set "
+            f"{TEST_QUESTIONS_ENV} to the lmms-lab/VQAv2 test split (parquet file or folder) or the "
+            f"official v2_OpenEnded_mscoco_test2015_questions.json and re-run (answers are kept)"
+        )
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise DataError(f"{TEST_QUESTIONS_ENV}={value}: no such file or folder")
+    try:
+        if path.suffix in {".json", ".jsonl"}:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".jsonl":
+                objs = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                loaded = json.loads(text)
+                objs = loaded["questions"] if isinstance(loaded, dict) else loaded
+            ids = [int(obj["question_id"]) for obj in objs]
+        else:
+            from vlmeval.data import load_table
+
+            spec = DataSpec(hub=HUB, split="test", columns=("question_id",))
+            ids = [int(row["question_id"]) for row in load_table(spec, str(path), "test").rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{TEST_QUESTIONS_ENV}={value}: cannot read question ids ({exc})") from exc
+    ids = list(dict.fromkeys(ids))
+    if len(ids) != TEST2015_QUESTIONS:
+        log.warning("%s lists %d questions; test2015 has %d", TEST_QUESTIONS_ENV, len(ids), TEST2015_QUESTIONS)
+    return ids
+
+
+def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
+    def write(samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path) -> list[str]:
+        answers = dict(zip((int(s.id) for s in samples), submitted_answers(predictions), strict=True))
+        ids = list(answers)
+        if every_test2015_question:
+            ids = test2015_question_ids()
+            unknown = answers.keys() - set(ids)
+            if unknown:
+                raise DataError(
+                    f"{TEST_QUESTIONS_ENV}: {len(unknown)} asked questions are not in the test2015 "
+                    f"list, e.g. {sorted(unknown)[:3]}; it must name the full test split"
+                )
+        entries = [{"question_id": i, "answer": answers.get(i, "")} for i in ids]
+        return write_submission(output_dir, entries)
+
+    return write
+
+
+def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
+    return Task(
+        name=name,
+        description=f"VQAv2 {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
+        data=DataSpec(
+            hub=HUB,
+            split=split,
+            size=size,
+            columns=("question_id", "question", "answers", "answer_type") if answered
+            else ("question_id", "question"),
+        ),
+        to_sample=to_sample,
+        scorer=score_vqa,
+        metrics=(
+            mean_metric("accuracy", "accuracy"),
+            *(mean_metric(t, "accuracy", where=meta_equals("answer_type", t)) for t in ANSWER_TYPES),
+        ),
+        prompt_template=f"{{question}}\\n{SHORT_ANSWER}",
+        max_new_tokens=128,
+        breakdowns=("answer_type",),
+        write_artifacts=submission_writer(every_test2015_question=name == "vqav2_testdev"),
+    )
+
+
+@task("vqav2_val")
+def vqav2_val() -> Task:
+    return _vqav2("vqav2_val", "validation", 214_354, answered=True)
+
+
+@task("vqav2_testdev")
+def vqav2_testdev() -> Task:
+    return _vqav2("vqav2_testdev", "testdev", 107_394, answered=False)
+
+
+@task("vqav2_test")
+def vqav2_test() -> Task:
+    return _vqav2("vqav2_test", "test", 447_793, answered=False)
