@@ -29,8 +29,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+# One encoder for every line: json.dumps with options builds a new encoder per call.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+    atomic_write_text(path, "".join(_LINE_ENCODER.encode(r) + "\n" for r in rows))
 
 
 def ensure_writable(folder: Path) -> None:
