@@ -87,13 +87,33 @@ class WorkerResult:
         return f"shard {self.shard.index} of {self.shard.count} failed ({how})"
 
 
+def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> str | None:
+    """OMP_NUM_THREADS for CPU shards: the cores split between them, unless the user chose.
+
+    torch takes one thread per core in every process, so N shards would run N x cores threads
+    on the cores and each would wait on the others (2 shards on 2 cores: 4x slower than with one
+    thread each; benchmarks/README.md).
+    """
+    env = os.environ if env is None else env
+    if "OMP_NUM_THREADS" in env:
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        cores = os.cpu_count() or 1
+    return str(max(1, cores // count))
+
+
 def spawn_workers(argv: Sequence[str], count: int, gpus: Sequence[str], per_shard: int) -> list[WorkerResult]:
     """Run `vlmeval <argv>` once per shard and wait for all of them, whatever each one does."""
     processes = []
+    threads = None if gpus else cpu_threads_per_shard(count)
     for index in range(count):
         env = {**os.environ, SHARD_ENV: f"{index}/{count}"}
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_slice(gpus, index, per_shard))
+        elif threads is not None:
+            env["OMP_NUM_THREADS"] = threads
         processes.append(
             (Shard(index, count), subprocess.Popen([sys.executable, "-m", "vlmeval", *argv], env=env))
         )
