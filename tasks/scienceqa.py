@@ -9,8 +9,8 @@ Reference: LLaVA-1.5-13B prints `Total: 4241, Correct: 3155, Accuracy: 74.39%, I
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from vlmeval.answers.choice import LETTERS, llava_choice_letter, option_lines
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals

@@ -6,8 +6,9 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 230, 30)}
 
@@ -75,5 +76,5 @@ def vlmeval(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run the `vlmeval` command in a fresh interpreter, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "vlmeval", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False,
     )

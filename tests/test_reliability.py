@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 
-from tests.faults import answer_lines, kill_tree, start_cli, tear_last_line, wait_for
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, last_user_text
+from tests.faults import answer_lines, kill_tree, start_cli, tear_last_line, wait_for
 from tests.helpers import png_bytes, read_jsonl, sqa_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
 from vlmeval.cli import main

@@ -6,13 +6,14 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.faults import answer_lines, kill_shard_worker, start_cli, wait_for
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.faults import answer_lines, kill_shard_worker, start_cli, wait_for
 from tests.helpers import read_jsonl, vlmeval
 from vlmeval.runner import Shard
 from vlmeval.shards import detect_placement

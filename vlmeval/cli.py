@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from vlmeval.backends._prompt_styles import PROMPT_STYLES
 from vlmeval.errors import VlmevalError

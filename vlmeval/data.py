@@ -13,9 +13,10 @@ import io
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from vlmeval.errors import DataError, ImageError
 from vlmeval.task import DataSpec
@@ -45,7 +46,7 @@ class LazyImage:
             image = PILImage.open(io.BytesIO(data))
             image.load()
             return image.convert("RGB")
-        except Exception as exc:  # noqa: BLE001 - any decoding failure belongs to this sample
+        except Exception as exc:
             raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
 
 
@@ -163,7 +164,7 @@ def _read_parquet(
 
     try:
         parquet = pq.ParquetFile(file)
-    except Exception as exc:  # noqa: BLE001 - report which file is unreadable
+    except Exception as exc:
         raise DataError(f"{file}: not a readable parquet file ({exc})") from exc
     names = parquet.schema_arrow.names
     others = [n for n in names if n != image_column]
@@ -256,7 +257,7 @@ def _read_tsv(
 
     try:
         frame = pd.read_csv(file, sep="\t")
-    except Exception as exc:  # noqa: BLE001 - report which file is unreadable
+    except Exception as exc:
         raise DataError(f"{file}: not a readable TSV file ({exc})") from exc
     records = frame.to_dict(orient="records")
     rows = [{k: (None if is_missing(v) else v) for k, v in r.items()} for r in records]
@@ -275,7 +276,7 @@ def _from_hub(spec: DataSpec, split: str) -> Table:
         import datasets
 
         dataset = datasets.load_dataset(spec.hub, spec.config, split=split)
-    except Exception as exc:  # noqa: BLE001 - any hub failure gets the same advice
+    except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(
             f"cannot load {source} split {split!r} from the Hugging Face hub ({reason}); "

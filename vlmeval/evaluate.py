@@ -18,6 +18,7 @@ from vlmeval.predictions import read_predictions
 from vlmeval.report import build_report, print_report, write_outputs
 from vlmeval.runner import generate, pending_samples
 from vlmeval.samples import DEMO, SampleSet, load_samples
+from vlmeval.scoring import score_answers
 from vlmeval.shards import (
     Placement,
     WorkerResult,
@@ -27,7 +28,6 @@ from vlmeval.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.scoring import score_answers
 from vlmeval.store import Answer, AnswerStore
 from vlmeval.task import ScoreContext, Task
 

@@ -6,8 +6,9 @@ functions of records, so any of them can be recomputed from a predictions.jsonl 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 RECORD_SCHEMA_VERSION = 1
 

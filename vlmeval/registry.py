@@ -11,10 +11,10 @@ import hashlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, Sequence
 
 from vlmeval.errors import UsageError
 from vlmeval.task import Task, registered_factories

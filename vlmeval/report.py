@@ -8,9 +8,10 @@ import platform
 import re
 import sys
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, compute_metrics, grouped
@@ -166,8 +167,8 @@ def render_markdown(report: Mapping[str, Any], charts: Mapping[str, str] | None 
     for artifact in report.get("artifacts", []):
         lines.append(f"\nSubmission file written: `{artifact}`.")
     counts = report["counts"]
-    lines += ["", f"Answered {counts['answered']} of {report['n_samples']}; "
-              f"errors {counts['errors']}, missing {counts['missing']}."]
+    lines += ["", (f"Answered {counts['answered']} of {report['n_samples']}; "
+                   f"errors {counts['errors']}, missing {counts['missing']}.")]
     if counts["failures"]:
         listed = ", ".join(f"{k}: {v}" for k, v in counts["failures"].items())
         lines.append(f"Scored wrong without a usable answer: {listed}.")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
 from vlmeval.errors import ImageError, VlmevalError
@@ -151,7 +152,7 @@ def _load_batch(
     if prepare is not None and requests:
         try:
             prepared = prepare(requests, settings)
-        except Exception:  # noqa: BLE001 - generate() on the raw requests isolates the culprit
+        except Exception:
             log.debug("preparing a batch failed; it will be generated sample by sample", exc_info=True)
     return requests, failed, prepared
 

@@ -80,7 +80,7 @@ def _build_samples(task: Task, data: str | None, split: str, limit: int | None) 
             row = {**row, image_column: table.lazy_image(index)}
         try:
             samples.append(task.to_sample(row, index))
-        except Exception as exc:  # noqa: BLE001 - name the row that the prompt cannot be built from
+        except Exception as exc:
             raise DataError(
                 f"{table.source} row {index}: cannot build a {task.name} sample ({type(exc).__name__}: {exc})"
             ) from exc

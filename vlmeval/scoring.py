@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from typing import Mapping, Sequence
 
 from vlmeval.metrics import Record
 from vlmeval.samples import gc_paused

@@ -12,10 +12,10 @@ import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from vlmeval.errors import UsageError
 from vlmeval.runner import Shard

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 ANSWERS_DIR = "answers"
 
@@ -99,7 +100,7 @@ class AnswerWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> AnswerWriter:
+    def __enter__(self) -> AnswerWriter:  # noqa: PYI034 - Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:

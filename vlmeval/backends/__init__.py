@@ -6,6 +6,7 @@ Each kind lives in its own module and is imported only when asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
 
 __all__ = ["Backend", "BackendOptions", "GenerationSettings", "Request", "SampleError", "make_backend"]
