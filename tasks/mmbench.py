@@ -23,7 +23,6 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
@@ -154,7 +153,7 @@ METRICS: tuple[Metric, ...] = (
 
 
 def write_submission(
-    samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[str]:
     """`submission.xlsx`: the official TSV columns without `image`, plus the raw `prediction`."""
     import pandas as pd
@@ -172,8 +171,8 @@ def write_submission(
                     "source": meta["source"], "split": meta["split"], "comment": meta["comment"],
                     "prediction": prediction if prediction is not None else ""})
         rows.append(row)
-    path = output_dir / SUBMISSION
-    partial_path = output_dir / f".{SUBMISSION}.tmp"
+    path = context.output_folder / SUBMISSION
+    partial_path = context.output_folder / f".{SUBMISSION}.tmp"
     pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
     os.replace(partial_path, path)
     return [str(path)]

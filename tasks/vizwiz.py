@@ -15,12 +15,11 @@ accuracy from 11.1 to 67.8 in the LLaVA-1.5 paper.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
 from vlmeval.metrics import mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Task, task
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
 
 HUB = "lmms-lab/VizWiz-VQA"
 SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"
@@ -43,11 +42,11 @@ def image_name(question_id: str) -> str:
 
 
 def write_submission_file(
-    samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[str]:
     answers = submitted_answers(predictions)
     entries = [{"image": image_name(s.id), "answer": a} for s, a in zip(samples, answers, strict=True)]
-    return write_submission(output_dir, entries)
+    return write_submission(context.output_folder, entries)
 
 
 def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:

@@ -7,7 +7,7 @@ the official accuracy (GT-Vision-Lab/VQA `vqaEval.py`), overall and per `answer_
 EvalAI server reports them. Test splits write EvalAI's `submission.json`
 (`[{"question_id": int, "answer": str}]`, as LLaVA's `scripts/convert_vqav2_for_submission.py`);
 test-dev results must list every test2015 question, "" where none was asked: `vqav2_testdev`
-reads that list from $VLMEVAL_VQAV2_TEST_QUESTIONS.
+reads that list from the `test` shards in the `--data` folder, or from $VLMEVAL_VQAV2_TEST_QUESTIONS.
 Reference: LLaVA-1.5 test-dev accuracy 78.5 (7B), 80.0 (13B).
 """
 
@@ -23,7 +23,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submi
 
 from vlmeval.errors import DataError
 from vlmeval.metrics import mean_metric, meta_equals
-from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, Task, task
+from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Task, task
 
 HUB = "lmms-lab/VQAv2"
 TEST_QUESTIONS_ENV = "VLMEVAL_VQAV2_TEST_QUESTIONS"
@@ -44,23 +44,39 @@ def to_sample(row: Row, index: int) -> Sample:
     )
 
 
-def test2015_question_ids() -> list[int]:
-    """Every test2015 question id, in file order, from the file or folder named by the variable.
+def test2015_question_ids(data: str | None) -> list[int]:
+    """Every test2015 question id, in file order.
 
-    Accepted: the `test` split of lmms-lab/VQAv2 (parquet file or hub folder), the official
+    From the file or folder named by $VLMEVAL_VQAV2_TEST_QUESTIONS when set, else from the `test`
+    shards beside test-dev's in the `--data` folder (the hub's layout). Accepted files: the `test`
+    split of lmms-lab/VQAv2 (parquet file or hub folder), the official
     `v2_OpenEnded_mscoco_test2015_questions.json`, or a JSON list / JSONL of `question_id` objects
     (LLaVA's `llava_vqav2_mscoco_test2015.jsonl`).
     """
+    from vlmeval.data import split_files
+
     value = os.environ.get(TEST_QUESTIONS_ENV)
-    if not value:
+    if value:
+        where = f"{TEST_QUESTIONS_ENV}={value}"
+        path = Path(value).expanduser()
+    elif data is not None and Path(data).is_dir() and split_files(Path(data), "test"):
+        where, path = f"--data {data} (split test)", Path(data)
+    else:
         raise DataError(
-            f"vqav2_testdev: EvalAI wants an answer line for every test2015 question; set "
-            f"{TEST_QUESTIONS_ENV} to the lmms-lab/VQAv2 test split (parquet file or folder) or the "
-            f"official v2_OpenEnded_mscoco_test2015_questions.json and re-run (answers are kept)"
+            "vqav2_testdev: EvalAI wants an answer line for every test2015 question; pass --data a folder "
+            "holding the lmms-lab/VQAv2 test split beside testdev (test-*.parquet), or set "
+            f"{TEST_QUESTIONS_ENV} to that split or the official v2_OpenEnded_mscoco_test2015_questions.json, "
+            "and re-run (answers are kept)"
         )
-    path = Path(value).expanduser()
+    ids = list(dict.fromkeys(_question_ids(path, where)))
+    if len(ids) != TEST2015_QUESTIONS:
+        log.warning("%s lists %d questions; test2015 has %d", where, len(ids), TEST2015_QUESTIONS)
+    return ids
+
+
+def _question_ids(path: Path, where: str) -> list[int]:
     if not path.exists():
-        raise DataError(f"{TEST_QUESTIONS_ENV}={value}: no such file or folder")
+        raise DataError(f"{where}: no such file or folder")
     try:
         if path.suffix in {".json", ".jsonl"}:
             text = path.read_text(encoding="utf-8")
@@ -69,34 +85,29 @@ def test2015_question_ids() -> list[int]:
             else:
                 loaded = json.loads(text)
                 objs = loaded["questions"] if isinstance(loaded, dict) else loaded
-            ids = [int(obj["question_id"]) for obj in objs]
-        else:
-            from vlmeval.data import load_table
+            return [int(obj["question_id"]) for obj in objs]
+        from vlmeval.data import load_table
 
-            spec = DataSpec(hub=HUB, split="test", columns=("question_id",))
-            ids = [int(row["question_id"]) for row in load_table(spec, str(path), "test").rows]
+        spec = DataSpec(hub=HUB, split="test", columns=("question_id",))
+        return [int(row["question_id"]) for row in load_table(spec, str(path), "test").rows]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{TEST_QUESTIONS_ENV}={value}: cannot read question ids ({exc})") from exc
-    ids = list(dict.fromkeys(ids))
-    if len(ids) != TEST2015_QUESTIONS:
-        log.warning("%s lists %d questions; test2015 has %d", TEST_QUESTIONS_ENV, len(ids), TEST2015_QUESTIONS)
-    return ids
+        raise DataError(f"{where}: cannot read question ids ({exc})") from exc
 
 
 def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
-    def write(samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path) -> list[str]:
+    def write(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[str]:
         answers = dict(zip((int(s.id) for s in samples), submitted_answers(predictions), strict=True))
         ids = list(answers)
         if every_test2015_question:
-            ids = test2015_question_ids()
+            ids = test2015_question_ids(context.data)
             unknown = answers.keys() - set(ids)
             if unknown:
                 raise DataError(
-                    f"{TEST_QUESTIONS_ENV}: {len(unknown)} asked questions are not in the test2015 "
+                    f"vqav2_testdev: {len(unknown)} asked questions are not in the test2015 "
                     f"list, e.g. {sorted(unknown)[:3]}; it must name the full test split"
                 )
         entries = [{"question_id": i, "answer": answers.get(i, "")} for i in ids]
-        return write_submission(output_dir, entries)
+        return write_submission(context.output_folder, entries)
 
     return write
 

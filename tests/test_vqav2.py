@@ -7,6 +7,7 @@ official leave-one-out rule: with k of 10 annotators giving the answer, 0, 0.3, 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +150,7 @@ def test_testdev_submission_lists_every_test2015_question(tmp_path: Path,
     ])
     args = ["score", "--task", "vqav2_testdev", "--predictions", str(predictions), "--data", str(data)]
     monkeypatch.delenv("VLMEVAL_VQAV2_TEST_QUESTIONS", raising=False)
-    assert main([*args, "--output", str(tmp_path / "no-list")]) == 2  # refuses to write a partial file
-
-    monkeypatch.setenv("VLMEVAL_VQAV2_TEST_QUESTIONS", str(data))  # the same folder: its test-* shards
+    # The hub layout: the test-* shards beside testdev-* in the --data folder give the full list.
     assert main([*args, "--output", str(tmp_path / "out")]) == 0
     expected = [{"question_id": 2001, "answer": "yes"}, {"question_id": 2002, "answer": ""},
                 {"question_id": 2003, "answer": "3"}, {"question_id": 2004, "answer": ""}]
@@ -164,6 +163,16 @@ def test_testdev_submission_lists_every_test2015_question(tmp_path: Path,
     assert main([*args, "--output", str(tmp_path / "official")]) == 0
     assert json.loads((tmp_path / "official" / "submission.json").read_text(encoding="utf-8")) == expected
 
+    # Without test shards beside it and without the variable, no partial file is written.
+    monkeypatch.delenv("VLMEVAL_VQAV2_TEST_QUESTIONS")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for shard in data.rglob("testdev-*.parquet"):
+        shutil.copy(shard, alone / shard.name)
+    no_list = ["score", "--task", "vqav2_testdev", "--predictions", str(predictions), "--data", str(alone)]
+    assert main([*no_list, "--output", str(tmp_path / "no-list")]) == 2
+    assert not (tmp_path / "no-list" / "submission.json").exists()
+
 
 def test_testdev_list_must_hold_the_asked_questions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vlmeval_tasks.vqav2 import submission_writer
@@ -173,4 +182,4 @@ def test_testdev_list_must_hold_the_asked_questions(tmp_path: Path, monkeypatch:
     samples = load_samples(task_named("vqav2_testdev"), str(write_parquet(tmp_path / "t.parquet", [
         vqa_row(2, None), vqa_row(3, None)])), None, None).samples
     with pytest.raises(DataError, match="1 asked questions are not in the test2015 list"):
-        submission_writer(every_test2015_question=True)(samples, ["a", "b"], tmp_path)
+        submission_writer(every_test2015_question=True)(samples, ["a", "b"], ScoreContext(output_dir=tmp_path))

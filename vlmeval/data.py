@@ -117,18 +117,27 @@ def _check_columns(table: Table, spec: DataSpec) -> None:
         )
 
 
-def _local_files(path: Path, split: str, config: str | None = None) -> list[Path]:
-    if path.is_file():
-        return [path]
-    files = sorted(p for p in path.rglob("*") if p.suffix in {".parquet", ".tsv"})
-    if not files:
-        raise DataError(f"{path}: no .parquet or .tsv files in this folder")
+def split_files(folder: Path, split: str, config: str | None = None) -> list[Path]:
+    """The data files of `split` in a folder laid out as the hub's copy; [] when none is named so."""
+    return _split_and_all_files(folder, split, config)[0]
+
+
+def _split_and_all_files(folder: Path, split: str, config: str | None) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
     if config is not None:  # a hub copy of several configs: `MMBench/en/dev-*.parquet`, `MMBench/cn/...`
-        files = [p for p in files if config in p.relative_to(path).parts[:-1]] or files
+        files = [p for p in files if config in p.relative_to(folder).parts[:-1]] or files
     # The split name must end at a separator, as in the hub's `test-00000-of-00001.parquet`:
     # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`.
     in_split = re.compile(rf"{re.escape(split)}(?:[-._ 0-9]|$)")
-    named = [p for p in files if in_split.match(p.name) or p.parent.name == split]
+    return [p for p in files if in_split.match(p.name) or p.parent.name == split], files
+
+
+def _local_files(path: Path, split: str, config: str | None = None) -> list[Path]:
+    if path.is_file():
+        return [path]
+    named, files = _split_and_all_files(path, split, config)
+    if not files:
+        raise DataError(f"{path}: no .parquet or .tsv files in this folder")
     return named or files
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,8 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
 
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir,
-                  _run_info(plan.run_dir), plan.context)
+    context = replace(plan.context, data=_local_data(plan.task, plan.data))
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
@@ -187,7 +187,7 @@ def score_file(
     ensure_writable(output)
     run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file}
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  ScoreContext(judge=context.judge, judge_runs=context.judge_runs, output_dir=output))
+                  replace(context, output_dir=output, data=_local_data(task, data)))
 
 
 def finish(
@@ -201,19 +201,26 @@ def finish(
 ) -> int:
     samples = sample_set.samples
     if context.output_dir is None:
-        context = ScoreContext(judge=context.judge, judge_runs=context.judge_runs, output_dir=folder)
+        context = replace(context, output_dir=folder)
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     report = build_report(task, records, model, scored, run_info)
     if task.write_artifacts is not None and not scored:
         predictions = [r.prediction for r in records]
-        report["artifacts"] = task.write_artifacts(samples, predictions, folder)
+        report["artifacts"] = task.write_artifacts(samples, predictions, context)
     if context.judge is not None:
         report["judge"] = context.judge.describe()
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
     return EXIT_OK if report["complete"] else EXIT_INCOMPLETE
+
+
+def _local_data(task: Task, data: str | None) -> str | None:
+    """The local path samples were read from (`--data demo` is the task's bundled file)."""
+    if data == DEMO:
+        return str(task.data.demo) if task.data.demo is not None else None
+    return data
 
 
 def _run_identity(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
@@ -279,4 +286,5 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
     sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
     answers = AnswerStore(run_dir).read().answers
+    context = replace(context, data=_local_data(task, invocation.get("data")))
     return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)

@@ -52,11 +52,23 @@ class Scored:
 
 @dataclass(frozen=True)
 class ScoreContext:
-    """What a scorer may need beyond the predictions: an LLM judge, the output folder."""
+    """What a scorer or artifact writer may need beyond the predictions.
+
+    `data` is the local data path the samples came from (`--data`), None for the hub copy: a task
+    that must read a sibling split (VQAv2 test-dev's submission lists all of test2015) finds it there.
+    """
 
     judge: Judge | None = None
     judge_runs: int = 1
     output_dir: Path | None = None
+    data: str | None = None
+
+    @property
+    def output_folder(self) -> Path:
+        """Where files beside the report go; the engine always sets it before writing artifacts."""
+        if self.output_dir is None:
+            raise RuntimeError("this score context has no output folder")
+        return self.output_dir
 
 
 class Scorer(Protocol):
@@ -94,10 +106,13 @@ class DataSpec:
 
 
 class ArtifactWriter(Protocol):
-    """Writes files a task owes beside its report (e.g. a leaderboard submission)."""
+    """Writes files a task owes beside its report (e.g. a leaderboard submission).
+
+    Files go into `context.output_dir` (always set here); returns their names for the report.
+    """
 
     def __call__(
-        self, samples: Sequence[Sample], predictions: Sequence[str | None], output_dir: Path
+        self, samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
     ) -> list[str]: ...
 
 
