@@ -20,12 +20,12 @@ MMB-CN 63.6; 7B: 64.3, 58.3).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
+from vlmeval.io import atomic_file
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 
@@ -172,9 +172,8 @@ def write_submission(
                     "prediction": prediction if prediction is not None else ""})
         rows.append(row)
     path = context.output_folder / SUBMISSION
-    partial_path = context.output_folder / f".{SUBMISSION}.tmp"
-    pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
-    os.replace(partial_path, path)
+    with atomic_file(path) as file:
+        pd.DataFrame(rows).to_excel(file, index=False, engine="openpyxl")
     return [str(path)]
 
 

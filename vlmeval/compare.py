@@ -270,7 +270,8 @@ def _verdict(c: Comparison) -> str:
 
 def write_chart(comparison: Comparison, path: Path) -> None:
     """B - A with its interval per task and metric, coloured by significance."""
-    from vlmeval.plots import difference_chart, write_png
+    from vlmeval.io import atomic_write_bytes
+    from vlmeval.plots import difference_chart
 
     labels, differences, intervals, statuses = [], [], [], []
     for task in comparison.tasks:
@@ -283,4 +284,4 @@ def write_chart(comparison: Comparison, path: Path) -> None:
             intervals.append(r.interval)
             statuses.append({"worse": "regression", "better": "improvement"}.get(status, status or "same"))
     title = f"B - A: {Path(comparison.label_b).name} vs {Path(comparison.label_a).name}"
-    write_png(path, difference_chart(labels, differences, intervals, statuses, title))
+    atomic_write_bytes(path, difference_chart(labels, differences, intervals, statuses, title))

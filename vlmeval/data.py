@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.errors import DataError, ImageError
+from vlmeval.images import to_rgb
 from vlmeval.task import DataSpec
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class LazyImage:
                 raise ValueError("the image cell is empty")
             image = PILImage.open(io.BytesIO(data))
             image.load()
-            return image.convert("RGB")
+            return to_rgb(image)
         except Exception as exc:
             raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
 

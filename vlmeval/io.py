@@ -1,29 +1,67 @@
-"""Writing results so that a crash never leaves half a file: temporary file, then rename."""
+"""Writing results so that a crash never leaves half a file: temporary file, then rename.
+
+Every file vlmeval writes for people (reports, predictions, charts, submissions, pages) goes
+through `atomic_file`, the one place that knows how: the temporary file is created beside the
+target (so the rename stays on one file system), flushed to disk, given the permissions an
+ordinary `open()` would give under the user's umask (mkstemp alone makes it 0600, which hides a
+shared results folder from the rest of a team), then renamed over the target.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vlmeval.errors import VlmevalError
 
+_UMASK_LOCK = threading.Lock()
 
-def atomic_write_text(path: Path, text: str) -> None:
+
+def current_umask() -> int:
+    """The process umask. Linux shows it in /proc; elsewhere it is read by setting and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file that replaces `path` only when the block ends without an exception."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
+            os.fchmod(file.fileno(), 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as file:
+        file.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -121,13 +121,14 @@ def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
             continue
         name = "chart-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", by).strip("-") or "breakdown") + ".png"
         try:
-            from vlmeval.plots import bar_chart, write_png
+            from vlmeval.io import atomic_write_bytes
+            from vlmeval.plots import bar_chart
 
             intervals = report.get("breakdown_ci", {}).get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
                             [intervals.get(group) for group in groups],
                             f"{report['task']}: {metric} by {by} ({report['model']})", f"{metric}, 95% CI")
-            write_png(folder / name, png)
+            atomic_write_bytes(folder / name, png)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
             continue
