@@ -28,6 +28,7 @@ from vlmeval.answers.choice import resolve_choices
 from vlmeval.io import atomic_file
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.validation import OptionLetter, Text
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",
@@ -188,6 +189,7 @@ def mmbench(language: str, split: str) -> Task:
             split=split,
             size=SIZES[language, split],
             columns=("index", "question", "hint", "A", "B", "category"),
+            checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
         ),
         to_sample=partial(to_sample, language),
         scorer=score,

@@ -18,6 +18,7 @@ from vlmeval.metrics import Metric
 if TYPE_CHECKING:
     from vlmeval.data import LazyImage
     from vlmeval.judge import Judge
+    from vlmeval.validation import ColumnCheck
 
 Row = Mapping[str, Any]
 
@@ -93,7 +94,9 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split`, shown by `vlmeval tasks`.
+    is the expected number of rows of `split`, shown by `vlmeval tasks`. `columns` must be present
+    in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`, `IndexInto`,
+    `OptionLetter`) say what their cells must hold, and run on every row of every file.
     """
 
     hub: str
@@ -103,6 +106,7 @@ class DataSpec:
     size: int | None = None
     image_column: str | None = "image"
     demo: Path | None = None
+    checks: tuple[ColumnCheck, ...] = ()
 
 
 class ArtifactWriter(Protocol):
