@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from pathlib import Path
 
 from vlmeval.backends import BackendOptions
@@ -19,6 +21,25 @@ def _task(args: argparse.Namespace) -> Task:
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise UsageError(f"{name} must be at least 1 (got {value})")
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+
+
+def _check_generation_flags(args: argparse.Namespace) -> None:
+    """Values the backends would misuse silently or reject with a traceback deep inside generate."""
+    _positive("--num-beams", args.num_beams)
+    checks = (
+        ("--temperature", args.temperature, args.temperature >= 0, "must be 0 (greedy) or more"),
+        ("--top-p", args.top_p, 0 < args.top_p <= 1, "must be above 0 and at most 1"),
+        ("--repetition-penalty", args.repetition_penalty, args.repetition_penalty > 0, "must be above 0"),
+        ("--max-retries", args.max_retries, args.max_retries >= 0, "must be 0 or more"),
+    )
+    for flag, value, valid, rule in checks:
+        if not valid or (isinstance(value, float) and not math.isfinite(value)):
+            raise UsageError(f"{flag} {rule} (got {value})")
+    if not _DEVICE.fullmatch(args.device):
+        raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps (got {args.device!r})")
 
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
@@ -40,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    _check_generation_flags(args)
     task = _task(args)
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens or task.max_new_tokens,
@@ -129,7 +151,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _positive("--resamples", args.resamples)
     if not 0.0 < args.alpha < 1.0:
         raise UsageError(f"--alpha must be between 0 and 1 (got {args.alpha})")
-    if args.fail_on_regression is not None and args.fail_on_regression < 0:
+    if args.fail_on_regression is not None and not (
+            math.isfinite(args.fail_on_regression) and args.fail_on_regression >= 0):
         raise UsageError(f"--fail-on-regression must be at least 0 (got {args.fail_on_regression})")
     comparison = compare(Path(args.run_a), Path(args.run_b), args.tasks_dir, args.fail_on_regression,
                          args.alpha, args.primary_only, args.resamples)

@@ -7,6 +7,7 @@ comparison is a pure function of the per-sample logs (report.json only names the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,7 @@ class Comparison:
     threshold: float | None
     alpha: float
     resamples: int
+    gaps: list[str] = field(default_factory=list)
 
     def status(self, item: TaskComparison, result: PairedResult) -> str:
         """One of: regression (fails the gate), worse or better (significant), higher or lower (a
@@ -114,9 +116,17 @@ class Comparison:
     def regressions(self) -> list[tuple[str, PairedResult]]:
         return [(t.task, r) for t in self.tasks for r in t.results if self.status(t, r) == "regression"]
 
+    def failures(self) -> list[str]:
+        """Why the gate fails: every regression, and every task or sample A answered that B did not
+        (work missing from B is not a pass)."""
+        if self.threshold is None:
+            return []
+        dropped = [f"{task} {r.metric} ({r.diff:+.2f})" for task, r in self.regressions()]
+        return dropped + self.gaps
+
     @property
     def exit_code(self) -> int:
-        return 1 if self.regressions() else 0
+        return 1 if self.failures() else 0
 
 
 def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), threshold: float | None = None,
@@ -124,6 +134,8 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
             seed: int = SEED) -> Comparison:
     from vlmeval.registry import load_registry
 
+    if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
+        raise UsageError(f"--fail-on-regression must be a number of points, 0 or more (got {threshold})")
     runs_a, runs_b = runs_by_task(path_a), runs_by_task(path_b)
     shared = [t for t in runs_a if t in runs_b]
     if not shared:
@@ -146,7 +158,19 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
         tasks.append(TaskComparison(name, a, b, results, {m.name: m.scale for m in metrics}, notes))
     only_a = [t for t in runs_a if t not in runs_b]
     only_b = [t for t in runs_b if t not in runs_a]
-    return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples)
+    gaps = [f"{t} missing from B" for t in only_a]
+    gaps += [gap for t in tasks if (gap := coverage_gap(t.task, t.a, t.b))]
+    return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples, gaps)
+
+
+def coverage_gap(task: str, a: Run, b: Run) -> str | None:
+    """A's answered samples that B has no answer for (absent, or its run failed to get one)."""
+    answered_b = {r.id for r in b.records if r.prediction is not None}
+    answered_a = [r.id for r in a.records if r.prediction is not None]
+    missing = sum(i not in answered_b for i in answered_a)
+    if not missing:
+        return None
+    return f"{task}: B answers {len(answered_b)} samples, {missing} of A's {len(answered_a)} answered samples not"
 
 
 def sample_notes(a: Run, b: Run) -> list[str]:
@@ -261,10 +285,15 @@ def _verdict(c: Comparison) -> str:
     regressions = c.regressions()
     if c.threshold is None:
         return "No gate (`--fail-on-regression` not given)."
+    verdicts = []
     if regressions:
         listed = ", ".join(f"{task} {r.metric} ({r.diff:+.2f})" for task, r in regressions)
-        return (f"**FAIL**: {len(regressions)} metric(s) dropped by more than {c.threshold:g} points "
-                f"with p < {c.alpha:g}: {_cell(listed)}.")
+        verdicts.append(f"**FAIL**: {len(regressions)} metric(s) dropped by more than {c.threshold:g} "
+                        f"points with p < {c.alpha:g}: {_cell(listed)}.")
+    if c.gaps:
+        verdicts.append(f"**FAIL**: B does not cover A's work: {_cell('; '.join(c.gaps))}.")
+    if verdicts:
+        return "\n\n".join(verdicts)
     return f"**PASS**: no metric dropped by more than {c.threshold:g} points with p < {c.alpha:g}."
 
 

@@ -69,11 +69,20 @@ def default_run_name(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"
 
 
+def check_run_name(name: str | None) -> None:
+    """--run-name is one folder inside --output: a path would write (or resume) somewhere else."""
+    if name is None:
+        return
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
+        raise UsageError(f"--run-name must be a single folder name inside --output, not a path (got {name!r})")
+
+
 def run(plan: RunPlan) -> int:
     """Generate what is missing (in this process or one worker per shard), then merge and score.
 
     Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
     """
+    check_run_name(plan.run_name)
     placement = detect_placement()
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     ensure_writable(plan.run_dir)
