@@ -6,7 +6,6 @@ comparison is a pure function of the per-sample logs (report.json only names the
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from vlmeval.errors import UsageError
 from vlmeval.leaderboard import report_files_under
 from vlmeval.metrics import Record
 from vlmeval.paired import PairedResult, paired_comparison
+from vlmeval.predictions import parse_line
 from vlmeval.resampling import RecordView
+from vlmeval.state import read_report
 from vlmeval.stats import RESAMPLES, SEED
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
@@ -50,21 +51,19 @@ def find_reports(path: Path) -> list[Path]:
 
 
 def load_run(report_path: Path) -> Run:
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{report_path}: not a readable report ({exc})") from exc
+    report = read_report(report_path)
     predictions = report_path.parent / "predictions.jsonl"
     if not predictions.is_file():
         raise UsageError(f"{report_path}: no predictions.jsonl beside it; comparisons need per-sample records")
     records = []
-    with predictions.open(encoding="utf-8") as file:
+    with predictions.open("rb") as file:
         for number, line in enumerate(file, 1):
             if line.strip():
+                where = f"{predictions}:{number}"
                 try:
-                    records.append(Record.from_json(json.loads(line)))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise UsageError(f"{predictions}:{number}: not a record ({exc})") from exc
+                    records.append(Record.from_json(parse_line(line, where)))  # type: ignore[arg-type]
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise UsageError(f"{where}: not a record ({type(exc).__name__}: {exc})") from exc
     return Run(report_path.parent, report, records)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -249,8 +248,9 @@ _MUST_MATCH = ("model", "generation", "prompt_style")
 
 
 def _read_run_file(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    from vlmeval.state import read_run_file
+
+    return read_run_file(run_dir / RUN_FILE)
 
 
 def _check_resume(run_dir: Path, identity: dict[str, Any]) -> None:

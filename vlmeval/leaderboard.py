@@ -9,7 +9,6 @@ average, then (or without an average column) by the task columns left to right.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import UsageError
+from vlmeval.state import StateFileError, read_report
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,12 @@ def report_files_under(folder: Path) -> list[Path]:
 
 def _entry(path: Path, warnings: list[str]) -> Entry | None:
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        metric = report["primary_metric"]
-        value = report.get("metrics", {}).get(metric)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        warnings.append(f"{path}: skipped, not a vlmeval report ({exc})")
+        report = read_report(path)
+    except StateFileError as exc:
+        warnings.append(f"skipped: {exc}")
         return None
+    metric = report["primary_metric"]
+    value = report["metrics"].get(metric)
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
         return None

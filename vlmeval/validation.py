@@ -31,7 +31,8 @@ class Violation:
 class ColumnCheck(Protocol):
     """One rule over a table's columns; skipped when the column it checks is absent (optional)."""
 
-    column: str
+    @property
+    def column(self) -> str: ...
 
     def first_violation(self, table: pa.Table) -> Violation | None: ...
 
