@@ -128,6 +128,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from vlmeval import escape
+
     registry = load_registry(args.tasks_dir)
     table = Table(title="vlmeval tasks")
     for column in ("task", "dataset", "split", "size", "metrics", "description"):
@@ -138,7 +140,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         dataset = data.hub + (f" ({data.config})" if data.config else "")
         size = f"{data.size:,}" if data.size else "?"
         metrics = ", ".join(m.name for m in task.metrics)
-        table.add_row(name, dataset, data.split, size, metrics, task.description)
+        # Task plugins are third-party text: a `[` in a description would be read as Rich markup.
+        table.add_row(*(escape.rich(cell) for cell in (name, dataset, data.split, size, metrics, task.description)))
     Console(width=200).print(table)
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)

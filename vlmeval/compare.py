@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlmeval import escape
 from vlmeval.errors import UsageError
 from vlmeval.leaderboard import report_files_under
 from vlmeval.metrics import Record
@@ -227,8 +228,7 @@ _MARKS = {"regression": "❌ **regression**", "worse": "▼ worse", "better": "�
           "higher": "▲ higher", "lower": "▼ lower", "": ""}
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_cell = escape.markdown
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -246,8 +246,8 @@ def render_markdown(comparison: Comparison) -> str:
     c = comparison
     lines = [
         "## vlmeval compare", "",
-        f"- **A**: `{_cell(c.label_a)}`",
-        f"- **B**: `{_cell(c.label_b)}`",
+        f"- **A**: {escape.markdown_code(c.label_a)}",
+        f"- **B**: {escape.markdown_code(c.label_b)}",
         (f"- B − A over the samples both runs hold; 95% CI: paired percentile bootstrap "
          f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
          f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
