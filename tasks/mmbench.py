@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
-from vlmeval.io import atomic_file
+from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 from vlmeval.validation import OptionLetter, Text
@@ -157,8 +157,6 @@ def write_submission(
     samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[str]:
     """`submission.xlsx`: the official TSV columns without `image`, plus the raw `prediction`."""
-    import pandas as pd
-
     letters = "ABCD" + ("E" if any("E" in s.meta["options"] for s in samples) else "")
     with_answers = any(s.target is not None for s in samples)
     rows = []
@@ -173,8 +171,7 @@ def write_submission(
                     "prediction": prediction if prediction is not None else ""})
         rows.append(row)
     path = context.output_folder / SUBMISSION
-    with atomic_file(path) as file:
-        pd.DataFrame(rows).to_excel(file, index=False, engine="openpyxl")
+    atomic_write_xlsx(path, rows)
     return [str(path)]
 
 

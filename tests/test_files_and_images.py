@@ -105,3 +105,17 @@ def test_palette_with_a_transparent_index_is_composited() -> None:
     assert loaded.getpixel((0, 0)) == (255, 255, 255) and loaded.getpixel((1, 0)) == (0, 0, 255)
     opaque = _lazy(palette).load()
     assert opaque.getpixel((0, 0)) == (0, 0, 0) and opaque.getpixel((1, 0)) == (0, 0, 255)
+
+
+def test_spreadsheet_text_stays_text(tmp_path: Path) -> None:
+    """A model answer starting with `=` is not a formula (pandas would read it back as empty)."""
+    import pandas as pd
+
+    from vlmeval.io import atomic_write_xlsx
+
+    rows = [{"index": 0, "prediction": "=HYPERLINK(\"http://x\")"}, {"index": 1, "prediction": "a\x01b"},
+            {"index": 2, "prediction": None}]
+    atomic_write_xlsx(tmp_path / "s.xlsx", rows)
+    sheet = pd.read_excel(tmp_path / "s.xlsx", engine="openpyxl")
+    assert sheet["index"].tolist() == [0, 1, 2]
+    assert sheet["prediction"].tolist()[:2] == ["=HYPERLINK(\"http://x\")", "ab"]

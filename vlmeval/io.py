@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -85,3 +85,29 @@ def ensure_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise VlmevalError(f"output folder {folder} is not writable ({exc.strerror or exc})") from exc
+
+
+def atomic_write_xlsx(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A one-sheet workbook of `rows` (columns in first-seen order) whose text cells stay text.
+
+    Written cell by cell, not through pandas: openpyxl stores a string that starts with `=` as a
+    formula, which a reader (pandas, an evaluation server) then sees as an empty cell, and which a
+    spreadsheet would run. Characters XML cannot hold (control bytes in model output) are dropped
+    instead of failing the whole file.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    book = Workbook()
+    sheet = book.active
+    sheet.append(columns)
+    for row in rows:
+        values = [row.get(column) for column in columns]
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    with atomic_file(path) as file:
+        book.save(file)
