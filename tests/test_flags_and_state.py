@@ -91,6 +91,8 @@ def test_a_damaged_run_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"{run_dir / 'run.json'}: this run file is not valid JSON" in err and "--run-name" in err
     (run_dir / "run.json").write_text(json.dumps({"task": "sqa", "model": "demo", "invocation": "x"}))
     assert "field 'invocation' is a string, expected object" in _refused(capsys, "merge", str(run_dir))
+    (run_dir / "run.json").write_text(json.dumps({"model": "demo"}))
+    assert "field 'task' is missing" in _refused(capsys, "merge", str(run_dir))
 
 
 @pytest.mark.parametrize(

@@ -109,3 +109,11 @@ def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"vlmeval: error: {data} row 1 column 'answer': index 9 is outside the 4 entries of 'choices'")
+
+
+def test_the_hub_copy_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    rows = [sqa_row(), sqa_row(), sqa_row(answer=7)]
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: datasets.Dataset.from_list(rows))
+    with pytest.raises(DataError, match=r"lmms-lab/ScienceQA \(ScienceQA-FULL\) split 'test' row 2 column 'answer'"):
+        load_samples(load_registry().get("sqa"), None, None, None)

@@ -291,6 +291,10 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     recorded = _read_run_file(run_dir)
     if not recorded:
         raise UsageError(f"{run_dir}: no {RUN_FILE} here; pass a folder written by `vlmeval run`")
+    for key in ("task", "model"):
+        if key not in recorded:
+            raise UsageError(f"{run_dir / RUN_FILE}: field {key!r} is missing; this is not a run file "
+                             f"written by `vlmeval run`")
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
     sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
