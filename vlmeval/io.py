@@ -3,8 +3,9 @@
 Every file vlmeval writes for people (reports, predictions, charts, submissions, pages) goes
 through `atomic_file`, the one place that knows how: the temporary file is created beside the
 target (so the rename stays on one file system), flushed to disk, given the permissions an
-ordinary `open()` would give under the user's umask (mkstemp alone makes it 0600, which hides a
-shared results folder from the rest of a team), then renamed over the target.
+ordinary `open()` of a new file would give under the user's umask (mkstemp alone makes it 0600,
+which hides a shared results folder from the rest of a team; a file rewritten here gets the umask's
+mode too, so results written 0600 by older versions become readable), then renamed over the target.
 """
 
 from __future__ import annotations
