@@ -12,12 +12,13 @@ import pytest
 from tests.helpers import vlmeval, write_jsonl
 from tests.test_compare import baseline, sqa_records, write_run
 from tests.test_leaderboard import write_report
-from vlmeval import escape
 from vlmeval.cli import main
-from vlmeval.leaderboard import build_leaderboard, render
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
-from vlmeval.report import build_report, render_markdown
+from vlmeval.reporting import escape
+from vlmeval.reporting.leaderboard import build_leaderboard
+from vlmeval.reporting.leaderboard_formats import render
+from vlmeval.reporting.report import build_report, render_markdown
 
 HOSTILE = "m|x\n# evil `tick` [link](javascript:x) <img src=x> $x$ [/bold]"
 

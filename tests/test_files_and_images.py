@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import vlmeval, write_jsonl
-from vlmeval.data import LazyImage
+from vlmeval.engine.data import LazyImage
 from vlmeval.io import atomic_file, atomic_write_bytes, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent

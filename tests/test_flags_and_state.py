@@ -10,8 +10,8 @@ import pytest
 
 from tests.test_compare import baseline, sqa_records, write_run
 from vlmeval.cli import main
+from vlmeval.engine.shards import detect_placement
 from vlmeval.errors import UsageError
-from vlmeval.shards import detect_placement
 
 
 def _refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

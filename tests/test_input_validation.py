@@ -12,9 +12,9 @@ from tests.test_mmbench import mmb_row, write_tsv
 from tests.test_mme import mme_row
 from tests.test_vizwiz import vizwiz_row
 from tests.test_vqav2 import vqa_row
+from vlmeval.engine.samples import load_samples
 from vlmeval.errors import DataError
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
 
 
 def _load(task: str, data: Path, split: str | None = None) -> Any:

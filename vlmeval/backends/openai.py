@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
-from vlmeval.images import to_rgb
+from vlmeval.engine.images import to_rgb
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlmeval.engine.images import to_rgb
 from vlmeval.errors import DataError, ImageError
-from vlmeval.images import to_rgb
 from vlmeval.task import DataSpec
 from vlmeval.validation import check_table
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmeval import escape
+from vlmeval.engine.predictions import parse_line
 from vlmeval.errors import UsageError
-from vlmeval.leaderboard import report_files_under
 from vlmeval.metrics import Record
-from vlmeval.paired import PairedResult, paired_comparison
-from vlmeval.predictions import parse_line
-from vlmeval.resampling import RecordView
+from vlmeval.reporting import escape
+from vlmeval.reporting.leaderboard import report_files_under
 from vlmeval.state import read_report
-from vlmeval.stats import RESAMPLES, SEED
+from vlmeval.stats.inference import RESAMPLES, SEED
+from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
 
@@ -299,7 +299,7 @@ def _verdict(c: Comparison) -> str:
 def write_chart(comparison: Comparison, path: Path) -> None:
     """B - A with its interval per task and metric, coloured by significance."""
     from vlmeval.io import atomic_write_bytes
-    from vlmeval.plots import difference_chart
+    from vlmeval.reporting.plots import difference_chart
 
     labels, differences, intervals, statuses = [], [], [], []
     for task in comparison.tasks:
