@@ -146,9 +146,9 @@ def count_unresolved(records: Sequence[Record]) -> float:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric(name="circular_accuracy", reduce=circular_accuracy, unit=question_key),
+    Metric(name="circular_accuracy", reduce=circular_accuracy, unit=question_key, reduces="mean"),
     mean_metric("vanilla_accuracy", "correct", where=_is_original),
-    Metric(name="unresolved", reduce=count_unresolved, scale="count"),
+    Metric(name="unresolved", reduce=count_unresolved, scale="count", reduces="sum"),
 )
 
 

@@ -215,7 +215,7 @@ METRICS: tuple[Metric, ...] = (
     *(mean_metric(c, "score", where=_has(c)) for c in CAPABILITIES),
     _std_metric("total", None),
     *(_std_metric(c, _has(c)) for c in CAPABILITIES),
-    Metric(name="failed_judgements", reduce=_count, scale="count"),
+    Metric(name="failed_judgements", reduce=_count, scale="count", reduces="sum"),
 )
 
 
