@@ -175,7 +175,7 @@ def write_submission(
     partial_path = context.output_folder / f".{SUBMISSION}.tmp"
     pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
     os.replace(partial_path, path)
-    return [str(path)]
+    return [SUBMISSION]
 
 
 def mmbench(language: str, split: str) -> Task:
@@ -193,7 +193,6 @@ def mmbench(language: str, split: str) -> Task:
         to_sample=partial(to_sample, language),
         scorer=score,
         metrics=METRICS,
-        prompt_template=f"[{{hint}}\\n]{{question}}\\nA. {{A}}\\nB. {{B}}...\\n{SUFFIXES[language]}",
         max_new_tokens=1024,
         breakdowns=("category", "L2-category"),
         write_artifacts=write_submission,

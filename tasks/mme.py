@@ -149,7 +149,6 @@ def mme() -> Task:
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,
-        prompt_template=f"{{question without ' Please answer yes or no.'}}\\n{SUFFIX}",
         max_new_tokens=128,
         summary_line=summary_line,
     )

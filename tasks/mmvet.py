@@ -237,9 +237,7 @@ def mmvet() -> Task:
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,
-        prompt_template="{question}",
         max_new_tokens=1024,
         breakdowns=("capabilities",),
         summary_line=summary_line,
-        needs_judge=True,
     )

@@ -66,7 +66,6 @@ def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
             mean_metric("accuracy", "accuracy"),
             mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),
         ),
-        prompt_template=f"{{question}}\n{SUFFIX}".replace("\n", "\\n"),
         max_new_tokens=128,
         breakdowns=("answer_type",),
         write_artifacts=write_submission_file,

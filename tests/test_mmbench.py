@@ -192,7 +192,7 @@ def test_test_split_without_answers_writes_the_submission(
     assert code == 3  # written, but sample 2 has no answer
     report = json.loads((out / "report.json").read_text())
     assert report["scored"] is False and report["metrics"] == {}
-    assert report["artifacts"] == [str(out / "submission.xlsx")]
+    assert report["artifacts"] == ["submission.xlsx"] and (out / "submission.xlsx").is_file()
     assert "Submission file written" in capsys.readouterr().out
     sheet = pd.read_excel(out / "submission.xlsx", engine="openpyxl")
     assert list(sheet.columns) == ["index", "question", "hint", "A", "B", "C", "D", "category", "l2-category",

@@ -15,6 +15,7 @@ from vlmeval.backends.base import Backend, GenerationSettings
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import atomic_write_json, ensure_writable
 from vlmeval.predictions import read_predictions
+from vlmeval.record import RunInfo
 from vlmeval.report import build_report, print_report, write_outputs
 from vlmeval.runner import generate, pending_samples
 from vlmeval.samples import DEMO, SampleSet, load_samples
@@ -185,7 +186,7 @@ def score_file(
         for i, p in predictions.items()
     }
     ensure_writable(output)
-    run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file}
+    run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
 
@@ -196,7 +197,7 @@ def finish(
     answers: dict[str, Answer],
     model: str,
     folder: Path,
-    run_info: dict[str, Any],
+    run_info: RunInfo,
     context: ScoreContext,
 ) -> int:
     samples = sample_set.samples
@@ -207,13 +208,13 @@ def finish(
     report = build_report(task, records, model, scored, run_info)
     if task.write_artifacts is not None and not scored:
         predictions = [r.prediction for r in records]
-        report["artifacts"] = task.write_artifacts(samples, predictions, context)
+        report.artifacts = task.write_artifacts(samples, predictions, context)
     if context.judge is not None:
-        report["judge"] = context.judge.describe()
+        report.judge = context.judge.describe()
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
-    return EXIT_OK if report["complete"] else EXIT_INCOMPLETE
+    return EXIT_OK if report.complete else EXIT_INCOMPLETE
 
 
 def _local_data(task: Task, data: str | None) -> str | None:
@@ -264,15 +265,14 @@ def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "backend": backend})
 
 
-def _run_info(run_dir: Path) -> dict[str, Any]:
+def _run_info(run_dir: Path) -> RunInfo:
     recorded = _read_run_file(run_dir)
-    return {
-        "dataset": recorded.get("dataset", {}),
-        "generation": recorded.get("generation", {}),
-        "seed": recorded.get("generation", {}).get("seed"),
-        "backend": recorded.get("backend", {}),
-        "sharding": recorded.get("sharding", {}),
-    }
+    return RunInfo(
+        dataset=recorded.get("dataset", {}),
+        generation=recorded.get("generation", {}),
+        backend=recorded.get("backend", {}),
+        sharding=recorded.get("sharding", {}),
+    )
 
 
 def merge(run_dir: Path, context: ScoreContext) -> int:

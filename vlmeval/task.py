@@ -108,7 +108,8 @@ class DataSpec:
 class ArtifactWriter(Protocol):
     """Writes files a task owes beside its report (e.g. a leaderboard submission).
 
-    Files go into `context.output_dir` (always set here); returns their names for the report.
+    Files go into `context.output_dir` (always set here); returns their file names (not paths, so
+    a report stays true when its folder moves) for the report.
     """
 
     def __call__(
@@ -126,7 +127,6 @@ class Task:
     to_sample: Callable[[Row, int], Sample]
     scorer: Scorer
     metrics: tuple[Metric, ...]
-    prompt_template: str
     max_new_tokens: int = 128
     breakdowns: tuple[str, ...] = ()
     has_targets: Callable[[Sequence[Sample]], bool] = lambda samples: all(
@@ -134,7 +134,6 @@ class Task:
     )
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
-    needs_judge: bool = False
 
     @property
     def primary_metric(self) -> str:
