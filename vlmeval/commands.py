@@ -21,7 +21,7 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
-def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
+def _score_context(args: argparse.Namespace) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive("--judge-concurrency", args.judge_concurrency)
     if args.judge is None:
@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         settings=settings,
         backend_options=options,
-        context=_score_context(args, task),
+        context=_score_context(args),
         show_progress=not args.no_progress,
         shards=args.shards,
         gpus_per_shard=args.gpus_per_shard,
@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from vlmeval.evaluate import merge
 
-    return merge(Path(args.run_dir), _score_context(args, None))
+    return merge(Path(args.run_dir), _score_context(args))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -97,7 +97,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = _task(args)
     output = Path(args.output) if args.output else Path("results") / "scored" / task.name
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args, task))
+                      _score_context(args))
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
