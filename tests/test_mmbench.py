@@ -12,7 +12,7 @@ import pytest
 from vlmeval_tasks.mmbench import is_none
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
-from tests.helpers import png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from tests.helpers import FINE, mmb_row, read_jsonl, vlmeval, write_jsonl, write_parquet
 from vlmeval.answers.choice import JUDGE_PROMPT
 from vlmeval.cli import main
 from vlmeval.judge import prompt_hash
@@ -26,18 +26,6 @@ from vlmeval.task import ScoreContext, Task
 EN_SUFFIX = "Answer with the option's letter from the given choices directly."
 TSV_COLUMNS = ["index", "question", "hint", "A", "B", "C", "D", "answer", "category", "image", "source",
                "l2-category", "comment", "split"]
-FINE = "finegrained_perception (instance-level)"
-
-
-def mmb_row(index: int, question: str, options: Sequence[str | None], answer: str | None = "A",
-            hint: Any = None, category: str = "attribute_recognition", l2: str = FINE,
-            split: str = "dev") -> dict[str, Any]:
-    """One row in the lmms-lab/MMBench schema (the hub's `L2-category`)."""
-    cells = list(options) + [None] * (5 - len(options))
-    return {"index": index, "question": question, "hint": hint,
-            **{letter: cells[i] for i, letter in enumerate("ABCDE")},
-            "answer": answer, "category": category, "image": {"bytes": png_bytes(), "path": None},
-            "source": "MMBench", "L2-category": l2, "comment": None, "split": split}
 
 
 def rotations(index: int, question: str, options: Sequence[str], right: int,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import png_bytes, vlmeval, write_jsonl, write_parquet
+from tests.helpers import mme_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.answers.yesno import mme_yes_no
 from vlmeval.errors import DataError
 from vlmeval.metrics import Record, compute_metrics
@@ -23,12 +23,6 @@ SUFFIX = "Answer the question using a single word or phrase."
 CATEGORIES = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "OCR", "commonsense_reasoning", "numerical_calculation", "text_translation",
               "code_reasoning")
-
-
-def mme_row(question_id: str, question: str, answer: str, category: str) -> dict[str, Any]:
-    """One row in the lmms-lab/MME schema."""
-    return {"question_id": question_id, "image": {"bytes": png_bytes(), "path": None},
-            "question": question, "answer": answer, "category": category}
 
 
 def mme_task() -> Task:

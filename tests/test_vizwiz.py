@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from tests.helpers import png_bytes, read_jsonl, vizwiz_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.metrics import compute_metrics
 from vlmeval.registry import load_registry
 from vlmeval.samples import load_samples
@@ -24,13 +23,6 @@ PROMPT_SUFFIX = (
     "When the provided information is insufficient, respond with 'Unanswerable'.\n"
     "Answer the question using a single word or phrase."
 )
-
-
-def vizwiz_row(qid: str, answers: list[str] | None, category: str | None = "other",
-               question: str = "What is this?", image: bytes | None = None) -> dict[str, Any]:
-    """One row in the lmms-lab/VizWiz-VQA schema; `answers=None` as on the test split."""
-    return {"question_id": qid, "image": image_cell(image), "question": question,
-            "answers": answers, "category": category}
 
 
 def task_named(name: str) -> Task:
