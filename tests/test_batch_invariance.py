@@ -26,6 +26,7 @@ def _requests() -> list[Request]:
     return requests
 
 
+@pytest.mark.slow
 def test_batch_1_equals_batch_16(tiny_llava: Path) -> None:
     import torch
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.helpers import DEMO_ROWS, write_parquet
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Metric, Record
 from vlmeval.record import RunInfo
@@ -22,8 +24,6 @@ from vlmeval.samples import SampleSet, load_samples
 from vlmeval.scoring import score_answers
 from vlmeval.store import Answer
 from vlmeval.task import ScoreContext, Task
-from tests.fakes.openai_server import FakeOpenAIServer
-from tests.helpers import DEMO_ROWS, write_parquet
 
 TASKS = load_registry().names()
 # None is a generation error; the rest are answers a model or a predictions file may give.
