@@ -11,6 +11,7 @@ from vlmeval.cli import main
 from vlmeval.record import REPORT_SCHEMA_VERSION, Counts, ReportError, RunReport, load_report
 
 BASELINE = Path(__file__).resolve().parents[1] / "results" / "baselines" / "demo-sqa"
+VERSION_1 = Path(__file__).resolve().parent / "fixtures" / "report-v1.json"  # the baseline as first committed
 
 
 def test_round_trip_leaves_out_only_unset_optional_fields() -> None:
@@ -23,8 +24,9 @@ def test_round_trip_leaves_out_only_unset_optional_fields() -> None:
     assert RunReport.from_json(json.loads(json.dumps(data))) == report
 
 
-def test_the_committed_version_1_baseline_loads() -> None:
-    report = load_report(BASELINE / "report.json")
+def test_a_version_1_report_loads_and_so_does_the_committed_baseline() -> None:
+    assert load_report(BASELINE / "report.json").task == "sqa"
+    report = load_report(VERSION_1)
     assert report.task == "sqa" and report.metric_scales["accuracy"] == "percent"
     assert report.counts.answered == report.n_samples == 60 and report.schema_version == REPORT_SCHEMA_VERSION
     assert report.ci_method is not None and report.ci_method.method["accuracy"] == "percentile bootstrap"
@@ -40,7 +42,7 @@ def test_the_committed_version_1_baseline_loads() -> None:
 ])
 def test_unreadable_reports_are_refused_in_one_line(tmp_path: Path, change: dict[str, object],
                                                     message: str) -> None:
-    data = json.loads((BASELINE / "report.json").read_text(encoding="utf-8"))
+    data = json.loads(VERSION_1.read_text(encoding="utf-8"))
     data.update(change)
     data = {k: v for k, v in data.items() if v is not None or k == "schema_version"}
     path = tmp_path / "report.json"
