@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import subprocess
@@ -138,7 +139,7 @@ def _mme_rows() -> list[dict[str, Any]]:
 # test (tests/test_task_contract.py), which runs every registered task: a task added later needs
 # either `DataSpec.demo` or an entry here.
 DEMO_ROWS: dict[str, Callable[[], list[dict[str, Any]]]] = {
-    **{f"mmbench_{lang}_{split}": (lambda split=split: _mmbench_rows(split))
+    **{f"mmbench_{lang}_{split}": functools.partial(_mmbench_rows, split)
        for lang in ("en", "cn") for split in ("dev", "test")},
     "mme": _mme_rows,
     "mmvet": lambda: [mmvet_row("v1_0", "What is x?", "-1<AND>-5", "ocr,math"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -69,10 +70,12 @@ def test_sign_flip_exact_by_hand() -> None:
     assert monte_carlo.name == "sign-flip" and monte_carlo.p_value == pytest.approx(1 / 2001)
 
 
-def mean_interval(values: list[float], resamples: int = 1000, level: float = 0.95) -> tuple[float, float] | None:
+def mean_interval(values: list[float], resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
     """The percentile interval of a plain mean, the way every decomposed metric is bootstrapped."""
     ones = np.ones(len(values))
-    return percentile_interval(ratio_replicates(np.asarray(values), ones, resamples), level)[0]
+    interval = percentile_interval(ratio_replicates(np.asarray(values), ones, resamples), level)[0]
+    assert interval is not None
+    return interval
 
 
 def test_bootstrap_percentiles_by_hand() -> None:
@@ -216,7 +219,7 @@ def test_a_metric_declares_its_reduction_and_nothing_is_guessed() -> None:
     # ("custom", the default) it gets the jackknife even though it happens to be a mean.
     rs = records([1, 0, 1, 1, 0, 1, 1, 1])
 
-    def reduce(x: list[Record]) -> float:
+    def reduce(x: Sequence[Record]) -> float:
         return 100.0 * sum(r.scores["correct"] for r in x) / len(x)
 
     assert metric_intervals([Metric("acc", reduce, reduces="mean")], rs)["acc"].path == "bootstrap"
