@@ -1,4 +1,4 @@
-"""report.json through its one definition (vlmeval.record): round trip, old reports, clear refusals."""
+"""report.json through its one definition (vlmeval.reporting.record): round trip, old reports, clear refusals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vlmeval.cli import main
-from vlmeval.record import REPORT_SCHEMA_VERSION, Counts, ReportError, RunReport, load_report
+from vlmeval.reporting.record import REPORT_SCHEMA_VERSION, Counts, ReportError, RunReport, load_report
 
 BASELINE = Path(__file__).resolve().parents[1] / "results" / "baselines" / "demo-sqa"
 VERSION_1 = Path(__file__).resolve().parent / "fixtures" / "report-v1.json"  # the baseline as first committed

@@ -17,7 +17,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import DEMO_ROWS, write_parquet
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Metric, Record
-from vlmeval.record import RunInfo
+from vlmeval.reporting.record import RunInfo
 from vlmeval.registry import load_registry
 from vlmeval.report import build_report
 from vlmeval.samples import SampleSet, load_samples
