@@ -78,8 +78,8 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     from vlmeval.engine.samples import load_samples
     from vlmeval.engine.scoring import score_answers
     from vlmeval.engine.store import AnswerStore
-    from vlmeval.reporting.record import RunInfo
     from vlmeval.registry import load_registry
+    from vlmeval.reporting.record import RunInfo
     from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 

@@ -87,8 +87,8 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
     from vlmeval.engine.scoring import score_answers
     from vlmeval.engine.store import Answer
     from vlmeval.metrics import compute_metrics, grouped
-    from vlmeval.reporting.record import RunInfo
     from vlmeval.registry import load_registry
+    from vlmeval.reporting.record import RunInfo
     from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 

@@ -12,8 +12,8 @@ from tests.helpers import vlmeval
 from vlmeval.cli import main
 from vlmeval.io import atomic_write_json, atomic_write_jsonl
 from vlmeval.metrics import Record
-from vlmeval.reporting.record import Counts, RunInfo, RunReport
 from vlmeval.registry import load_registry
+from vlmeval.reporting.record import Counts, RunInfo, RunReport
 from vlmeval.reporting.report import build_report, write_outputs
 
 PNG = b"\x89PNG\r\n\x1a\n"

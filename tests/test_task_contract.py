@@ -15,14 +15,14 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import DEMO_ROWS, write_parquet
+from vlmeval.engine.samples import SampleSet, load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Metric, Record
-from vlmeval.reporting.record import RunInfo
 from vlmeval.registry import load_registry
-from vlmeval.report import build_report
-from vlmeval.samples import SampleSet, load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
+from vlmeval.reporting.record import RunInfo
+from vlmeval.reporting.report import build_report
 from vlmeval.task import ScoreContext, Task
 
 TASKS = load_registry().names()

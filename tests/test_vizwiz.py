@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, read_jsonl, vizwiz_row, vlmeval, write_jsonl, write_parquet
+from tests.helpers import png_bytes, read_jsonl, vizwiz_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.store import Answer

@@ -74,7 +74,7 @@ class Metric:
     for confidence intervals when samples are not independent (CircularEval's questions).
     `reduces` declares how the value combines over those units (see `Reduces`): "mean",
     "record_mean" and "sum" are bootstrapped from per-unit sums in numpy, "custom" gets a
-    delete-a-group jackknife (vlmeval.resampling). `score_field` is set when the metric is
+    delete-a-group jackknife (vlmeval.stats.resampling). `score_field` is set when the metric is
     100 x the mean of that per-sample score (mean_metric): the per-unit sums are then read
     straight from the score column. `scale` says what the number
     is: "percent" (0-100, higher is better), "points" (a task's own scale, higher is better, e.g.
