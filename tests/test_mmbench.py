@@ -13,7 +13,7 @@ from vlmeval_tasks.mmbench import is_none
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
-from vlmeval.answers.choice import JUDGE_PROMPT
+from vlmeval.answers.vlmevalkit import JUDGE_PROMPT_EN, VLMEVALKIT_COMMIT
 from vlmeval.cli import main
 from vlmeval.judge import prompt_hash
 from vlmeval.metrics import Record, compute_metrics, grouped
@@ -222,7 +222,7 @@ def test_judge_resolves_what_the_rules_cannot(tmp_path: Path, monkeypatch: pytes
     data, predictions = circular_fixture(tmp_path)
 
     def reply(body: dict, headers: dict) -> str:
-        return "B" if "Model's answer: I cannot tell" in last_user_text(body) else "Z"
+        return "B" if "\nAnswer: I cannot tell\nYour output: " in last_user_text(body) else "Z"
 
     out = tmp_path / "out"
     file = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "prediction": p} for i, p in predictions.items()])
@@ -234,7 +234,9 @@ def test_judge_resolves_what_the_rules_cannot(tmp_path: Path, monkeypatch: pytes
     assert len(server.requests) == 1  # only the one unresolved row is judged
     report = json.loads((out / "report.json").read_text())
     assert report["judge"]["model"] == "judge-1"
-    assert report["judge"]["prompts"] == {"choice": prompt_hash(JUDGE_PROMPT)}
+    assert report["judge"]["prompts"] == {"vlmevalkit-en": prompt_hash(JUDGE_PROMPT_EN)}
+    assert report["answer_reading"]["name"] == "vlmevalkit" and report["answer_reading"]["official"]
+    assert VLMEVALKIT_COMMIT in report["answer_reading"]["reference"]
     assert report["metrics"]["unresolved"] == 0.0
     assert report["metrics"]["circular_accuracy"] == pytest.approx(80.0)  # B is right: q4 now counts
     judged = [r for r in read_jsonl(out / "predictions.jsonl") if r["scores"]["judged"]]
