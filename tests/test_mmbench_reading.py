@@ -101,6 +101,9 @@ TEMPLATES = [
     "{L}. {t}", "{t}", "A {t}.", "It is a {t}.", "{T}", " {L} \n", "答案是{L}", "选项{L}：{t}", "{L} {M}",
     "I think the answer is {L} or {M}", "{L} is right because it shows the {t} clearly in the foreground",
     "The picture shows a {t} and a {u}.", "{t}{u}", "Not {t}, it is {u}", "The answer is {t}",
+    # the letter at every distance from the end: only the last four tokens count
+    *("{L}" + " so" * k for k in range(8)), *("well " * k + "{L}." for k in range(8)),
+    *("{L}, " + "it is " * k + "{t}" for k in range(5)),
 ]
 
 
