@@ -114,34 +114,21 @@ def to_sample(language: str, row: Row, position: int) -> Sample:
     )
 
 
-def _judge_question(sample: Sample) -> str:
-    hint = sample.meta["hint"]
-    return sample.meta["question"] if hint is None else f"{hint}\n{sample.meta['question']}"
-
-
 def score(
     samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[Scored]:
     # Without answers nothing is scored: the judge would be asked for nothing.
     judge = context.judge if any(s.target is not None for s in samples) else None
-    if context.answer_reading == "strict":
-        choices = resolve_choices(
-            predictions, [s.meta["options"] for s in samples], [_judge_question(s) for s in samples], judge
-        )
+    if context.answer_reading == "strict":  # its judge sees the hint too
+        questions = [s.meta["question"] if s.meta["hint"] is None else f"{s.meta['hint']}\n{s.meta['question']}"
+                     for s in samples]
+        choices = resolve_choices(predictions, [s.meta["options"] for s in samples], questions, judge)
     else:  # VLMEvalKit's judge sees the question without its hint
         choices = read_choices(predictions, [s.meta["choices"] for s in samples],
                                [s.meta["question"] for s in samples], judge)
-    return [
-        Scored(
-            answer=choice.letter,
-            scores={
-                "correct": float(choice.letter is not None and choice.letter == sample.target),
-                "judged": float(choice.rule == "judge"),
-            },
-            failure=choice.failure,
-        )
-        for sample, choice in zip(samples, choices, strict=True)
-    ]
+    return [Scored(choice.letter, {"correct": float(choice.letter is not None and choice.letter == sample.target),
+                                   "judged": float(choice.rule == "judge")}, choice.failure)
+            for sample, choice in zip(samples, choices, strict=True)]
 
 
 def question_key(record: Record) -> str:
