@@ -21,10 +21,10 @@ import pytest
 from tests.helpers import image_cell, png_bytes, sqa_row, write_parquet
 from tests.official_tables import VIZWIZ_CONTRACTIONS, VQA_CONTRACTIONS
 from vlmeval.answers.vqa import vqa_score
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext
 
 VERBOSE = [
