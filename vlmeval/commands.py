@@ -21,17 +21,20 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
-def _score_context(args: argparse.Namespace) -> ScoreContext:
+def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive("--judge-concurrency", args.judge_concurrency)
+    if task is not None:
+        task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
     client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
                         concurrency=args.judge_concurrency)
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
+                        answer_reading=args.answer_reading)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         settings=settings,
         backend_options=options,
-        context=_score_context(args),
+        context=_score_context(args, task),
         show_progress=not args.no_progress,
         shards=args.shards,
         gpus_per_shard=args.gpus_per_shard,
@@ -87,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from vlmeval.engine.evaluate import merge
 
-    return merge(Path(args.run_dir), _score_context(args))
+    return merge(Path(args.run_dir), _score_context(args, None))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -97,7 +100,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = _task(args)
     output = Path(args.output) if args.output else Path("results") / "scored" / task.name
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args))
+                      _score_context(args, task))
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

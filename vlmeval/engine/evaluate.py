@@ -29,7 +29,7 @@ from vlmeval.engine.store import Answer, AnswerStore
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import atomic_write_json, ensure_writable
 from vlmeval.reporting.record import RunInfo
-from vlmeval.reporting.report import build_report, print_report, write_outputs
+from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
 from vlmeval.task import ScoreContext, Task
 
 EXIT_OK = 0
@@ -203,9 +203,12 @@ def finish(
     samples = sample_set.samples
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
+    reading = task.answer_reading(context.answer_reading)
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     report = build_report(task, records, model, scored, run_info)
+    if reading is not None:
+        report.answer_reading = reading.describe()
     if task.write_artifacts is not None and not scored:
         predictions = [r.prediction for r in records]
         report.artifacts = task.write_artifacts(samples, predictions, context)
@@ -214,7 +217,11 @@ def finish(
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
-    return EXIT_OK if report.complete else EXIT_INCOMPLETE
+    if report.complete:
+        return EXIT_OK
+    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
+          "(answers and judge replies so far are kept)", file=sys.stderr)
+    return EXIT_INCOMPLETE
 
 
 def _local_data(task: Task, data: str | None) -> str | None:

@@ -98,6 +98,8 @@ class RunReport:
     # The run identity (issue 13) goes here; a plain mapping until its own type lands.
     identity: dict[str, Any] | None = None
     prompt_example: str | None = None
+    # How answers were read (e.g. MMBench: VLMEvalKit's can_infer at a named commit, or `strict`).
+    answer_reading: dict[str, Any] | None = None
     artifacts: list[str] | None = None
     judge: dict[str, Any] | None = None
     versions: dict[str, str] = field(default_factory=dict)
@@ -150,8 +152,8 @@ def _plain(value: Any) -> Any:
 
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
-_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "identity", "prompt_example", "artifacts",
-             "judge")
+_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "identity", "prompt_example",
+             "answer_reading", "artifacts", "judge")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
              "generation", "backend", "sharding", "versions")

@@ -16,12 +16,12 @@ from typing import Any
 from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, compute_metrics, grouped
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
-from vlmeval.task import Task
+from vlmeval.task import JUDGE_ERROR, Task
 
 log = logging.getLogger(__name__)
 
 # Failures a re-run can still mend: generation errors, missing answers, judge requests that failed.
-RETRIED_ON_RESUME = ("error", "missing", "judge_error")
+RETRIED_ON_RESUME = ("error", "missing", JUDGE_ERROR)
 _VERSIONED = ("vlmeval", "torch", "transformers", "datasets", "pandas", "pillow")
 
 
@@ -78,6 +78,14 @@ def build_report(
         if task.summary_line is not None:
             report.summary = task.summary_line(report.metrics, len(records))
     return report
+
+
+def incomplete_summary(report: RunReport) -> str:
+    """`3 samples to redo (judge_error 2, missing 1)`: what keeps a report from being complete."""
+    failures = report.counts.failures
+    counts = {reason: failures[reason] for reason in RETRIED_ON_RESUME if failures.get(reason)}
+    detail = ", ".join(f"{reason} {n}" for reason, n in counts.items())
+    return f"{sum(counts.values())} samples to redo ({detail})"
 
 
 def add_intervals(report: RunReport, task: Task, records: Sequence[Record]) -> None:
