@@ -98,10 +98,10 @@ def test_a_damaged_run_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"metrics": {"accuracy": "80"}}, "metric 'accuracy' is a string, expected a number"),
-        ({"task": ["sqa"]}, "field 'task' is a list, expected string"),
-        ({"ci": {"accuracy": [1]}}, "ci of 'accuracy' is not a [low, high] pair"),
-        (None, "holds a JSON list, not an object"),
+        ({"metrics": {"accuracy": "80"}}, "metric 'accuracy' is '80', not a finite number"),
+        ({"task": ["sqa"]}, "report field 'task' is not a string"),
+        ({"ci": {"accuracy": [1]}}, "ci of 'accuracy' is [1], not a [low, high] pair of numbers"),
+        (None, "not a vlmeval report"),
     ],
 )
 def test_a_report_with_wrong_types_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],

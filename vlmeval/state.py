@@ -1,4 +1,6 @@
-"""Reading the JSON files vlmeval keeps between commands (run.json, report.json), strictly.
+"""Reading the JSON state vlmeval keeps between commands (run.json), strictly.
+
+report.json has its own typed reader (`vlmeval.reporting.record.load_report`).
 
 These files are edited by hand, copied between machines and cut short by full disks; a damaged one
 must end in one line naming it and the field at fault, never in a traceback (or worse, a report
@@ -15,17 +17,6 @@ from typing import Any
 from vlmeval.errors import VlmevalError
 
 Json = dict[str, Any]
-
-_NUMBER = (int, float)
-_NUMBER_OR_NULL = (int, float, type(None))
-
-# The report.json fields that `compare` and `leaderboard` read, with the types they must have.
-REPORT_FIELDS: Mapping[str, tuple[type, ...]] = {
-    "task": (str,), "model": (str,), "primary_metric": (str,), "metrics": (dict,), "ci": (dict,),
-    "metrics_n": (dict,), "metric_scales": (dict,), "breakdown": (dict,), "dataset": (dict,),
-    "backend": (dict,), "generation": (dict,), "complete": (bool,), "scored": (bool,), "created": (str,),
-}
-REPORT_REQUIRED = ("task", "model", "primary_metric", "metrics")
 
 # The run.json fields that `run` and `merge` read.
 RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
@@ -65,26 +56,10 @@ def check_fields(obj: Json, fields: Mapping[str, tuple[type, ...]], required: tu
     for name, types in fields.items():
         value = obj.get(name)
         if name in obj and value is not None and not _is_instance(value, types):
-            wanted = " or ".join("number" if t in _NUMBER else _json_name(t) for t in types)
+            wanted = " or ".join(_json_name(t) for t in types)
             raise StateFileError(f"{where}: field {name!r} is a {_json_name(type(value))}, "
                                  f"expected {wanted}; {remedy}")
     return obj
-
-
-def read_report(path: Path) -> Json:
-    """A report.json whose fields have the types `compare` and `leaderboard` rely on."""
-    remedy = "re-create it with `vlmeval score` or `vlmeval merge`"
-    report = check_fields(read_json_object(path, "report", remedy), REPORT_FIELDS, REPORT_REQUIRED,
-                          str(path), remedy)
-    for name, value in report["metrics"].items():
-        if not isinstance(value, _NUMBER_OR_NULL) or isinstance(value, bool):
-            raise StateFileError(f"{path}: metric {name!r} is a {_json_name(type(value))}, expected a "
-                                 f"number; {remedy}")
-    for name, interval in (report.get("ci") or {}).items():
-        if interval is not None and not (isinstance(interval, list) and len(interval) == 2
-                                         and all(isinstance(x, _NUMBER) for x in interval)):
-            raise StateFileError(f"{path}: ci of {name!r} is not a [low, high] pair of numbers; {remedy}")
-    return report
 
 
 def read_run_file(path: Path) -> Json:
