@@ -36,7 +36,7 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class JudgeQuery:
-    """One judge question, sent as a single user message.
+    """One judge question, sent as a user message (after `system`, when a task's judge has one).
 
     `run` is never sent: it only separates cache entries, so that repeated judge runs
     (`--judge-runs N`) each get their own reply instead of N copies of the first.
@@ -46,6 +46,7 @@ class JudgeQuery:
     temperature: float = 0.0
     max_tokens: int = 512
     run: int = 0
+    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,8 @@ class Judge:
 
     @staticmethod
     def _messages(query: JudgeQuery) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": query.prompt}]
+        user = {"role": "user", "content": query.prompt}
+        return [user] if query.system is None else [{"role": "system", "content": query.system}, user]
 
     def _call(self, query: JudgeQuery) -> ChatCall:
         return ChatCall(self._messages(query), query.temperature, query.max_tokens)
