@@ -76,3 +76,16 @@ def test_accuracy_equals_the_oracle(tmp_path: Path) -> None:
         assert metrics[f"structural_{kind}"] == pytest.approx(100 * sum(group) / len(group))
     rel = [ok for ok, case in zip(right, CASES) if case[2] == "rel"]
     assert metrics["semantic_rel"] == pytest.approx(100 * sum(rel) / len(rel))
+
+
+def test_hub_configs_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    questions = datasets.Dataset.from_list([gqa_row(i, *case[:3]) for i, case in enumerate(CASES[:3])])
+    images = datasets.Dataset.from_list(
+        [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}} for key, color in IMAGES.items()],
+        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image()}))
+    configs = {"testdev_balanced_instructions": questions, "testdev_balanced_images": images}
+    monkeypatch.setattr(datasets, "load_dataset", lambda hub, config, split: configs[config])
+    samples = load_samples(load_registry().get("gqa"), None, None, None).samples
+    assert [s.images[0].load().getpixel((1, 1)) for s in samples] == [COLORS[c] for c in IMAGES.values()]

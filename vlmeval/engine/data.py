@@ -353,7 +353,10 @@ def _from_hub(spec: DataSpec, split: str) -> Table:
     import pyarrow.compute as pc
 
     present = pc.is_valid(dataset.data.column(column)).to_pylist()
-    images = dataset.select_columns([column]).cast_column(column, datasets.Image(decode=False))
+    undecoded = datasets.Image(decode=False)
+    if not isinstance(dataset.features[column], datasets.Image):  # a list of images per row
+        undecoded = datasets.Sequence(undecoded)
+    images = dataset.select_columns([column]).cast_column(column, undecoded)
     rows = dataset.remove_columns([column]).to_list()
     for row, has_image in zip(rows, present, strict=True):
         row[column] = None
