@@ -3,8 +3,10 @@ by LLaVA-1.5.
 
 Dataset: lmms-lab/textvqa, split validation (5,000 questions, 10 human answers each, `ocr_tokens`).
 Prompt: LLaVA-1.5's `llava_textvqa_val_v051_ocr.jsonl`: the question, the OCR tokens, the
-short-answer suffix (`{question}\\nReference OCR token: {tokens joined by ", "}\\nAnswer the question
-using a single word or phrase.`); max_new_tokens 128.
+short-answer suffix (`{Question}\\nReference OCR token: {tokens joined by ", "}\\nAnswer the question
+using a single word or phrase.`); max_new_tokens 128. The dataset's questions are lower-case; LLaVA's
+file starts them with a capital (its `eval_textvqa.py` lower-cases the prompt's question to find the
+annotation; lmms-eval's reproduction applies `str.capitalize()`, which is what is done here).
 Score: LLaVA's `llava/eval/eval_textvqa.py` with `m4c_evaluator.TextVQAAccuracyEvaluator` (from
 facebookresearch/mmf): the EvalAI answer processor (`vlmeval.answers.vqa.evalai_normalize`, the
 same processor, checked against m4c_evaluator.py) on the prediction and on each of the 10 answers,
@@ -35,7 +37,7 @@ def to_sample(row: Row, index: int) -> Sample:
     image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
-        text=f"{row['question']}\nReference OCR token: {tokens}\n{SHORT_ANSWER}",
+        text=f"{str(row['question']).capitalize()}\nReference OCR token: {tokens}\n{SHORT_ANSWER}",
         images=(image,) if image is not None else (),
         target=answers,
     )
@@ -73,7 +75,7 @@ def textvqa_val() -> Task:
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=(mean_metric("accuracy", "accuracy"),),
-        prompt_template=f"{{question}}\\nReference OCR token: {{ocr_tokens joined by ', '}}\\n{SHORT_ANSWER}",
+        prompt_template=f"{{question, capitalized}}\\nReference OCR token: {{ocr_tokens joined by ', '}}\\n{SHORT_ANSWER}",
         max_new_tokens=128,
         summary_line=summary_line,
     )

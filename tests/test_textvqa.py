@@ -60,7 +60,7 @@ def test_prompt_carries_the_ocr_tokens(tmp_path: Path) -> None:
     data, _ = build(tmp_path)
     samples = load_samples(load_registry().get("textvqa_val"), str(data), None, None).samples
     assert samples[1].id == "34603"
-    assert samples[1].text == ("what is written here 1?\nReference OCR token: STOP, cola, 3:15\n"
+    assert samples[1].text == ("What is written here 1?\nReference OCR token: STOP, cola, 3:15\n"
                                "Answer the question using a single word or phrase.")
     assert samples[0].text.split("\n")[1] == "Reference OCR token: "  # every question has the line
 
