@@ -2,9 +2,9 @@
 
 `--data` values: `TASK=PATH` gives one task its data (repeatable); a bare value is, with one task,
 that task's data as always, and with several, a folder holding one subfolder per task, named after
-the task (`pope/`) or after its hub dataset (`POPE/`, as `huggingface-cli download lmms-lab/POPE
---local-dir DIR/POPE` writes it; tasks on one dataset, e.g. MMBench EN and CN, share it), or `demo`
-(every task's bundled demo split). A task whose data is not there is reported as missing, counted,
+the task or after its hub dataset (the part of the hub id after `/`, as `hf download OWNER/NAME
+--local-dir DIR/NAME` writes it; tasks on one dataset share it), or `demo` (every task's bundled
+demo split). A task whose data is not there is reported as missing, counted,
 and makes the exit status non-zero; the other tasks run. Without `--data` every task reads its hub copy.
 """
 
