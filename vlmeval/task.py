@@ -118,9 +118,11 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split`, shown by `vlmeval tasks`. `columns` must be present
-    in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`, `IndexInto`,
-    `OptionLetter`) say what their cells must hold, and run on every row of every file.
+    is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
+    selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
+    kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
+    be present in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`,
+    `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file.
     """
 
     hub: str
@@ -131,6 +133,22 @@ class DataSpec:
     image_column: str | None = "image"
     demo: Path | None = None
     checks: tuple[ColumnCheck, ...] = ()
+    keep: Callable[[Row], bool] | None = None
+    images: ImageJoin | None = None
+
+
+@dataclass(frozen=True)
+class ImageJoin:
+    """Images kept in another config of the same dataset, joined on a key (datasets that store each image once).
+
+    The rows of `config` (same split) hold `key` and the image column; a question row's
+    `on` column names its image. Locally, `--data` is a folder holding both configs in the hub's
+    layout (one subfolder per config).
+    """
+
+    config: str
+    on: str
+    key: str = "id"
 
 
 class ArtifactWriter(Protocol):
