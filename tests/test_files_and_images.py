@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_sixteen_bit_grayscale_is_scaled_not_clipped() -> None:
     values = np.array([[0, 16384, 32768, 65535]], dtype=np.uint16)
     loaded = _lazy(Image.fromarray(values)).load()
     assert loaded.mode == "RGB"
-    assert [loaded.getpixel((x, 0))[0] for x in range(4)] == [0, 64, 128, 255]
+    assert [loaded.getpixel((x, 0)) for x in range(4)] == [(v, v, v) for v in (0, 64, 128, 255)]
 
 
 def test_transparency_is_composited_onto_white() -> None:
@@ -113,7 +114,7 @@ def test_spreadsheet_text_stays_text(tmp_path: Path) -> None:
 
     from vlmeval.io import atomic_write_xlsx
 
-    rows = [{"index": 0, "prediction": "=HYPERLINK(\"http://x\")"}, {"index": 1, "prediction": "a\x01b"},
+    rows: list[dict[str, Any]] = [{"index": 0, "prediction": "=HYPERLINK(\"http://x\")"}, {"index": 1, "prediction": "a\x01b"},
             {"index": 2, "prediction": None}]
     atomic_write_xlsx(tmp_path / "s.xlsx", rows)
     sheet = pd.read_excel(tmp_path / "s.xlsx", engine="openpyxl")
