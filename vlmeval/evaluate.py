@@ -213,6 +213,7 @@ def finish(
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
+    print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     return EXIT_OK if report["complete"] else EXIT_INCOMPLETE
 
 
