@@ -256,3 +256,28 @@ def test_embedded_json_cannot_close_the_script_element() -> None:
     text = safe_json(value)
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == value
+
+
+def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_path: Path) -> None:
+    """An MM-Vet-shaped run (no run.json, data not reachable): judge replies, partial verdicts."""
+    from vlmeval.io import atomic_write_json, atomic_write_jsonl
+    from vlmeval.metrics import Record
+    from vlmeval.registry import load_registry
+    from vlmeval.report import build_report
+
+    scores = [1.0, 0.4, 0.0]
+    records = [Record(id=f"v{i}", prompt=f"What is shown? ({i})", prediction=f"a cat {i}",
+                      answer=[{"score": s, "replies": [f"{s} because <b>reason</b> {i}"], "error": None}],
+                      target="a cat", scores={"score": s, "score_run0": s, "failed_judgements": 0.0},
+                      meta={"capability": ["rec"]}) for i, s in enumerate(scores)]
+    report = build_report(load_registry().get("mmvet"), records, "judged-model", True,
+                          {"dataset": {"source": str(tmp_path / "nowhere"), "split": "test", "fingerprint": "x"},
+                           "judge": {"model": "gpt-4-0613"}})
+    atomic_write_jsonl(tmp_path / "predictions.jsonl", (r.to_json() for r in records))
+    atomic_write_json(tmp_path / "report.json", report)
+    page = Page(browser, write_page(tmp_path, out=tmp_path / "judged.html", extra=("--thumbnails", "0")), "#id=v1")
+    assert page.page.inner_text("tr.row.open .badge") == "\u25D0 partial"
+    detail = page.page.locator("tr.detail").text_content()
+    assert "judged 0.4" in detail and "judge run 0: score 0.4" in detail and "0.4 because <b>reason</b> 1" in detail
+    assert "judge gpt-4-0613" in page.page.inner_text("#cards")
+    page.close()

@@ -6,8 +6,8 @@ as markup), the JSON is embedded with `<`, `>` and `&` escaped, and a Content-Se
 only the page's own script run and load no URL but its embedded `data:` thumbnails.
 
 Compactness, for VQAv2 val's 214,354 samples (benchmarks/view_large.py): rows are arrays, not
-objects; every cell but the id is an index into one table of distinct values (answers, targets and
-group names repeat); the prefix and suffix every prompt shares are stored once. Thumbnails are
+objects; every cell but the id is an index into a table of distinct values or lists (answers,
+targets and group names repeat, and the two runs share them); the prefix and suffix every prompt shares are stored once. Thumbnails are
 downscaled JPEGs of at most --thumbnails images, chosen flipped samples first, then samples not
 right, then the rest in file order; the browser decodes only those of the rows on screen.
 """
@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -72,22 +73,35 @@ def verdict(record: Record, key: str | None, scored: bool) -> int:
 
 
 class ValueTable:
-    """Distinct JSON values, each stored once; a cell is its index (a list cell: a list of indices)."""
+    """Distinct values, each stored once. A cell is an index into `values` (a scalar or an object) or,
+    for a list, -1 - its index in `lists`, where each distinct list of cells is stored once (VQA's ten
+    answers, or a row's tuple of field values, repeat across samples and across the two runs)."""
 
     def __init__(self) -> None:
         self.values: list[Any] = []
-        self._index: dict[str, int] = {}
+        self.lists: list[list[int]] = []
+        self._values: dict[Any, int] = {}
+        self._lists: dict[tuple[int, ...], int] = {}
 
     def __call__(self, value: Any) -> int:
-        key = json.dumps(value, sort_keys=True, default=str)
-        found = self._index.get(key)
+        if isinstance(value, (list, tuple)):
+            return self.list([self(v) for v in value])
+        # The type is part of the key: 1, 1.0 and True are equal as dict keys but not as JSON.
+        key = (type(value), value) if isinstance(value, (str, int, float, type(None))) else \
+            json.dumps(value, sort_keys=True, default=str)
+        found = self._values.get(key)
         if found is None:
-            found = self._index[key] = len(self.values)
+            found = self._values[key] = len(self.values)
             self.values.append(value)
         return found
 
-    def cell(self, value: Any) -> int | list[int]:
-        return [self(v) for v in value] if isinstance(value, list) else self(value)
+    def list(self, cells: list[int]) -> int:
+        key = tuple(cells)
+        found = self._lists.get(key)
+        if found is None:
+            found = self._lists[key] = len(self.lists)
+            self.lists.append(cells)
+        return -1 - found
 
 
 def shared_ends(prompts: Sequence[str]) -> tuple[str, str]:
@@ -102,16 +116,17 @@ def shared_ends(prompts: Sequence[str]) -> tuple[str, str]:
 
 def encode_rows(run: Run, key: str | None, table: ValueTable, ends: tuple[str, str],
                 meta_keys: Sequence[str]) -> list[list[Any]]:
-    """[id, prompt, prediction, answer, target, score, verdict, failure, error, scores, meta...]."""
+    """[id, prompt, prediction, answer, target, score, verdict, failure, error, scores, fields]: cells
+    of `table` but the id, the score and the verdict; fields: a list cell, one cell per `meta_keys`."""
     scored = bool(run.report.get("scored", True))
     cut_start, cut_end = len(ends[0]), len(ends[1])
     rows = []
     for r in run.records:
         prompt = r.prompt[cut_start:len(r.prompt) - cut_end]
         score = r.scores.get(key) if key is not None else None
-        rows.append([r.id, table(prompt), table(r.prediction), table.cell(r.answer), table.cell(r.target),
-                     score, verdict(r, key, scored), table(r.failure), table(r.error), table(dict(r.scores)),
-                     [table.cell(r.meta.get(k)) for k in meta_keys]])
+        rows.append([r.id, table(prompt), table(r.prediction), table(r.answer), table(r.target), score,
+                     verdict(r, key, scored), table(r.failure), table(r.error), table(dict(r.scores)),
+                     table.list([table(r.meta.get(k)) for k in meta_keys])])
     return rows
 
 
@@ -153,8 +168,9 @@ def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,
     data, split, limit = data_source(run, override)
     where = data or "the hub copy (cache only)"
     if data is None:  # never download a dataset to draw thumbnails: only a cached hub copy is used
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if "datasets" in sys.modules:  # imported already: its offline switch can no longer be set
+            return {}, "No thumbnails: the run read the hub copy; pass --data PATH (a local copy)."
+        os.environ["HF_DATASETS_OFFLINE"] = os.environ["HF_HUB_OFFLINE"] = "1"  # read at import
     try:
         sample_set = load_samples(load_registry(registry_dirs).get(run.task), data, split, limit)
     except Exception as exc:  # noqa: BLE001 - any reason: the page is still written, and says why
@@ -169,13 +185,12 @@ def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,
             continue
         for image in sample.images[:IMAGES_PER_SAMPLE]:
             try:
-                picture = image.load()
+                picture = image.load(max_side=THUMB_PIXELS)
             except VlmevalError:
                 failed += 1
                 continue
-            picture.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
             buffer = io.BytesIO()
-            picture.convert("RGB").save(buffer, format="JPEG", quality=72, optimize=True)
+            picture.save(buffer, format="JPEG", quality=72)
             out.setdefault(sample_id, []).append(base64.b64encode(buffer.getvalue()).decode("ascii"))
             count += 1
     note = (f"Thumbnails ({THUMB_PIXELS} px) of {len(out)} samples from {sample_set.source}"
@@ -218,7 +233,7 @@ def build_page_data(runs: Sequence[Run], labels: Sequence[str], registry_dirs: S
     return {"schema": 1, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "runs": [describe(run, label) for run, label in zip(runs, labels, strict=True)],
             "score_key": key, "notes": notes, "thumb_note": thumb_note, "breakdowns": breakdowns,
-            "meta_keys": meta_keys, "prefix": ends[0], "suffix": ends[1], "values": table.values,
+            "meta_keys": meta_keys, "prefix": ends[0], "suffix": ends[1], "values": table.values, "lists": table.lists,
             "rows": rows, "thumbs": thumbs}
 
 
@@ -233,8 +248,9 @@ def safe_json(obj: Any) -> str:
 
 def render_page(page_data: dict[str, Any]) -> str:
     template = resources.files("vlmeval").joinpath("view_page.html").read_text(encoding="utf-8")
-    script = re.search(r"<script>(.*?)</script>", template, re.S)
-    assert script is not None, "view_page.html has no inline script"
+    script = re.search(r"<script>(.*?)</script>", template, re.DOTALL)
+    if script is None:
+        raise RuntimeError("vlmeval/view_page.html has no inline <script>: the package is damaged")
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode("utf-8")).digest()).decode("ascii")
     policy = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
               f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
