@@ -87,8 +87,12 @@ class ValueTable:
         if isinstance(value, (list, tuple)):
             return self.list([self(v) for v in value])
         # The type is part of the key: 1, 1.0 and True are equal as dict keys but not as JSON.
-        key = (type(value), value) if isinstance(value, (str, int, float, type(None))) else \
-            json.dumps(value, sort_keys=True, default=str)
+        if isinstance(value, (str, int, float, type(None))):
+            key: Any = (type(value), value)
+        elif isinstance(value, dict) and all(isinstance(v, (str, int, float)) for v in value.values()):
+            key = (dict, tuple(sorted((str(k), type(v), v) for k, v in value.items())))  # per-sample scores
+        else:
+            key = json.dumps(value, sort_keys=True, default=str)
         found = self._values.get(key)
         if found is None:
             found = self._values[key] = len(self.values)
