@@ -39,7 +39,7 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import RunPlan, run
+    from vlmeval.engine.evaluate import RunPlan, run
 
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
@@ -89,13 +89,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import merge
+    from vlmeval.engine.evaluate import merge
 
     return merge(Path(args.run_dir), _score_context(args, None))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import score_file
+    from vlmeval.engine.evaluate import score_file
 
     _positive("--limit", args.limit)
     task = _task(args)
@@ -128,7 +128,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from vlmeval.compare import compare, render_markdown, write_chart
+    from vlmeval.reporting.compare import compare, render_markdown, write_chart
 
     _positive("--resamples", args.resamples)
     if not 0.0 < args.alpha < 1.0:
@@ -182,7 +182,8 @@ def _default_view_path(paths: list[Path]) -> Path:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import sys
 
-    from vlmeval.leaderboard import build_leaderboard, render
+    from vlmeval.reporting.leaderboard import build_leaderboard
+    from vlmeval.reporting.leaderboard_formats import render
 
     board = build_leaderboard([Path(d) for d in args.dirs])
     for warning in board.warnings:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import UsageError
-from vlmeval.leaderboard import report_files_under
 from vlmeval.metrics import Record
-from vlmeval.paired import PairedResult, paired_comparison
-from vlmeval.resampling import RecordView
-from vlmeval.stats import RESAMPLES, SEED
+from vlmeval.reporting.leaderboard import report_files_under
+from vlmeval.stats.inference import RESAMPLES, SEED
+from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
 
@@ -270,7 +270,7 @@ def _verdict(c: Comparison) -> str:
 
 def write_chart(comparison: Comparison, path: Path) -> None:
     """B - A with its interval per task and metric, coloured by significance."""
-    from vlmeval.plots import difference_chart, write_png
+    from vlmeval.reporting.plots import difference_chart, write_png
 
     labels, differences, intervals, statuses = [], [], [], []
     for task in comparison.tasks:
