@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import read_jsonl, vlmeval, write_jsonl
-from vlmeval.compare import load_run
-from vlmeval.view import build_page_data, safe_json
+from vlmeval.reporting.compare import load_run
+from vlmeval.reporting.view import build_page_data, safe_json
 
 CHROMIUM = os.environ.get("VLMEVAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -263,7 +263,7 @@ def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_pa
     from vlmeval.io import atomic_write_json, atomic_write_jsonl
     from vlmeval.metrics import Record
     from vlmeval.registry import load_registry
-    from vlmeval.report import build_report
+    from vlmeval.reporting.report import build_report
 
     scores = [1.0, 0.4, 0.0]
     records = [Record(id=f"v{i}", prompt=f"What is shown? ({i})", prediction=f"a cat {i}",

@@ -13,7 +13,7 @@ from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
 
 if TYPE_CHECKING:
-    from vlmeval.compare import Comparison
+    from vlmeval.reporting.compare import Comparison
 
 
 def _task(args: argparse.Namespace) -> Task:
@@ -154,7 +154,7 @@ def _write_compare_views(comparison: Comparison, page: Path, tasks_dirs: list[st
     """One page per shared task: FILE.html for one task, FILE-<task>.html for each of several."""
     import sys
 
-    from vlmeval.view import write_view
+    from vlmeval.reporting.view import write_view
 
     for item in comparison.tasks:
         output = page if len(comparison.tasks) == 1 else page.with_name(f"{page.stem}-{item.task}{page.suffix}")
@@ -163,7 +163,7 @@ def _write_compare_views(comparison: Comparison, page: Path, tasks_dirs: list[st
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from vlmeval.view import write_view
+    from vlmeval.reporting.view import write_view
 
     if len(args.runs) > 2:
         raise UsageError(f"vlmeval view takes one run folder, or two to compare (got {len(args.runs)})")

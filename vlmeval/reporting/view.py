@@ -27,9 +27,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from vlmeval.compare import Run, runs_by_task, sample_notes
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.metrics import Record
+from vlmeval.reporting.compare import Run, runs_by_task, sample_notes
 
 THUMBNAILS = 2000  # default cap on embedded images: ~3 KB each, so ~6 MB at most
 THUMB_PIXELS = 160  # longest side of a thumbnail
@@ -166,8 +166,8 @@ def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,
     """{id: [base64 JPEG]} for the first `cap` images of `ids`, and a line saying what the page has."""
     if cap <= 0:
         return {}, "No thumbnails (--thumbnails 0)."
+    from vlmeval.engine.samples import load_samples
     from vlmeval.registry import load_registry
-    from vlmeval.samples import load_samples
 
     data, split, limit = data_source(run, override)
     where = data or "the hub copy (cache only)"
@@ -251,10 +251,10 @@ def safe_json(obj: Any) -> str:
 
 
 def render_page(page_data: dict[str, Any]) -> str:
-    template = resources.files("vlmeval").joinpath("view_page.html").read_text(encoding="utf-8")
+    template = resources.files("vlmeval.reporting").joinpath("view_page.html").read_text(encoding="utf-8")
     script = re.search(r"<script>(.*?)</script>", template, re.DOTALL)
     if script is None:
-        raise RuntimeError("vlmeval/view_page.html has no inline <script>: the package is damaged")
+        raise RuntimeError("vlmeval/reporting/view_page.html has no inline <script>: the package is damaged")
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode("utf-8")).digest()).decode("ascii")
     policy = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
               f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
