@@ -7,9 +7,10 @@ only the page's own script run and load no URL but its embedded `data:` thumbnai
 
 Compactness, for VQAv2 val's 214,354 samples (benchmarks/view_large.py): rows are arrays, not
 objects; every cell but the id is an index into a table of distinct values or lists (answers,
-targets and group names repeat, and the two runs share them); the prefix and suffix every prompt shares are stored once. Thumbnails are
-downscaled JPEGs of at most --thumbnails images, chosen flipped samples first, then samples not
-right, then the rest in file order; the browser decodes only those of the rows on screen.
+targets and group names repeat, and the two runs share them); the prefix and suffix every prompt
+shares are stored once. Thumbnails are downscaled JPEGs of at most --thumbnails images, chosen
+flipped samples first, then samples not right, then the rest in file order; the browser decodes
+only those of the rows on screen.
 """
 
 from __future__ import annotations
