@@ -123,7 +123,7 @@ def encode_rows(run: Run, key: str | None, table: ValueTable, ends: tuple[str, s
                 meta_keys: Sequence[str]) -> list[list[Any]]:
     """[id, prompt, prediction, answer, target, score, verdict, failure, error, scores, fields]: cells
     of `table` but the id, the score and the verdict; fields: a list cell, one cell per `meta_keys`."""
-    scored = bool(run.report.get("scored", True))
+    scored = run.report.scored
     cut_start, cut_end = len(ends[0]), len(ends[1])
     rows = []
     for r in run.records:
@@ -139,7 +139,7 @@ def thumbnail_order(runs: Sequence[Run], key: str | None) -> list[str]:
     """Ids in the order thumbnails are given: flipped, then not right in some run, then the rest."""
     verdicts: dict[str, list[int]] = {}
     for run in runs:
-        scored = bool(run.report.get("scored", True))
+        scored = run.report.scored
         for r in run.records:
             verdicts.setdefault(r.id, []).append(verdict(r, key, scored))
     flipped = [i for i, v in verdicts.items() if len(set(v)) > 1]
@@ -154,7 +154,7 @@ def data_source(run: Run, override: str | None) -> tuple[str | None, str | None,
     run_file = run.folder / "run.json"
     if run_file.is_file():
         recorded = json.loads(run_file.read_text(encoding="utf-8")).get("invocation", {})
-    dataset = run.report.get("dataset", {})
+    dataset = run.report.dataset
     data = override or recorded.get("data")
     if data is None and not run_file.is_file():  # `vlmeval score` names its local data file as the source
         source = str(dataset.get("source", ""))
@@ -201,20 +201,19 @@ def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,
     note = (f"Thumbnails ({THUMB_PIXELS} px) of {len(out)} samples from {sample_set.source}"
             + (f", capped at {cap} images (--thumbnails)" if count >= cap else "")
             + (f"; {failed} images could not be decoded" if failed else "") + ".")
-    if sample_set.fingerprint() != run.report.get("dataset", {}).get("fingerprint"):
+    if sample_set.fingerprint() != run.report.dataset.get("fingerprint"):
         note += " Warning: this data's fingerprint differs from the run's: images may not match."
     return out, note
 
 
 def describe(run: Run, label: str) -> dict[str, Any]:
     report = run.report
-    primary = report.get("primary_metric")
-    return {"label": label, "folder": str(run.folder), "task": run.task, "model": report.get("model"),
-            "n": len(run.records), "primary_metric": primary, "value": report.get("metrics", {}).get(primary),
-            "metrics": report.get("metrics", {}), "source": report.get("dataset", {}).get("source"),
-            "split": report.get("dataset", {}).get("split"), "created": report.get("created"),
-            "complete": report.get("complete", True), "failures": report.get("counts", {}).get("failures", {}),
-            "judge": report.get("judge", {}).get("model") if isinstance(report.get("judge"), dict) else None}
+    return {"label": label, "folder": str(run.folder), "task": run.task, "model": report.model,
+            "n": len(run.records), "primary_metric": report.primary_metric,
+            "value": report.metrics.get(report.primary_metric), "metrics": report.metrics,
+            "source": report.dataset.get("source"), "split": report.dataset.get("split"),
+            "created": report.created, "complete": report.complete, "failures": report.counts.failures,
+            "judge": (report.judge or {}).get("model")}
 
 
 def build_page_data(runs: Sequence[Run], labels: Sequence[str], registry_dirs: Sequence[str] = (),
@@ -234,7 +233,7 @@ def build_page_data(runs: Sequence[Run], labels: Sequence[str], registry_dirs: S
     if not thumbs and len(runs) == 2 and thumbnail_cap > 0:
         thumbs, note_b = thumbnails(runs[1], order, thumbnail_cap, data, registry_dirs)
         thumb_note = note_b if thumbs else thumb_note
-    breakdowns = [b for b in runs[0].report.get("breakdown", {}) if b in meta_keys]
+    breakdowns = [b for b in runs[0].report.breakdown if b in meta_keys]
     return {"schema": 1, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "runs": [describe(run, label) for run, label in zip(runs, labels, strict=True)],
             "score_key": key, "notes": notes, "thumb_note": thumb_note, "breakdowns": breakdowns,
