@@ -6,12 +6,16 @@ import argparse
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import GenerationSettings
 from vlmeval.errors import UsageError
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
+
+if TYPE_CHECKING:
+    from vlmeval.reporting.compare import Comparison
 
 
 def _task(args: argparse.Namespace) -> Task:
@@ -204,7 +208,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.output), text)
     if args.chart:
         write_chart(comparison, Path(args.chart))
+    if args.view:
+        _write_compare_views(comparison, Path(args.view), args.tasks_dir)
     return comparison.exit_code
+
+
+def _write_compare_views(comparison: Comparison, page: Path, tasks_dirs: list[str]) -> None:
+    """One page per shared task: FILE.html for one task, FILE-<task>.html for each of several."""
+    import sys
+
+    from vlmeval.reporting.view import write_view
+
+    for item in comparison.tasks:
+        output = page if len(comparison.tasks) == 1 else page.with_name(f"{page.stem}-{item.task}{page.suffix}")
+        write_view([item.a.folder, item.b.folder], output, item.task, tasks_dirs)
+        print(f"\nBrowse the samples of {item.task}: {output}", file=sys.stderr)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from vlmeval.reporting.view import write_view
+
+    if len(args.runs) > 2:
+        raise UsageError(f"vlmeval view takes one run folder, or two to compare (got {len(args.runs)})")
+    paths = [Path(p) for p in args.runs]
+    output = Path(args.output) if args.output else _default_view_path(paths)
+    written = write_view(paths, output, args.task, args.tasks_dir, args.thumbnails, args.data)
+    print(f"wrote {written} ({written.stat().st_size / 2**20:.1f} MiB); open it in a browser")
+    return 0
+
+
+def _default_view_path(paths: list[Path]) -> Path:
+    folder = paths[-1] if paths[-1].is_dir() else paths[-1].parent
+    return folder / ("view.html" if len(paths) == 1 else "view-compare.html")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

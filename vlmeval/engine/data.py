@@ -37,7 +37,9 @@ class LazyImage:
         self._fetch = fetch
         self.where = where
 
-    def load(self) -> Image:
+    def load(self, max_side: int | None = None) -> Image:
+        """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
+        reduced scale, several times faster than decoding them whole)."""
         from PIL import Image as PILImage
 
         try:
@@ -45,6 +47,10 @@ class LazyImage:
             if data is None:
                 raise ValueError("the image cell is empty")
             image = PILImage.open(io.BytesIO(data))
+            if max_side is not None:
+                scale = min(1.0, max_side / max(image.size))
+                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
+                image.thumbnail((max_side, max_side))
             image.load()
             return to_rgb(image)
         except Exception as exc:

@@ -241,6 +241,7 @@ def finish(
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
+    print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
     print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
