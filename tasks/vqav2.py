@@ -122,6 +122,7 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
             size=size,
             columns=("question_id", "question", "answers", "answer_type") if answered
             else ("question_id", "question"),
+            list_fields=(("answers", "answer"),),  # 2.1 M answer dicts on val: read the strings only
         ),
         to_sample=to_sample,
         scorer=score_vqa,

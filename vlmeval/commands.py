@@ -25,13 +25,13 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive("--judge-concurrency", args.judge_concurrency)
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs)
+        return ScoreContext(judge_runs=args.judge_runs, charts=args.charts)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
     client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
                         concurrency=args.judge_concurrency)
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs, charts=args.charts)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -140,7 +140,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         atomic_write_text(Path(args.output), text)
     if args.chart:
-        write_chart(comparison, Path(args.chart))
+        from vlmeval.extras import plots_or_note
+
+        if plots_or_note(f"--chart {args.chart}"):
+            write_chart(comparison, Path(args.chart))
     return comparison.exit_code
 
 

@@ -105,16 +105,23 @@ def add_intervals(report: dict[str, Any], task: Task, records: Sequence[Record])
     }
 
 
-def write_outputs(folder: Path, records: Sequence[Record], report: Mapping[str, Any]) -> None:
+def write_outputs(folder: Path, records: Sequence[Record], report: Mapping[str, Any], charts: bool = False) -> None:
+    """predictions.jsonl, report.json and report.md; with `charts`, the breakdown charts beside it
+    (opt-in: importing matplotlib and drawing cost more than scoring a small task)."""
     atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
     atomic_write_json(folder / "report.json", report)
-    atomic_write_text(folder / "report.md", render_markdown(report, write_charts(folder, report)))
+    drawn = write_charts(folder, report) if charts else {}
+    atomic_write_text(folder / "report.md", render_markdown(report, drawn))
 
 
 def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
     """One bar chart per breakdown beside report.md: {breakdown key: file name}. A chart that cannot
     be drawn is logged and skipped: the report itself is what must not be lost."""
+    from vlmeval.extras import plots_or_note
+
     charts: dict[str, str] = {}
+    if not report.get("breakdown") or not plots_or_note("report.md's charts"):
+        return charts
     metric = report.get("primary_metric", "")
     for by, groups in report.get("breakdown", {}).items():
         if not groups:

@@ -56,12 +56,14 @@ class ScoreContext:
 
     `data` is the local data path the samples came from (`--data`), None for the hub copy: a task
     that must read a sibling split (VQAv2 test-dev's submission lists all of test2015) finds it there.
+    `charts` (`--charts`) asks the engine for report.md's PNG charts; scorers ignore it.
     """
 
     judge: Judge | None = None
     judge_runs: int = 1
     output_dir: Path | None = None
     data: str | None = None
+    charts: bool = False
 
     @property
     def output_folder(self) -> Path:
@@ -93,7 +95,9 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split`, shown by `vlmeval tasks`.
+    is the expected number of rows of `split`, shown by `vlmeval tasks`. `list_fields` names
+    list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
+    2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
     """
 
     hub: str
@@ -103,6 +107,7 @@ class DataSpec:
     size: int | None = None
     image_column: str | None = "image"
     demo: Path | None = None
+    list_fields: tuple[tuple[str, str], ...] = ()
 
 
 class ArtifactWriter(Protocol):
