@@ -74,7 +74,7 @@ def test_jobs_needing_an_extra_name_it(tmp_path: Path) -> None:
     local = vlmeval("run", "--task", "sqa", "--model", "demo", "--data", "demo", "--output", str(tmp_path),
                     env=env)
     assert local.returncode == 2
-    assert "needs torch, transformers, accelerate, which is not installed: pip install 'vlmeval[hf]'" in local.stderr
+    assert "needs torch, transformers, accelerate, which are not installed: pip install 'vlmeval[hf]'" in local.stderr
     hub = vlmeval("score", "--task", "sqa", "--predictions", str(_demo_predictions(tmp_path / "p.jsonl")),
                   "--output", str(tmp_path / "s"), env=env)
     assert hub.returncode == 2 and "pip install 'vlmeval[hub]'" in hub.stderr, hub.stderr

@@ -40,7 +40,8 @@ def require(extra: str, purpose: str) -> None:
     absent = missing(extra)
     if absent:
         advice = TORCH_ADVICE if "torch" in absent else ""
-        raise UsageError(f"{purpose} needs {', '.join(absent)}, which is not installed: "
+        verb = "is" if len(absent) == 1 else "are"
+        raise UsageError(f"{purpose} needs {', '.join(absent)}, which {verb} not installed: "
                          f"pip install 'vlmeval[{extra}]'{advice}")
 
 
