@@ -43,22 +43,23 @@ def read_predictions(path: str | Path) -> dict[str, str | None]:
 
 
 def _read_well_formed(file: Path) -> dict[str, str | None] | None:
-    """The common case in one JSON parse of all lines (~2x faster than a parse per line at VQAv2's
-    214k lines); None when anything is off, so that the line-by-line reader names the line at fault."""
-    # split("\n"), not splitlines(): U+2028 and U+0085 may stand raw inside a JSON string.
-    lines = [line for line in file.read_text(encoding="utf-8").split("\n") if line.strip()]
+    """The common case (string ids, string predictions, one object per line) parsed by pyarrow's
+    JSON reader, 5x faster than a json.loads per line at VQAv2's 214k lines. None whenever anything
+    differs from that case (int ids, a null or missing prediction, two objects on a line, a bad
+    line, duplicate ids), so that the line-by-line reader decides and names the line at fault."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    data = file.read_bytes()
+    n_lines = sum(1 for line in data.split(b"\n") if line.strip())
+    schema = pa.schema([("id", pa.string()), ("prediction", pa.string())])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
-        objects = json.loads("[" + ",".join(lines) + "]")
-    except json.JSONDecodeError:  # a bad line, or a line that is several values (`{..} {..}`)
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if len(objects) != len(lines):
+    if table.num_rows != n_lines or any(table.column(c).null_count for c in ("id", "prediction")):
         return None
-    predictions: dict[str, str | None] = {}
-    for obj in objects:
-        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
-            return None
-        prediction = obj["prediction"]
-        if prediction is not None and not isinstance(prediction, str):
-            return None
-        predictions[str(obj["id"])] = prediction
-    return predictions if len(predictions) == len(objects) else None
+    predictions: dict[str, str | None] = dict(zip(table.column("id").to_pylist(),
+                                                  table.column("prediction").to_pylist(), strict=True))
+    return predictions if len(predictions) == n_lines else None
