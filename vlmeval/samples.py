@@ -26,12 +26,10 @@ class SampleSet:
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""
-        # The same bytes as one json.dumps(..., default=str) per sample, hashed in one pass: the
-        # encoder is built once (json.dumps with options builds one per call) and SHA-256 of the
-        # concatenation equals the sample-by-sample updates, so existing fingerprints still match.
-        encode = json.JSONEncoder(default=str).encode
-        text = "".join([encode([s.id, s.text, s.target]) for s in self.samples])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        digest = hashlib.sha256()
+        for s in self.samples:
+            digest.update(json.dumps([s.id, s.text, s.target], default=str).encode())
+        return digest.hexdigest()[:16]
 
     def describe(self) -> dict[str, Any]:
         return {

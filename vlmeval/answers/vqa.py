@@ -194,17 +194,10 @@ def vqa_accuracy(prediction: str, gt_answers: Sequence[str]) -> float:
         raise ValueError("gt_answers is empty")
     cleaned, normalized = zip(*pairs)
     if cleaned.count(cleaned[0]) != len(cleaned):  # the answers differ: normalise both sides
-        answer, answers = _clean_and_normalize(prediction)[1], normalized
+        matches = tuple(map(_clean_and_normalize(prediction)[1].__eq__, normalized))
     else:
-        answer, answers = _clean_whitespace(prediction), cleaned
-    n_matches = answers.count(answer)
-    # Exact shortcuts: no match makes every term 0.0; with 4 or more, every annotator sees at least
-    # 3 matching others, so every term is 1.0 and the left-to-right sum is exactly len(answers).
-    if n_matches == 0:
-        return 0.0
-    if n_matches >= 4:
-        return 1.0
-    return _leave_one_out_mean(tuple(map(answer.__eq__, answers)))
+        matches = tuple(map(_clean_whitespace(prediction).__eq__, cleaned))
+    return _leave_one_out_mean(matches)
 
 
 def vqa_score(prediction: str, gt_answers: Sequence[str]) -> float:
