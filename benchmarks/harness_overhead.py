@@ -74,12 +74,13 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     """The steps of `vlmeval run` with a replay model, one by one, in this process."""
     from vlmeval.backends.base import GenerationSettings
     from vlmeval.backends.replay import ReplayBackend
+    from vlmeval.engine.runner import generate
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.scoring import score_answers
+    from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.report import build_report, write_outputs
-    from vlmeval.runner import generate
-    from vlmeval.samples import load_samples
-    from vlmeval.scoring import score_answers
-    from vlmeval.store import AnswerStore
+    from vlmeval.reporting.record import RunInfo
+    from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
     marks = [("start", time.perf_counter())]
@@ -97,7 +98,7 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     marks.append(("read answer files", time.perf_counter()))
     records = score_answers(task, sample_set.samples, answers, ScoreContext(output_dir=output))
     marks.append(("score", time.perf_counter()))
-    report = build_report(task, records, "replay", True, {"dataset": {"fingerprint": fingerprint}})
+    report = build_report(task, records, "replay", True, RunInfo(dataset={"fingerprint": fingerprint}))
     marks.append(("build report (metrics, breakdowns)", time.perf_counter()))
     write_outputs(output, records, report)
     marks.append(("write report files", time.perf_counter()))

@@ -77,8 +77,8 @@ def heavy_imports(runs: int) -> None:
     print(f"-- heavy packages imported ({', '.join(HEAVY)}); in-process seconds, median of {runs}")
     with tempfile.TemporaryDirectory(prefix="vlmeval-startup-") as scratch:
         work = Path(scratch)
+        from vlmeval.engine.samples import load_samples
         from vlmeval.registry import load_registry
-        from vlmeval.samples import load_samples
 
         samples = load_samples(load_registry().get("sqa"), "demo", None, None).samples
         predictions = work / "p.jsonl"

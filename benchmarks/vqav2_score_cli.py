@@ -83,13 +83,14 @@ def time_cli(data: Path, predictions: Path, output: Path,
 
 def time_phases(data: Path, predictions: Path, output: Path) -> None:
     """The engine steps of `score_file`, timed one by one in this process."""
+    from vlmeval.engine.predictions import read_predictions
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.scoring import score_answers
+    from vlmeval.engine.store import Answer
     from vlmeval.metrics import compute_metrics, grouped
-    from vlmeval.predictions import read_predictions
     from vlmeval.registry import load_registry
-    from vlmeval.report import build_report, write_outputs
-    from vlmeval.samples import load_samples
-    from vlmeval.scoring import score_answers
-    from vlmeval.store import Answer
+    from vlmeval.reporting.record import RunInfo
+    from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
     task = load_registry().get(TASK)
@@ -106,7 +107,7 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
     for by in task.breakdowns:
         grouped(task.metrics[0], by, records)
     marks.append(("metrics + breakdowns", time.perf_counter()))
-    report = build_report(task, records, "bench", True, {"dataset": {"fingerprint": fingerprint}})
+    report = build_report(task, records, "bench", True, RunInfo(dataset={"fingerprint": fingerprint}))
     write_outputs(output, records, report)
     marks.append(("report (incl. metrics again) + write", time.perf_counter()))
     for (_, before), (name, after) in itertools.pairwise(marks):

@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import COLORS
 from tests.tiny_models import BY_NAME, checkpoint
 from vlmeval.backends import BackendOptions
-from vlmeval.backends.base import GenerationSettings, Request, SampleError
+from vlmeval.backends.base import GenerationSettings, PreparingBackend, Request, SampleError
 from vlmeval.backends.transformers import TransformersBackend
 
 
@@ -26,6 +26,7 @@ def _requests() -> list[Request]:
     return requests
 
 
+@pytest.mark.slow
 def test_batch_1_equals_batch_16(tiny_llava: Path) -> None:
     import torch
 
@@ -96,10 +97,10 @@ def test_other_architectures_are_batch_invariant(name: str) -> None:
 def test_runner_with_prepared_batches_equals_one_by_one(tmp_path: Path) -> None:
     """The runner's path (length-sorted batches, preprocessing ahead in a thread) changes no answer."""
     from vlmeval.demo import CHECKPOINT_DIR
+    from vlmeval.engine.runner import generate
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.runner import generate
-    from vlmeval.samples import load_samples
-    from vlmeval.store import AnswerStore
 
     samples = load_samples(load_registry().get("sqa"), "demo", None, 30).samples
     backend = TransformersBackend(str(CHECKPOINT_DIR), BackendOptions(device="cpu"))
@@ -113,3 +114,7 @@ def test_runner_with_prepared_batches_equals_one_by_one(tmp_path: Path) -> None:
     assert through_runner == one_by_one
     assert backend.generate_prepared(backend.prepare(requests[:5], settings), settings) == [
         one_by_one[r.sample_id] for r in requests[:5]]
+    assert isinstance(backend, PreparingBackend)  # so the runner does take the prefetch path
+    import torch
+
+    assert torch.is_grad_enabled()  # generation ran under inference_mode; nothing was switched off globally

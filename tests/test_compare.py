@@ -12,7 +12,8 @@ from tests.helpers import vlmeval
 from vlmeval.cli import main
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
-from vlmeval.report import build_report, write_outputs
+from vlmeval.reporting.record import Counts, RunInfo, RunReport
+from vlmeval.reporting.report import build_report, write_outputs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUBJECTS = ("natural science", "social science", "language science")
@@ -32,12 +33,12 @@ def sqa_records(correct: list[int], prompt: str = "Question {i}?") -> list[Recor
 def write_run(folder: Path, model: str, records: list[Record], fingerprint: str = "fp0",
               charts: bool = False) -> dict[str, Any]:
     task = load_registry().get("sqa")
-    run_info = {"dataset": {"source": "synthetic", "split": "test", "n_rows": len(records),
-                            "fingerprint": fingerprint},
-                "generation": {"temperature": 0.0}, "backend": {"prompt_style": "chat"}}
+    run_info = RunInfo(dataset={"source": "synthetic", "split": "test", "n_rows": len(records),
+                                "fingerprint": fingerprint},
+                       generation={"temperature": 0.0}, backend={"prompt_style": "chat"})
     report = build_report(task, records, model, True, run_info)
     write_outputs(folder, records, report, charts=charts)
-    return report
+    return report.to_json()
 
 
 def baseline(n: int = 400) -> list[int]:
@@ -169,14 +170,14 @@ def test_report_carries_intervals_and_charts(tmp_path: Path) -> None:
 
 
 def test_only_higher_is_better_scales_are_gated(tmp_path: Path) -> None:
-    from vlmeval.compare import Comparison, Run, TaskComparison
-    from vlmeval.paired import PairedResult
-    from vlmeval.stats import TestResult
+    from vlmeval.reporting.compare import Comparison, Run, TaskComparison
+    from vlmeval.stats.inference import TestResult
+    from vlmeval.stats.paired import PairedResult
 
     significant = TestResult("McNemar exact", 0.001)
     results = [PairedResult(name, 50.0, 40.0, -10.0, (-14.0, -6.0), 100, significant, 1000)
                for name in ("acc", "mme", "unresolved", "acc_std")]
-    run = Run(tmp_path, {}, [])
+    run = Run(tmp_path, RunReport("t", "m", 0, True, "acc", True, Counts()), [])
     scales = {"acc": "percent", "mme": "points", "unresolved": "count", "acc_std": "spread"}
     comparison = Comparison("a", "b", [TaskComparison("t", run, run, results, scales)], [], [], 5.0, 0.05, 1000)
     assert [comparison.status(comparison.tasks[0], r) for r in results] == [

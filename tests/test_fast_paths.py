@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vlmeval.data import _read_parquet
+from vlmeval.engine.data import _read_parquet
 
 
 def test_list_fields_read_the_field_as_strings(tmp_path: Path) -> None:

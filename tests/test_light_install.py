@@ -27,8 +27,8 @@ def _light_env() -> dict[str, str]:
 
 
 def _demo_predictions(path: Path) -> Path:
+    from vlmeval.engine.samples import load_samples
     from vlmeval.registry import load_registry
-    from vlmeval.samples import load_samples
 
     samples = load_samples(load_registry().get("sqa"), "demo", None, None).samples
     return write_jsonl(path, [{"id": s.id, "prediction": "A"} for s in samples])

@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vlmeval.metrics import Metric
 
 if TYPE_CHECKING:
-    from vlmeval.data import LazyImage
+    from vlmeval.engine.data import LazyImage
     from vlmeval.judge import Judge
 
 Row = Mapping[str, Any]
+
+# The failure of a sample whose judge request failed for good (HTTP 5xx after the client's retries,
+# a refused connection...): such replies are never cached, so the report is incomplete (exit 3)
+# and re-running the same command asks the judge again. Every judged task uses this one name.
+JUDGE_ERROR = "judge_error"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class ScoreContext:
     judge_runs: int = 1
     output_dir: Path | None = None
     data: str | None = None
+    answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
     charts: bool = False
 
     @property
@@ -71,6 +77,24 @@ class ScoreContext:
         if self.output_dir is None:
             raise RuntimeError("this score context has no output folder")
         return self.output_dir
+
+
+@dataclass(frozen=True)
+class AnswerReading:
+    """One way a task may read answers, named so the report says which was used.
+
+    `official` readings reproduce an official scorer, named with its version in `reference`; the
+    others are vlmeval's own and are reported as not official.
+    """
+
+    name: str
+    description: str
+    official: bool
+    reference: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "official": self.official,
+                "reference": self.reference}
 
 
 class Scorer(Protocol):
@@ -95,8 +119,10 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split`, shown by `vlmeval tasks`. `list_fields` names
-    list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
+    is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
+    selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
+    kept rows only. `images` joins the images from another config (see ImageJoin). `list_fields`
+    names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
     2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
     """
 
@@ -107,13 +133,30 @@ class DataSpec:
     size: int | None = None
     image_column: str | None = "image"
     demo: Path | None = None
+    keep: Callable[[Row], bool] | None = None
+    images: ImageJoin | None = None
     list_fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageJoin:
+    """Images kept in another config of the same dataset, joined on a key (datasets that store each image once).
+
+    The rows of `config` (same split) hold `key` and the image column; a question row's
+    `on` column names its image. Locally, `--data` is a folder holding both configs in the hub's
+    layout (one subfolder per config).
+    """
+
+    config: str
+    on: str
+    key: str = "id"
 
 
 class ArtifactWriter(Protocol):
     """Writes files a task owes beside its report (e.g. a leaderboard submission).
 
-    Files go into `context.output_dir` (always set here); returns their names for the report.
+    Files go into `context.output_dir` (always set here); returns their file names (not paths, so
+    a report stays true when its folder moves) for the report.
     """
 
     def __call__(
@@ -131,7 +174,6 @@ class Task:
     to_sample: Callable[[Row, int], Sample]
     scorer: Scorer
     metrics: tuple[Metric, ...]
-    prompt_template: str
     max_new_tokens: int = 128
     breakdowns: tuple[str, ...] = ()
     has_targets: Callable[[Sequence[Sample]], bool] = lambda samples: all(
@@ -139,11 +181,23 @@ class Task:
     )
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
-    needs_judge: bool = False
+    answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
 
     @property
     def primary_metric(self) -> str:
         return self.metrics[0].name
+
+    def answer_reading(self, name: str | None) -> AnswerReading | None:
+        """The reading `--answer-reading` names (None: the default); a UsageError for a name the task lacks."""
+        if name is None:
+            return self.answer_readings[0] if self.answer_readings else None
+        for reading in self.answer_readings:
+            if reading.name == name:
+                return reading
+        from vlmeval.errors import UsageError
+
+        known = ", ".join(r.name for r in self.answer_readings) or "none: it has one fixed reading"
+        raise UsageError(f"--answer-reading {name!r} is not a reading of task {self.name} (readings: {known})")
 
 
 _REGISTERED: dict[str, Callable[[], Task]] = {}

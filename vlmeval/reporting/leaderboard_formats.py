@@ -15,12 +15,15 @@ import json
 import re
 from typing import Any
 
-from vlmeval.leaderboard import Column, Leaderboard, Row
+from vlmeval.errors import UsageError
+from vlmeval.reporting.leaderboard import Column, Leaderboard, Row
 
 CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the table)
 
 
 def _header(column: Column) -> str:
+    if column.label is not None:  # a suite's column: the published table's name
+        return column.label if column.scale == "percent" else f"{column.label} ({column.scale})"
     unit = "" if column.scale == "percent" else f", {column.scale}"
     return f"{column.task} ({column.metric}{unit})"
 
@@ -37,7 +40,7 @@ def _cells(board: Leaderboard, row: Row) -> list[tuple[str, bool]]:
     cells = []
     for column in board.columns:
         entry = row.entries.get(column.task)
-        cells.append(("", False) if entry is None else (f"{entry.value:.2f}", entry.value == _best(board, column)))
+        cells.append(("", False) if entry is None else (f"{entry.value:.{column.decimals}f}", entry.value == _best(board, column)))
     return cells
 
 
@@ -128,7 +131,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _charts(board: Leaderboard) -> list[str]:
-    from vlmeval.plots import bar_chart, grouped_bar_chart
+    from vlmeval.reporting.plots import bar_chart, grouped_bar_chart
 
     parts = []
     for column in board.columns:
@@ -185,3 +188,11 @@ def html_page(board: Leaderboard) -> str:
         *([f'<h2>Notes</h2><ul class="note">{warnings}</ul>'] if warnings else []),
         "</body></html>",
     ]) + "\n"
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    renderers = {"md": markdown, "csv": csv_text, "latex": latex,
+                 "html": html_page, "json": json_text}
+    if fmt not in renderers:
+        raise UsageError(f"unknown leaderboard format {fmt!r} (md, csv, latex, html, json)")
+    return renderers[fmt](board)

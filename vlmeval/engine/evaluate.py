@@ -12,14 +12,12 @@ from typing import Any
 
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
-from vlmeval.errors import PredictionsError, UsageError
-from vlmeval.io import atomic_write_json, ensure_writable
-from vlmeval.predictions import read_predictions
-from vlmeval.report import build_report, print_report, write_outputs
-from vlmeval.runner import generate, pending_samples
-from vlmeval.samples import DEMO, SampleSet, gc_paused, load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.shards import (
+from vlmeval.engine.memory import gc_paused
+from vlmeval.engine.predictions import read_predictions
+from vlmeval.engine.runner import generate, pending_samples
+from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.shards import (
     Placement,
     WorkerResult,
     detect_placement,
@@ -28,7 +26,11 @@ from vlmeval.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.store import Answer, AnswerStore
+from vlmeval.engine.store import Answer, AnswerStore
+from vlmeval.errors import PredictionsError, UsageError
+from vlmeval.io import atomic_write_json, ensure_writable
+from vlmeval.reporting.record import RunInfo
+from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
 from vlmeval.task import ScoreContext, Task
 
 EXIT_OK = 0
@@ -55,10 +57,23 @@ class RunPlan:
     gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
+    backend_cache: BackendCache | None = None
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+
+class BackendCache:
+    """Holds the backend once built, so that the tasks of one command share one model load."""
+
+    def __init__(self) -> None:
+        self._backend: Backend | None = None
+
+    def get(self, model: str, options: BackendOptions) -> Backend:
+        if self._backend is None:
+            self._backend = make_backend(model, options)
+        return self._backend
 
 
 def default_run_name(model: str) -> str:
@@ -114,7 +129,10 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
     pending = pending_samples(sample_set.samples, store, placement.shard)
 
     def build_backend() -> Backend:
-        backend = make_backend(plan.model, plan.backend_options)
+        if plan.backend_cache is not None:
+            backend = plan.backend_cache.get(plan.model, plan.backend_options)
+        else:
+            backend = make_backend(plan.model, plan.backend_options)
         _record_backend(plan.run_dir, backend.describe())
         return backend
 
@@ -187,7 +205,7 @@ def score_file(
             for i, p in predictions.items()
         }
         ensure_writable(output)
-        run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file}
+        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
 
@@ -198,12 +216,13 @@ def finish(
     answers: dict[str, Answer],
     model: str,
     folder: Path,
-    run_info: dict[str, Any],
+    run_info: RunInfo,
     context: ScoreContext,
 ) -> int:
     samples = sample_set.samples
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
+    reading = task.answer_reading(context.answer_reading)
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     # Reports, files and the console table are built without making cycles; with the collector on,
@@ -211,15 +230,21 @@ def finish(
     # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
     with gc_paused():
         report = build_report(task, records, model, scored, run_info)
+        if reading is not None:
+            report.answer_reading = reading.describe()
         if task.write_artifacts is not None and not scored:
             predictions = [r.prediction for r in records]
-            report["artifacts"] = task.write_artifacts(samples, predictions, context)
+            report.artifacts = task.write_artifacts(samples, predictions, context)
         if context.judge is not None:
-            report["judge"] = context.judge.describe()
+            report.judge = context.judge.describe()
         write_outputs(folder, records, report, charts=context.charts)
         print_report(report)
     print(f"results: {folder}")
-    return EXIT_OK if report["complete"] else EXIT_INCOMPLETE
+    if report.complete:
+        return EXIT_OK
+    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
+          "(answers and judge replies so far are kept)", file=sys.stderr)
+    return EXIT_INCOMPLETE
 
 
 def _local_data(task: Task, data: str | None) -> str | None:
@@ -270,15 +295,14 @@ def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "backend": backend})
 
 
-def _run_info(run_dir: Path) -> dict[str, Any]:
+def _run_info(run_dir: Path) -> RunInfo:
     recorded = _read_run_file(run_dir)
-    return {
-        "dataset": recorded.get("dataset", {}),
-        "generation": recorded.get("generation", {}),
-        "seed": recorded.get("generation", {}).get("seed"),
-        "backend": recorded.get("backend", {}),
-        "sharding": recorded.get("sharding", {}),
-    }
+    return RunInfo(
+        dataset=recorded.get("dataset", {}),
+        generation=recorded.get("generation", {}),
+        backend=recorded.get("backend", {}),
+        sharding=recorded.get("sharding", {}),
+    )
 
 
 def merge(run_dir: Path, context: ScoreContext) -> int:

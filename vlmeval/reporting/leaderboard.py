@@ -1,22 +1,28 @@
 """`vlmeval leaderboard DIR...`: one table of models x tasks from the report.json files found.
 
 Each cell is the task's primary metric. The average column covers only tasks whose primary metric is
-a percentage (`metric_scales` in the report; "percent" when absent and the value lies in 0-100):
+a percentage (`metric_scales` in the report; a report that records no scale is listed, never averaged):
 points (MME's perception sum, 0-2000) are never averaged with percents. A model gets an average only
 when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
 average, then (or without an average column) by the task columns left to right.
+
+With a suite (`--suite NAME`) the columns are the suite's, in its order, each with the metric and
+the decimals of the published table it mirrors (a task without reports keeps an empty column);
+reports of other tasks are left out, and there is no average column.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import UsageError
+from vlmeval.reporting.record import ReportError, load_report
+from vlmeval.suite import Suite
+
+UNDECLARED_SCALE = "undeclared"
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class Column:
     task: str
     metric: str
     scale: str
+    label: str | None = None
+    decimals: int = 2
 
 
 @dataclass
@@ -71,33 +79,36 @@ def report_files_under(folder: Path) -> list[Path]:
     return sorted(p for p in found if not any(x.startswith(".") for x in p.relative_to(folder).parts))
 
 
-def _entry(path: Path, warnings: list[str]) -> Entry | None:
+def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None) -> Entry | None:
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        metric = report["primary_metric"]
-        value = report.get("metrics", {}).get(metric)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        warnings.append(f"{path}: skipped, not a vlmeval report ({exc})")
+        report = load_report(path)
+    except ReportError as exc:
+        warnings.append(f"skipped: {exc}")
         return None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    if metric_of is not None and report.task not in metric_of:
+        return None  # not a task of the suite
+    metric = (metric_of or {}).get(report.task) or report.primary_metric
+    value = report.metrics.get(metric)
+    if value is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
         return None
-    scale = report.get("metric_scales", {}).get(metric)
-    if scale is None:
-        scale = "percent" if 0.0 <= value <= 100.0 else "points"
-    return Entry(str(report.get("model", "?")), str(report.get("task", "?")), str(metric), float(value),
-                 report.get("ci", {}).get(metric), report.get("metrics_n", {}).get(metric), str(scale),
-                 str(path), str(report.get("created", "")), report.get("breakdown") or {})
+    scale = report.metric_scales.get(metric)
+    if scale is None:  # written before scales were recorded: never averaged, never guessed from the value
+        warnings.append(f"{path}: no recorded scale of {metric!r}; listed as {UNDECLARED_SCALE!r}, not averaged")
+        scale = UNDECLARED_SCALE
+    return Entry(report.model, report.task, metric, float(value), report.ci.get(metric),
+                 report.metrics_n.get(metric), scale, str(path), report.created, report.breakdown)
 
 
-def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None) -> Leaderboard:
     warnings: list[str] = []
+    metric_of = None if suite is None else {c.task: c.metric for c in suite.columns}
     chosen: dict[tuple[str, str], Entry] = {}
     found = [f for path in paths for f in _report_files(path)]
     if not found:
         raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
     for file in found:
-        entry = _entry(file, warnings)
+        entry = _entry(file, warnings, metric_of)
         if entry is None:
             continue
         key = (entry.model, entry.task)
@@ -119,6 +130,8 @@ def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
     averaged = [c.task for c in columns if c.scale == "percent"]
     if len(averaged) < 2:
         averaged = []
+    if suite is not None:
+        columns, averaged = _suite_columns(suite, columns), []
     rows = []
     for model in sorted({e.model for e in chosen.values()}):
         entries = {task: e for (m, task), e in chosen.items() if m == model}
@@ -129,17 +142,17 @@ def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
     return Leaderboard(columns, rows, averaged, warnings)
 
 
+def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
+    by_task = {c.task: c for c in found}
+    columns = []
+    for spec in suite.columns:
+        seen = by_task.get(spec.task)
+        metric = spec.metric or (seen.metric if seen else "primary")
+        columns.append(Column(spec.task, metric, seen.scale if seen else "percent", spec.label, spec.decimals))
+    return columns
+
+
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
     by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
                   for c in columns]
     return (row.average is None, -(row.average or 0.0), *by_columns, row.model)
-
-
-def render(board: Leaderboard, fmt: str) -> str:
-    from vlmeval import leaderboard_formats as formats
-
-    renderers = {"md": formats.markdown, "csv": formats.csv_text, "latex": formats.latex,
-                 "html": formats.html_page, "json": formats.json_text}
-    if fmt not in renderers:
-        raise UsageError(f"unknown leaderboard format {fmt!r} (md, csv, latex, html, json)")
-    return renderers[fmt](board)
