@@ -52,14 +52,14 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     if task is not None:
         task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading, charts=args.charts)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
     client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
                         concurrency=args.judge_concurrency)
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
-                        answer_reading=args.answer_reading)
+                        answer_reading=args.answer_reading, charts=args.charts)
 
 
 def _selected_tasks(args: argparse.Namespace) -> list[Task]:
@@ -207,7 +207,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         atomic_write_text(Path(args.output), text)
     if args.chart:
-        write_chart(comparison, Path(args.chart))
+        from vlmeval.extras import plots_or_note
+
+        if plots_or_note(f"--chart {args.chart}"):
+            write_chart(comparison, Path(args.chart))
     if args.view:
         _write_compare_views(comparison, Path(args.view), args.tasks_dir)
     return comparison.exit_code

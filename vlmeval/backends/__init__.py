@@ -30,6 +30,9 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
         from vlmeval.backends.replay import ReplayBackend
 
         return ReplayBackend(model.removeprefix("replay:"))
+    from vlmeval.extras import require
+
+    require("hf", f"--model {model} (a local model, run with transformers)")
     from vlmeval.backends.transformers import TransformersBackend
 
     return TransformersBackend(resolve_checkpoint(model), options)
