@@ -21,8 +21,14 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
+def _positive_seconds(name: str, value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"{name} must be a positive number of seconds (got {value})")
+
+
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
+    _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
     if args.judge is None:
         return ScoreContext(judge_runs=args.judge_runs)
@@ -30,7 +36,7 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     from vlmeval.openai_client import ChatClient
 
     client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
-                        concurrency=args.judge_concurrency)
+                        concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
 
 
@@ -40,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    _positive_seconds("--request-timeout", args.request_timeout)
     task = _task(args)
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens or task.max_new_tokens,
@@ -61,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         max_retries=args.max_retries,
+        timeout=args.request_timeout,
         device_map="auto" if args.gpus_per_shard > 1 else None,
     )
     plan = RunPlan(
@@ -80,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         gpus_per_shard=args.gpus_per_shard,
         tasks_dirs=tuple(args.tasks_dir),
         argv=tuple(args.argv),
+        restart=args.restart,
     )
     return run(plan)
 

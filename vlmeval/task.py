@@ -135,6 +135,9 @@ class Task:
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     needs_judge: bool = False
+    # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
+    # answers of the old version are then refused instead of being mixed into new reports.
+    version: int = 1
 
     @property
     def primary_metric(self) -> str:

@@ -8,8 +8,6 @@ so a `$` in a model or category name is just a character.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,12 +122,6 @@ def difference_chart(labels: Sequence[str], differences: Sequence[float],
 
 def write_png(path: Path, data: bytes) -> None:
     """Write a PNG atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from vlmeval.io import atomic_write_bytes
+
+    atomic_write_bytes(path, data)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from vlmeval.redact import redact_argv
 from vlmeval.metrics import Record, compute_metrics, grouped
 from vlmeval.task import Task
 
@@ -75,7 +76,7 @@ def build_report(
     report.update(run_info)
     report["prompt_template"] = task.prompt_template
     report["versions"] = package_versions()
-    report["command"] = " ".join(sys.argv)
+    report["command"] = redact_argv(sys.argv)  # no user:password@ of a --base-url
     report["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return report
 
