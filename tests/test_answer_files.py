@@ -69,7 +69,11 @@ def test_runs_and_merge_survive_a_tail_torn_inside_a_character(
     whole = file.read_bytes()
     last_start = whole.rstrip(b"\n").rfind(b"\n") + 1
     last_id = json.loads(whole[last_start:])["id"]
-    for cut in range(last_start + 1, len(whole) - 1):
+    # Every cut inside a character (a continuation byte follows), and two between characters; the
+    # store test above covers every offset through the same reader that runs and merges use.
+    inside = [cut for cut in range(last_start + 1, len(whole) - 1) if 0x80 <= whole[cut] < 0xC0]
+    assert len(inside) >= 4
+    for cut in [last_start + 3, *inside, len(whole) - 3]:
         file.write_bytes(whole[:cut])
         caplog.clear()
         assert main(["merge", str(run_dir)]) == 3, cut  # scored; the torn sample is missing

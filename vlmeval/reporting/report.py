@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.redact import redact_argv
 from vlmeval.metrics import Record, compute_metrics, grouped
 from vlmeval.task import Task
@@ -129,6 +129,8 @@ def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
                             [intervals.get(group) for group in groups],
                             f"{report['task']}: {metric} by {by} ({report['model']})", f"{metric}, 95% CI")
             write_png(folder / name, png)
+        except WriteError:
+            raise  # a full disk is not a chart that cannot be drawn: it stops the run, loudly
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
             continue
