@@ -135,10 +135,11 @@ def test_a_signal_to_the_parent_of_shards_stops_every_worker(tmp_path: Path, sen
         workers = [shard_worker(parent, shard) for shard in (0, 1)]
         wait_for(lambda: answer_lines(run_dir) >= 4, what="answers from the workers")
         os.kill(parent.pid, sent)
-        _, stderr = parent.communicate(timeout=60)
+        parent.wait(timeout=60)  # not communicate(): a worker left running would hold the pipes open
         left = [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
         for worker in left:
             worker.kill()
+        _, stderr = parent.communicate(timeout=60)
         assert parent.returncode == code, stderr
         assert left == [], "workers left running after the parent stopped"
         assert "answers so far are kept" in stderr
