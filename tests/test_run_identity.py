@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -163,9 +164,12 @@ def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path:
     claim.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
     assert try_claim(claim) is None  # stale: this process holds it now
     assert json.loads(claim.read_text())["pid"] == os.getpid()
-    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": time.time()}))
     holder = try_claim(claim)
     assert holder is not None and holder.pid == os.getppid()
+    # A live pid that started after the claim was taken is another process that reused the pid.
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": 1.0}))
+    assert try_claim(claim) is None
 
 
 def test_concurrent_write_checks_do_not_trip_over_each_other(tmp_path: Path) -> None:

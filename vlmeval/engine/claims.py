@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STALE_AFTER_S = 30 * 60
@@ -63,10 +63,11 @@ def _create_with_o_excl(path: Path, text: str) -> bool:
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a claim."""
+    """Who holds a claim; `since` (epoch seconds) is when it was taken."""
 
     host: str
     pid: int
+    since: float = field(default=0.0, compare=False)
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}"
@@ -79,21 +80,34 @@ def this_process() -> Holder:
 def _read_holder(path: Path) -> Holder | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Holder(str(data["host"]), int(data["pid"]))
+        return Holder(str(data["host"]), int(data["pid"]), float(data.get("since", 0.0)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
         return Holder("?", -1)  # unreadable: judged by its age alone
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, since: float) -> bool:
+    """Whether the process that took a claim at `since` still runs (not another one with its pid)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    started = _start_time(pid)
+    return started is None or started <= since + 1.0
+
+
+def _start_time(pid: int) -> float | None:
+    """A process's start (epoch seconds) from /proc on Linux; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _last_change(*paths: Path) -> float:
@@ -109,7 +123,7 @@ def _last_change(*paths: Path) -> float:
 def _is_stale(path: Path, holder: Holder, guarded: Path | None) -> bool:
     me = this_process()
     if holder.host == me.host and holder.pid > 0:
-        return holder.pid != me.pid and not _alive(holder.pid)
+        return holder.pid != me.pid and not _alive(holder.pid, holder.since)
     watched = (path,) if guarded is None else (path, guarded)
     return time.time() - _last_change(*watched) > STALE_AFTER_S
 
@@ -144,8 +158,7 @@ def _take_over(path: Path, stale: Holder) -> None:
     except FileNotFoundError:
         return
     if _read_holder(aside) != stale:  # not the claim we judged: put it back if the name is free
-        if not create_exclusive(path, aside.read_text(encoding="utf-8")):
-            pass
+        create_exclusive(path, aside.read_text(encoding="utf-8"))
     aside.unlink(missing_ok=True)
 
 

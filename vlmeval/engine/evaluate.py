@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -12,20 +11,22 @@ from typing import Any
 
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
-from vlmeval.engine.identity import DatasetIdentity, RunIdentity, checkpoint_identity
-from vlmeval.engine.predictions import read_predictions
-from vlmeval.engine.runner import generate, pending_samples
-from vlmeval.engine.samples import DEMO, SampleSet, load_samples
-from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.claims import held, try_claim
+from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
     RUN_FILE,
+    fingerprint_of_first,
     open_run,
     read_run_file,
     restart,
+    run_identity,
+    run_record,
     update_run_file,
 )
+from vlmeval.engine.runner import generate, pending_samples
+from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Placement,
     WorkerResult,
@@ -91,8 +92,8 @@ def run(plan: RunPlan) -> int:
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher == "single":
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
-    open_run(plan.run_dir, run_identity(plan, sample_set), _run_record(plan, sample_set),
-             lambda n: _fingerprint_of_first(plan, sample_set, n))
+    open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
+             lambda n: fingerprint_of_first(plan, sample_set, n))
     store = AnswerStore(plan.run_dir)
     if not placement.is_worker:
         count = plan.shards or _default_shard_count(plan)
@@ -262,52 +263,6 @@ def _local_data(task: Task, data: str | None) -> str | None:
     if data == DEMO:
         return str(task.data.demo) if task.data.demo is not None else None
     return data
-
-
-def _run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
-    """run.json's readable summary, and the `invocation` that `vlmeval merge` loads samples with."""
-    return {
-        "task": plan.task.name,
-        "model": plan.model,
-        "dataset": sample_set.describe(),
-        "generation": plan.settings.to_dict(),
-        "prompt_style": plan.backend_options.prompt_style,
-        "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
-                       "tasks_dirs": list(plan.tasks_dirs)},
-    }
-
-
-def _data_path(data: str | None) -> str | None:
-    return data if data in (None, DEMO) else str(Path(data).expanduser().resolve())
-
-
-def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
-    """Everything that decides this run's answers (vlmeval.engine.identity)."""
-    kind = next((k for k in ("openai", "replay") if plan.model.startswith(f"{k}:")), "transformers")
-    options = plan.backend_options
-    local = kind == "transformers"  # dtype, quantization, attention and template are its alone
-    quantization = "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None
-    return RunIdentity(
-        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind,
-        checkpoint=checkpoint_identity(plan.model),
-        dtype=options.dtype if local else None,
-        quantization=quantization if local else None,
-        attn_implementation=options.attn_implementation if local else None,
-        prompt_style=options.prompt_style if local else None,
-        generation=plan.settings.to_dict(),
-        dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
-                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
-    )
-
-
-def _fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> str | None:
-    """The fingerprint of the first n samples; loads more when this run's --limit is smaller."""
-    samples = sample_set.samples
-    if len(samples) < n and plan.limit is not None and plan.limit < n:
-        samples = load_samples(plan.task, plan.data, plan.split, n).samples
-    if len(samples) < n:
-        return None
-    return SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint()
 
 
 def _run_info(run_dir: Path) -> dict[str, Any]:

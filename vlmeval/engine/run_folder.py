@@ -10,13 +10,17 @@ import json
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmeval.engine.claims import create_exclusive
-from vlmeval.engine.identity import IdentityMismatch, RunIdentity, check
+from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check, checkpoint_identity
+from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.store import ANSWERS_DIR
 from vlmeval.errors import UsageError
 from vlmeval.io import atomic_write_json, write_error
+
+if TYPE_CHECKING:
+    from vlmeval.engine.evaluate import RunPlan
 
 RUN_FILE = "run.json"
 MERGE_CLAIM = ".merging"
@@ -97,3 +101,49 @@ def restart(run_dir: Path) -> None:
 
 def update_run_file(run_dir: Path, fields: Mapping[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**read_run_file(run_dir), **fields})
+
+
+def run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
+    """run.json's readable summary, and the `invocation` that `vlmeval merge` loads samples with."""
+    return {
+        "task": plan.task.name,
+        "model": plan.model,
+        "dataset": sample_set.describe(),
+        "generation": plan.settings.to_dict(),
+        "prompt_style": plan.backend_options.prompt_style,
+        "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
+                       "tasks_dirs": list(plan.tasks_dirs)},
+    }
+
+
+def _data_path(data: str | None) -> str | None:
+    return data if data in (None, DEMO) else str(Path(data).expanduser().resolve())
+
+
+def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
+    """Everything that decides this run's answers (vlmeval.engine.identity)."""
+    kind = next((k for k in ("openai", "replay") if plan.model.startswith(f"{k}:")), "transformers")
+    options = plan.backend_options
+    local = kind == "transformers"  # dtype, quantization, attention and template are its alone
+    quantization = "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None
+    return RunIdentity(
+        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind,
+        checkpoint=checkpoint_identity(plan.model),
+        dtype=options.dtype if local else None,
+        quantization=quantization if local else None,
+        attn_implementation=options.attn_implementation if local else None,
+        prompt_style=options.prompt_style if local else None,
+        generation=plan.settings.to_dict(),
+        dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
+                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+    )
+
+
+def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> str | None:
+    """The fingerprint of the first n samples; loads more when this run's --limit is smaller."""
+    samples = sample_set.samples
+    if len(samples) < n and plan.limit is not None and plan.limit < n:
+        samples = load_samples(plan.task, plan.data, plan.split, n).samples
+    if len(samples) < n:
+        return None
+    return SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint()

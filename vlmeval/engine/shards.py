@@ -116,7 +116,7 @@ def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> s
     return str(max(1, cores // count))
 
 
-class Terminated(Exception):  # noqa: N818 - named for the signal, like KeyboardInterrupt
+class Terminated(Exception):
     """SIGTERM reached this process; raised where it waits so that cleanup runs."""
 
 

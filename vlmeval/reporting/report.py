@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from vlmeval.redact import redact_argv
 from vlmeval.metrics import Record, compute_metrics, grouped
+from vlmeval.redact import redact_argv
 from vlmeval.task import Task
 
 log = logging.getLogger(__name__)
