@@ -146,3 +146,18 @@ def test_a_signal_to_the_parent_of_shards_stops_every_worker(tmp_path: Path, sen
         resumed = vlmeval(*args, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run_dir / "report.json").read_text())["counts"]["answered"] == 60
+
+
+def test_a_full_disk_under_the_judge_cache_costs_the_cache_entry_not_the_reply(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vlmeval.judge import _ReplyCache
+
+    cache = _ReplyCache(tmp_path / "judge-cache.sqlite")
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count={pages}")  # sqlite's own "database or disk is full"
+    cache.put("k1", "judge", "x" * 100_000)
+    cache.put("k2", "judge", "y" * 100_000)
+    assert "judge cache" in caplog.text and "full" in caplog.text
+    assert caplog.text.count("not written") == 1  # said once
+    cache.close()

@@ -223,3 +223,35 @@ def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: P
         assert code == 0 or (code == 2 and "is answering shard 0 of 1" in err), err
     assert asked == 60  # nobody answered a sample twice
     assert len(read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")) == 60
+
+
+def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_path: Path) -> None:
+    """The torchrun/Slurm merge is decided by an exclusively created file, not flock."""
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if k not in {"RANK", "WORLD_SIZE", "SLURM_PROCID", "VLMEVAL_SHARD"}}
+    run_dir = tmp_path / "api" / "sqa"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with FakeOpenAIServer("A") as server:
+            first = subprocess.run([sys.executable, "-m", "vlmeval", *_api_args(server, tmp_path)],
+                                   env={**env, "RANK": "0", "WORLD_SIZE": "2"}, capture_output=True, text=True,
+                                   check=False)
+            assert first.returncode == 0, first.stderr
+            (run_dir / ".merging").write_text(json.dumps(
+                {"host": socket.gethostname(), "pid": holder.pid, "since": time.time()}))
+            last = [sys.executable, "-m", "vlmeval", *_api_args(server, tmp_path)]
+            second = subprocess.run(last, env={**env, "RANK": "1", "WORLD_SIZE": "2"}, capture_output=True,
+                                    text=True, check=False)
+            assert second.returncode == 0, second.stderr
+            assert f"pid {holder.pid}" in second.stdout and "is merging" in second.stdout
+            assert not (run_dir / "report.json").exists()
+            holder.kill()
+            holder.wait()
+            again = subprocess.run(last, env={**env, "RANK": "1", "WORLD_SIZE": "2"}, capture_output=True,
+                                   text=True, check=False)
+        assert again.returncode == 0, again.stderr
+        assert (run_dir / "report.json").exists() and not (run_dir / ".merging").exists()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -73,3 +73,14 @@ def test_redaction_of_text_argv_and_log_records(caplog: pytest.LogCaptureFixture
     finally:
         logger.removeHandler(handler)
     assert records == ["HTTP Request: POST http://***@h/v1"]
+
+
+@pytest.mark.parametrize("flag", ["--base-url", "--judge-base-url"])
+def test_a_malformed_url_with_credentials_is_a_one_line_error_without_them(tmp_path: Path, flag: str) -> None:
+    args = ["run", "--task", "sqa", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--data", "demo",
+            "--limit", "2", "--output", str(tmp_path), "--no-progress", "--judge", "j"]
+    args += [flag, f"ftp://alice:{PASSWORD}@host/v1"]
+    result = vlmeval(*args)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and flag in result.stderr
+    assert PASSWORD not in result.stderr + result.stdout

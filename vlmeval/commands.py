@@ -35,8 +35,11 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
-    client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
-                        concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
+    try:
+        client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
+                            concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
+    except ValueError as exc:  # the message shows the URL without its credentials
+        raise UsageError(f"--judge-base-url: {exc}") from exc
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
 
 

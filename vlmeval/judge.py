@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmeval.errors import VlmevalError
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
 
+log = logging.getLogger(__name__)
 CACHE_FILE = "judge-cache.sqlite"
 
 
@@ -86,13 +89,18 @@ class _ReplyCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS replies ("
-            " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
-        )
+        self._write_failed = False
+        try:
+            self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS replies ("
+                " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
+            )
+        except sqlite3.Error as exc:
+            raise VlmevalError(f"judge cache {path} cannot be opened ({exc}); free space or set "
+                               f"VLMEVAL_CACHE to a writable folder") from exc
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -106,11 +114,18 @@ class _ReplyCache:
         return found
 
     def put(self, key: str, model: str, text: str) -> None:
+        """Cache a reply; a full disk costs the cache entry (said once), never the reply itself."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO replies (key, model, text, created) VALUES (?, ?, ?, ?)",
-                (key, model, text, time.time()),
-            )
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO replies (key, model, text, created) VALUES (?, ?, ?, ?)",
+                    (key, model, text, time.time()),
+                )
+            except sqlite3.Error as exc:
+                if not self._write_failed:
+                    log.warning("judge cache %s not written (%s): replies are used, and asked again "
+                                "on the next run", self.path, exc)
+                self._write_failed = True
 
     def close(self) -> None:
         with self._lock:
