@@ -13,7 +13,6 @@ __all__ = ["Backend", "BackendOptions", "GenerationSettings", "Request", "Sample
 def make_backend(model: str, options: BackendOptions) -> Backend:
     if model.startswith("openai:"):
         from vlmeval.backends.openai import OpenAIBackend
-
         from vlmeval.errors import UsageError
 
         if not options.base_url:
