@@ -255,3 +255,16 @@ def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted: ScriptedBackend,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    assert main(["merge", str(run_dir)]) == 0
+    _sqa(tmp_path / "d", question="Rewritten after the run")
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "ids, prompts or targets changed" in error

@@ -16,6 +16,7 @@ from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
     RUN_FILE,
+    check_merge,
     fingerprint_of_first,
     open_run,
     read_run_file,
@@ -286,6 +287,8 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
     sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    check_merge(run_dir, recorded, task, sample_set,
+                lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
     state = AnswerStore(run_dir).read()
     warn_torn(state)
     answers = state.answers

@@ -21,6 +21,7 @@ from vlmeval.io import atomic_write_json, write_error
 
 if TYPE_CHECKING:
     from vlmeval.engine.evaluate import RunPlan
+    from vlmeval.task import Task
 
 RUN_FILE = "run.json"
 MERGE_CLAIM = ".merging"
@@ -88,6 +89,27 @@ def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_di
         if key in old and old[key] != new.get(key):
             raise IdentityMismatch(f"{run_dir} holds answers of another run: --data/--split {key} (recorded "
                                    f"{old[key]!r}, now {new.get(key)!r}); {RESTART_HINT}")
+
+
+def check_merge(
+    run_dir: Path, recorded: Mapping[str, Any], task: Task, sample_set: SampleSet,
+    load_first: Callable[[int], SampleSet],
+) -> None:
+    """`vlmeval merge` scores only answers to the samples and task version the run recorded."""
+    identity = recorded.get("identity")
+    if not isinstance(identity, dict):
+        return  # written before identities were recorded
+    why = []
+    if identity.get("task_version", task.version) != task.version:
+        why.append(f"task {task.name} is at version {task.version}, the run used {identity['task_version']}")
+    dataset = identity.get("dataset") or {}
+    n, fingerprint = dataset.get("n_rows"), dataset.get("fingerprint")
+    if n and fingerprint:
+        samples = sample_set.samples if len(sample_set.samples) >= n else load_first(n).samples
+        if len(samples) < n or SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint() != fingerprint:
+            why.append(f"the samples at {sample_set.source} are not those it answered (ids, prompts or targets changed)")
+    if why:
+        raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
 
 def restart(run_dir: Path) -> None:
