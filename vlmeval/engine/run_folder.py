@@ -73,8 +73,9 @@ def open_run(
         _check_legacy(previous, record, run_dir)
         grown = True
     # A run with more samples records them, so their answers are checked on the next run too.
-    kept = identity.to_json() if grown else recorded
-    atomic_write_json(path, {**previous, **record, "identity": kept})
+    updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
+    if updated != previous:  # a rewrite by every worker could drop what another just added
+        atomic_write_json(path, updated)
 
 
 def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
