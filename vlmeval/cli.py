@@ -37,6 +37,9 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-request-timeout", type=float, default=120.0, metavar="S",
                         help="seconds to wait for one judge reply before retrying it (default 120)")
     parser.add_argument("--judge-runs", type=int, default=1, help="score N judge runs, report mean and std")
+    parser.add_argument("--answer-reading", metavar="NAME",
+                        help="how answers are read, for tasks that offer several readings (default: the "
+                        "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:

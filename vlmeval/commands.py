@@ -30,8 +30,10 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
+    if task is not None:
+        task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
@@ -40,7 +42,8 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
                             concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
     except ValueError as exc:  # the message shows the URL without its credentials
         raise UsageError(f"--judge-base-url: {exc}") from exc
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
+                        answer_reading=args.answer_reading)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
