@@ -46,22 +46,35 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
                         answer_reading=args.answer_reading)
 
 
+def _selected_tasks(args: argparse.Namespace) -> list[Task]:
+    """The tasks of `--task`, `--tasks a,b` or `--suite NAME`, in order."""
+    registry = load_registry(args.tasks_dir)
+    if args.suite:
+        names = registry.suite(args.suite).tasks
+    elif args.tasks:
+        names = [name.strip() for name in args.tasks.split(",") if name.strip()]
+    else:
+        names = [args.task]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--tasks names {', '.join(repeated)} more than once")
+    if not names:
+        raise UsageError("--tasks names no task")
+    return [registry.get(name) for name in names]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from vlmeval.engine.evaluate import RunPlan, run
+    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
+    from vlmeval.engine.multi import resolve_data, run_tasks
 
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _positive_seconds("--request-timeout", args.request_timeout)
-    task = _task(args)
-    settings = GenerationSettings(
-        max_new_tokens=args.max_new_tokens or task.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        num_beams=args.num_beams,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-    )
+    tasks = _selected_tasks(args)
+    if args.split and len(tasks) > 1:
+        raise UsageError("--split applies to one task; with several tasks each runs on its own split")
+    data = resolve_data(tasks, args.data)
     options = BackendOptions(
         dtype=args.dtype,
         device=args.device,
@@ -77,26 +90,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout=args.request_timeout,
         device_map="auto" if args.gpus_per_shard > 1 else None,
     )
-    plan = RunPlan(
-        task=task,
-        model=args.model,
-        data=args.data,
-        split=args.split,
-        limit=args.limit,
-        output=Path(args.output),
-        run_name=args.run_name,
-        batch_size=args.batch_size,
-        settings=settings,
-        backend_options=options,
-        context=_score_context(args, task),
-        show_progress=not args.no_progress,
-        shards=args.shards,
-        gpus_per_shard=args.gpus_per_shard,
-        tasks_dirs=tuple(args.tasks_dir),
-        argv=tuple(args.argv),
-        restart=args.restart,
-    )
-    return run(plan)
+    context = _score_context(args, None)
+    backends = BackendCache()  # one model load for all the tasks
+
+    def run_one(task: Task, path: str | None) -> int:
+        settings = GenerationSettings(
+            max_new_tokens=args.max_new_tokens or task.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            num_beams=args.num_beams,
+            repetition_penalty=args.repetition_penalty,
+            seed=args.seed,
+        )
+        plan = RunPlan(
+            task=task,
+            model=args.model,
+            data=path,
+            split=args.split,
+            limit=args.limit,
+            output=Path(args.output),
+            run_name=args.run_name,
+            batch_size=args.batch_size,
+            settings=settings,
+            backend_options=options,
+            context=context,
+            show_progress=not args.no_progress,
+            shards=args.shards,
+            gpus_per_shard=args.gpus_per_shard,
+            tasks_dirs=tuple(args.tasks_dir),
+            argv=tuple(args.argv),
+            backend_cache=backends,
+            restart=args.restart,
+        )
+        return run(plan)
+
+    if args.task is not None:  # one task: its errors stop the command, as ever
+        only = data[tasks[0].name]
+        return run_one(tasks[0], only.path)
+    return run_tasks(tasks, data, run_one)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -133,6 +164,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         metrics = ", ".join(m.name for m in task.metrics)
         table.add_row(name, dataset, data.split, size, metrics, task.description)
     Console(width=200).print(table)
+    for name in sorted(registry.suites):
+        suite = registry.suite(name)
+        print(f"suite {name}: {suite.description}: {', '.join(suite.tasks)}")
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0
@@ -165,7 +199,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vlmeval.reporting.leaderboard import build_leaderboard
     from vlmeval.reporting.leaderboard_formats import render
 
-    board = build_leaderboard([Path(d) for d in args.dirs])
+    layout = load_registry(args.tasks_dir).suite(args.suite) if args.suite else None
+    board = build_leaderboard([Path(d) for d in args.dirs], layout)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)

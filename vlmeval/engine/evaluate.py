@@ -66,10 +66,23 @@ class RunPlan:
     tasks_dirs: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
     restart: bool = False
+    backend_cache: BackendCache | None = None
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+
+class BackendCache:
+    """Holds the backend once built, so that the tasks of one command share one model load."""
+
+    def __init__(self) -> None:
+        self._backend: Backend | None = None
+
+    def get(self, model: str, options: BackendOptions) -> Backend:
+        if self._backend is None:
+            self._backend = make_backend(model, options)
+        return self._backend
 
 
 def default_run_name(model: str) -> str:
@@ -158,7 +171,10 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
         pending = pending_samples(sample_set.samples, store, shard)
 
         def build_backend() -> Backend:
-            backend = make_backend(plan.model, plan.backend_options)
+            if plan.backend_cache is not None:
+                backend = plan.backend_cache.get(plan.model, plan.backend_options)
+            else:
+                backend = make_backend(plan.model, plan.backend_options)
             update_run_file(plan.run_dir, {"backend": backend.describe()})
             return backend
 

@@ -5,6 +5,10 @@ a percentage (`metric_scales` in the report; a report that records no scale is l
 points (MME's perception sum, 0-2000) are never averaged with percents. A model gets an average only
 when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
 average, then (or without an average column) by the task columns left to right.
+
+With a suite (`--suite NAME`) the columns are the suite's, in its order, each with the metric and
+the decimals of the published table it mirrors (a task without reports keeps an empty column);
+reports of other tasks are left out, and there is no average column.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from vlmeval.errors import UsageError
 from vlmeval.reporting.record import ReportError, load_report
+from vlmeval.suite import Suite
 
 UNDECLARED_SCALE = "undeclared"
 
@@ -41,6 +46,8 @@ class Column:
     task: str
     metric: str
     scale: str
+    label: str | None = None
+    decimals: int = 2
 
 
 @dataclass
@@ -72,13 +79,15 @@ def report_files_under(folder: Path) -> list[Path]:
     return sorted(p for p in found if not any(x.startswith(".") for x in p.relative_to(folder).parts))
 
 
-def _entry(path: Path, warnings: list[str]) -> Entry | None:
+def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None) -> Entry | None:
     try:
         report = load_report(path)
     except ReportError as exc:
         warnings.append(f"skipped: {exc}")
         return None
-    metric = report.primary_metric
+    if metric_of is not None and report.task not in metric_of:
+        return None  # not a task of the suite
+    metric = (metric_of or {}).get(report.task) or report.primary_metric
     value = report.metrics.get(metric)
     if value is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
@@ -91,14 +100,15 @@ def _entry(path: Path, warnings: list[str]) -> Entry | None:
                  report.metrics_n.get(metric), scale, str(path), report.created, report.breakdown)
 
 
-def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None) -> Leaderboard:
     warnings: list[str] = []
+    metric_of = None if suite is None else {c.task: c.metric for c in suite.columns}
     chosen: dict[tuple[str, str], Entry] = {}
     found = [f for path in paths for f in _report_files(path)]
     if not found:
         raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
     for file in found:
-        entry = _entry(file, warnings)
+        entry = _entry(file, warnings, metric_of)
         if entry is None:
             continue
         key = (entry.model, entry.task)
@@ -120,6 +130,8 @@ def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
     averaged = [c.task for c in columns if c.scale == "percent"]
     if len(averaged) < 2:
         averaged = []
+    if suite is not None:
+        columns, averaged = _suite_columns(suite, columns), []
     rows = []
     for model in sorted({e.model for e in chosen.values()}):
         entries = {task: e for (m, task), e in chosen.items() if m == model}
@@ -128,6 +140,16 @@ def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
         rows.append(Row(model, average, entries))
     rows.sort(key=lambda row: _sort_key(row, columns))
     return Leaderboard(columns, rows, averaged, warnings)
+
+
+def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
+    by_task = {c.task: c for c in found}
+    columns = []
+    for spec in suite.columns:
+        seen = by_task.get(spec.task)
+        metric = spec.metric or (seen.metric if seen else "primary")
+        columns.append(Column(spec.task, metric, seen.scale if seen else "percent", spec.label, spec.decimals))
+    return columns
 
 
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
