@@ -108,8 +108,9 @@ def test_task_version_and_checkpoint_are_checked(tmp_path: Path, scripted: Scrip
     (checkpoint / "config.json").write_text('{"hidden_size": 8}')
     import vlmeval.commands
 
-    real_task = vlmeval.commands._task
-    monkeypatch.setattr(vlmeval.commands, "_task", lambda args: replace(real_task(args), version=2))
+    real_tasks = vlmeval.commands._selected_tasks
+    monkeypatch.setattr(vlmeval.commands, "_selected_tasks",
+                        lambda args: [replace(task, version=2) for task in real_tasks(args)])
     assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
     assert "task_version (recorded 1, now 2)" in _error(capsys)
 
