@@ -89,15 +89,17 @@ def _per_category(category: str) -> tuple[Metric, ...]:
     reductions: tuple[tuple[str, Callable[[Sequence[Record]], float]], ...] = (
         ("precision", precision), ("recall", recall))
     return (
-        Metric(name=f"{category}_f1", reduce=f1, where=where),
+        Metric(name=f"{category}_f1", reduce=f1, where=where, reduces="custom"),
         mean_metric(f"{category}_accuracy", "correct", where=where),
-        *(Metric(name=f"{category}_{name}", reduce=fn, where=where) for name, fn in reductions),
+        *(Metric(name=f"{category}_{name}", reduce=fn, where=where, reduces="custom") for name, fn in reductions),
         mean_metric(f"{category}_yes_ratio", "pred_yes", where=where),
     )
 
 
+# F1, precision and recall are ratios of counts (and `f1` a mean of per-category F1s), not means of a
+# per-question value: "custom" reductions get a jackknife interval; accuracy and yes-ratio are shares.
 METRICS: tuple[Metric, ...] = (
-    Metric(name="f1", reduce=mean_category_f1),
+    Metric(name="f1", reduce=mean_category_f1, reduces="custom"),
     mean_metric("accuracy", "correct"),
     *(metric for category in CATEGORIES for metric in _per_category(category)),
 )
