@@ -15,6 +15,7 @@ from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
     RUN_FILE,
+    answering_shard,
     check_merge,
     fingerprint_of_first,
     open_run,
@@ -36,7 +37,7 @@ from vlmeval.engine.shards import (
     visible_gpus,
 )
 from vlmeval.engine.store import Answer, AnswerStore, warn_torn
-from vlmeval.errors import PredictionsError, UsageError, VlmevalError
+from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
@@ -153,21 +154,10 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         return _finish_run(plan, sample_set, store)
 
 
-class RunBusy(VlmevalError):
-    """Another live process is answering the same shard of the same run folder."""
-
-
 def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
     """Answer this shard's pending samples, holding the shard's claim so nobody answers them twice."""
     shard = placement.shard
-    store.folder.mkdir(parents=True, exist_ok=True)
-    claim = store.claim_file(shard.index, shard.count)
-    holder = try_claim(claim, guarded=store.shard_file(shard.index, shard.count))
-    if holder is not None:
-        raise RunBusy(f"{plan.run_dir}: another vlmeval process ({holder.describe()}) is answering "
-                      f"shard {shard.index} of {shard.count} of this run; let it finish (it writes the "
-                      f"report), or stop it and re-run")
-    with held(claim):
+    with answering_shard(plan.run_dir, store, shard):
         pending = pending_samples(sample_set.samples, store, shard)
 
         def build_backend() -> Backend:

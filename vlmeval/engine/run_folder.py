@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.engine.claims import create_exclusive
+from vlmeval.engine.claims import create_exclusive, held, try_claim
 from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check, checkpoint_identity
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
-from vlmeval.engine.store import ANSWERS_DIR
-from vlmeval.errors import UsageError
+from vlmeval.engine.shards import Shard
+from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
+from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
 
 if TYPE_CHECKING:
@@ -90,6 +92,24 @@ def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_di
         if key in old and old[key] != new.get(key):
             raise IdentityMismatch(f"{run_dir} holds answers of another run: --data/--split {key} (recorded "
                                    f"{old[key]!r}, now {new.get(key)!r}); {RESTART_HINT}")
+
+
+class RunBusy(VlmevalError):
+    """Another live process is answering the same shard of the same run folder."""
+
+
+@contextmanager
+def answering_shard(run_dir: Path, store: AnswerStore, shard: Shard) -> Iterator[None]:
+    """Hold the shard's claim while answering it: a second process started meanwhile is refused."""
+    store.folder.mkdir(parents=True, exist_ok=True)
+    claim = store.claim_file(shard.index, shard.count)
+    holder = try_claim(claim, guarded=store.shard_file(shard.index, shard.count))
+    if holder is not None:
+        raise RunBusy(f"{run_dir}: another vlmeval process ({holder.describe()}) is answering "
+                      f"shard {shard.index} of {shard.count} of this run; let it finish (it writes the "
+                      f"report), or stop it and re-run")
+    with held(claim):
+        yield
 
 
 def check_merge(
