@@ -29,6 +29,7 @@ from vlmeval.errors import UsageError
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.validation import Text
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -187,7 +188,8 @@ def llava_bench_wild() -> Task:
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
                     f"(official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
-                      columns=("question_id", "question", "caption", "gpt_answer", "category")),
+                      columns=("question_id", "question", "caption", "gpt_answer", "category"),
+                      checks=(Text("question"), Text("gpt_answer"))),
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

@@ -25,6 +25,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER
 from vlmeval.answers.yesno import YES, llava_pope_yes_no
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.validation import OneOf, Text
 
 CATEGORIES = ("adversarial", "popular", "random")
 
@@ -116,7 +117,8 @@ def pope() -> Task:
         name="pope",
         description="POPE (adversarial, popular, random), LLaVA-1.5 prompt and eval_pope.py reading",
         data=DataSpec(hub="lmms-lab/POPE", split="test", size=9000,
-                      columns=("id", "question_id", "question", "answer", "category")),
+                      columns=("id", "question_id", "question", "answer", "category"),
+                      checks=(Text("question"), OneOf("answer", ("yes", "no")))),
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

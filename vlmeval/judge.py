@@ -104,9 +104,14 @@ class _ReplyCache:
                 "CREATE TABLE IF NOT EXISTS replies ("
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
             )
+            self._db.execute("SELECT key, text FROM replies LIMIT 1").fetchall()
         except sqlite3.Error as exc:
-            raise VlmevalError(f"judge cache {path} cannot be opened ({exc}); free space or set "
-                               f"VLMEVAL_CACHE to a writable folder") from exc
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: sqlite3.Error) -> VlmevalError:
+        # The cache holds paid-for judge replies: it is never replaced behind the user's back.
+        return VlmevalError(f"{self.path}: the judge cache cannot be used ({exc}); move it aside to "
+                            f"start a new cache, or point VLMEVAL_CACHE at another folder")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -115,8 +120,11 @@ class _ReplyCache:
             for start in range(0, len(unique), 500):  # stay under sqlite's variable limit
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk)
-                found.update(rows.fetchall())
+                try:
+                    rows = self._db.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk)
+                    found.update(rows.fetchall())
+                except sqlite3.DatabaseError as exc:
+                    raise self._damaged(exc) from None
         return found
 
     def put(self, key: str, model: str, text: str) -> None:

@@ -34,16 +34,10 @@ _LEGACY_KEYS = ("model", "generation", "prompt_style")
 
 
 def read_run_file(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable ({exc}); pass another --run-name, or --restart") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a JSON object; pass another --run-name, or --restart")
-    return data
+    """run.json ({} when there is none yet), read strictly (`vlmeval.state`)."""
+    from vlmeval.state import read_run_file as read_state
+
+    return read_state(run_dir / RUN_FILE)
 
 
 def open_run(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -118,10 +117,3 @@ def difference_chart(labels: Sequence[str], differences: Sequence[float],
         axes.set_title(_label(title))
         axes.grid(axis="x", alpha=0.3)
         return canvas.png()
-
-
-def write_png(path: Path, data: bytes) -> None:
-    """Write a PNG atomically (temporary file, then rename)."""
-    from vlmeval.io import atomic_write_bytes
-
-    atomic_write_bytes(path, data)
