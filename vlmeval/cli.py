@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from vlmeval.backends._prompt_styles import PROMPT_STYLES
+from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
+from vlmeval.redact import install_log_redaction, redact
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def _add_task_source(parser: argparse.ArgumentParser, several: bool = False) -> None:
@@ -42,6 +46,8 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                         help="environment variable holding the judge's API key (default OPENAI_API_KEY)")
     parser.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
+    parser.add_argument("--judge-request-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds to wait for one judge reply before retrying it (default 120)")
     parser.add_argument("--judge-runs", type=int, default=1, help="score N judge runs, report mean and std")
     parser.add_argument("--charts", action="store_true",
                         help="also draw a PNG bar chart per breakdown beside report.md (needs matplotlib)")
@@ -81,8 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=8, help="API requests in flight (default 8)")
     run.add_argument("--max-retries", type=int, default=6,
                      help="API retries per request on 429/5xx/time-outs, with backoff (default 6)")
+    run.add_argument("--request-timeout", type=float, default=120.0, metavar="S",
+                     help="seconds to wait for one API reply before retrying it (default 120)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
+    run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
+                     "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--shards", type=int, help="worker processes, each with its own model replica "
                      "(default: one per visible GPU, one on a CPU); ignored under torchrun/Slurm")
@@ -149,18 +159,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # workers started by --shards re-run the same command line
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         from vlmeval import commands
 
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args))
     except VlmevalError as exc:
-        print(f"vlmeval: error: {exc}", file=sys.stderr)
+        print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("vlmeval: interrupted; answers so far are kept, re-run the command to resume",
+    except (KeyboardInterrupt, Terminated) as exc:
+        signal_name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
+        print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
 
 
 def entry() -> None:

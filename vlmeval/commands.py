@@ -27,6 +27,11 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
+def _positive_seconds(name: str, value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"{name} must be a positive number of seconds (got {value})")
+
+
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
 
 
@@ -48,6 +53,7 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
+    _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
     if task is not None:
         task.answer_reading(args.answer_reading)  # an unknown name fails before any work
@@ -56,8 +62,11 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
-    client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
-                        concurrency=args.judge_concurrency)
+    try:
+        client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
+                            concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
+    except ValueError as exc:  # the message shows the URL without its credentials
+        raise UsageError(f"--judge-base-url: {exc}") from exc
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
                         answer_reading=args.answer_reading, charts=args.charts)
 
@@ -86,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    _positive_seconds("--request-timeout", args.request_timeout)
     _check_generation_flags(args)
     tasks = _selected_tasks(args)
     if args.split and len(tasks) > 1:
@@ -103,6 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         max_retries=args.max_retries,
+        timeout=args.request_timeout,
         device_map="auto" if args.gpus_per_shard > 1 else None,
     )
     context = _score_context(args, None)
@@ -135,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             tasks_dirs=tuple(args.tasks_dir),
             argv=tuple(args.argv),
             backend_cache=backends,
+            restart=args.restart,
         )
         return run(plan)
 

@@ -186,6 +186,9 @@ class Task:
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
+    # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
+    # answers of the old version are then refused instead of being mixed into new reports.
+    version: int = 1
 
     @property
     def primary_metric(self) -> str:

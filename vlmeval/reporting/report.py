@@ -14,8 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, grouped
+from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
 from vlmeval.task import JUDGE_ERROR, Task
@@ -71,7 +72,7 @@ def build_report(
         identity=dict(run_info.identity) if run_info.identity is not None else None,
         prompt_example=records[0].prompt if records else None,
         versions=package_versions(),
-        command=" ".join(sys.argv),
+        command=redact_argv(sys.argv),  # no user:password@ of a --base-url
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     if scored:
@@ -157,6 +158,8 @@ def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
                             [intervals.get(group) for group in groups],
                             f"{report.task}: {metric} by {by} ({report.model})", f"{metric}, 95% CI")
             atomic_write_bytes(folder / name, png)
+        except WriteError:
+            raise  # a full disk is not a chart that cannot be drawn: it stops the run, loudly
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
             continue
