@@ -26,3 +26,14 @@ def sqa_parquet(tmp_path: Path) -> Path:
         rows.append(sqa_row(question=f"Which word is a fruit? ({i})", choices=("apple", "stone"),
                             answer=0, subject="language science", grade="grade5"))
     return write_parquet(tmp_path / "sqa" / "test-00000-of-00001.parquet", rows)
+
+
+@pytest.fixture()
+def no_sdk_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The openai SDK retries without waiting (its backoff starts at 0.5 s), so retry tests take milliseconds.
+
+    A server's Retry-After is still honoured. The SDK reads this module constant on every retry.
+    """
+    import openai._base_client
+
+    monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.0)

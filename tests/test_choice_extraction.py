@@ -157,7 +157,7 @@ def test_judge_resolves_only_what_the_rules_leave_open(tmp_path: Path) -> None:
     predictions = ["C", "green", "the second one", "no idea", "broken"]
     questions = [f"What color is car {i}?" for i in range(5)]
     with FakeOpenAIServer(_fake_judge) as server:
-        client = ChatClient(server.base_url, "judge-1", backoff_s=0.001, max_retries=0,
+        client = ChatClient(server.base_url, "judge-1", max_retries=0,
                             api_key_env="NO_SUCH_KEY")
         judge = Judge(client, tmp_path)
         choices = resolve_choices(predictions, options, questions, judge)

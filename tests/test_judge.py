@@ -23,7 +23,7 @@ def answer_or_fail(body: dict, headers: Mapping[str, str]) -> FakeResponse | str
 
 
 def make_judge(server: FakeOpenAIServer, cache_dir: Path, model: str = "judge-1") -> Judge:
-    return Judge(ChatClient(server.base_url, model, backoff_s=0.001, api_key_env="NO_SUCH_KEY"), cache_dir)
+    return Judge(ChatClient(server.base_url, model, api_key_env="NO_SUCH_KEY"), cache_dir)
 
 
 def dead_client() -> ChatClient:

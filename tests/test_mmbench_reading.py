@@ -236,10 +236,10 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("failure", ["http_500", "refused"])
 def test_a_judge_that_never_answers_leaves_the_report_incomplete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], failure: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], failure: str,
+    no_sdk_backoff: None,  # retries, no waiting
 ) -> None:
     monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(ChatClient, "_delay", lambda self, attempt, retry_after: 0.0)  # retries, no waiting
     data, _ = _mmbench_case(tmp_path)
     answers = {"1": "I believe it is the puppy", "1000001": "A", "2000001": "D", "3000001": "C", "2": "C"}
     predictions = write_jsonl(tmp_path / "q.jsonl", [{"id": i, "prediction": p} for i, p in answers.items()])

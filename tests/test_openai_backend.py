@@ -25,7 +25,7 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_backend(server: FakeOpenAIServer, **overrides: Any) -> OpenAIBackend:
-    options: dict[str, Any] = {"api_key_env": KEY_ENV, "timeout": 5.0, "backoff_s": 0.001}
+    options: dict[str, Any] = {"api_key_env": KEY_ENV, "timeout": 5.0}
     options.update(overrides)
     return OpenAIBackend("served-vlm", server.base_url, **options)
 

@@ -70,7 +70,7 @@ def score(task: Task, sample_set: SampleSet, answers: dict[str, Answer], folder:
         return score_answers(task, sample_set.samples, answers, context)
     except UsageError as exc:
         assert "--judge" in str(exc) and "\n" not in str(exc)
-    client = ChatClient(judge_url, "judge", backoff_s=0.001, api_key_env="NO_SUCH_KEY")
+    client = ChatClient(judge_url, "judge", api_key_env="NO_SUCH_KEY")
     return score_answers(task, sample_set.samples, answers, ScoreContext(judge=Judge(client, None),
                                                                          output_dir=folder))
 

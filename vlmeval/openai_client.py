@@ -1,20 +1,21 @@
-"""A small, retrying client for OpenAI-compatible chat-completions endpoints.
+"""A small facade over the `openai` SDK for OpenAI-compatible chat-completions endpoints.
 
 Works with anything that speaks `POST {base_url}/chat/completions` (vLLM, SGLang, TGI,
-hosted APIs). Used by the OpenAI backend and by the LLM judge.
+hosted APIs). Used by the OpenAI backend and by the LLM judge. Retries, backoff and
+Retry-After are the SDK's (`max_retries`: 408, 409, 429, 5xx, time-outs and dropped
+connections, from 0.5 s doubling to 8 s); this module adds a cap on requests in flight,
+failing fast once a connection is refused, and one-line errors.
 
 Secrets: the API key is read from an environment variable, sent only as a Bearer header,
 and scrubbed from every error message; `ChatError` carries no reference to it.
+`openai` is imported on first use, so commands that never call an API do not load it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import random
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,26 +26,17 @@ from vlmeval.redact import redact
 
 if TYPE_CHECKING:
     import httpx
+    import openai
     from typing_extensions import Self
 
-# OpenAI's own SDK retries these: 408 (request timeout), 409 (lock contention),
-# 429 (rate limit) and every 5xx.
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _DETAIL_CHARS = 200
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # A refused connection is tried once more (a server restarting), then every later request of the
 # client gets a single attempt: a server that is not there fails a batch in milliseconds instead
 # of backing off for a minute per request.
 CONNECT_RETRIES = 1
-
-
-def _http() -> Any:
-    """The httpx module (imported lazily; the `httpx2` fork has the same API)."""
-    try:
-        import httpx as module
-    except ImportError:
-        import httpx2 as module  # type: ignore[no-redef]
-    return module
+# Set by the SDK on every attempt of a request (0 on the first).
+_RETRY_COUNT_HEADER = "x-stainless-retry-count"
 
 
 @dataclass(frozen=True)
@@ -75,27 +67,6 @@ class ChatError(Exception):
         super().__init__(f"POST {url} (model {model!r}): {what}: {detail} [{tries}]")
 
 
-@dataclass
-class ClientStats:
-    """Counts over the client's lifetime (HTTP attempts, not calls)."""
-
-    attempts: int = 0
-    retries: int = 0
-    failures: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {"attempts": self.attempts, "retries": self.retries, "failures": self.failures}
-
-
-@dataclass(frozen=True)
-class _Failure:
-    status: int | None
-    detail: str
-    retryable: bool
-    retry_after: float | None = None
-    refused: bool = False  # no connection could be made (refused, unknown host)
-
-
 def one_line(text: str, limit: int = _DETAIL_CHARS) -> str:
     """Collapse whitespace and cut to `limit` characters, so messages stay on one line."""
     flat = " ".join(text.split())
@@ -112,30 +83,10 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms` / `Retry-After` (seconds or an HTTP date), if present."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: Any) -> str:
     """The human part of an error body: OpenAI's {"error": {"message"}}, TGI's {"error": str}..."""
+    if response.is_redirect:  # a wrong base_url: say so instead of showing an empty body
+        return f"redirected to {display_url(response.headers.get('location', '?'))}; check base_url"
     try:
         body = response.json()
     except ValueError:
@@ -165,14 +116,39 @@ def _content_of(body: Any) -> str | None:
     return None
 
 
+def _attempts(request: Any) -> int:
+    """Attempts so far of the request an `httpx.Request` belongs to (1 without a request)."""
+    return int(request.headers.get(_RETRY_COUNT_HEADER, "0")) + 1 if request is not None else 1
+
+
+def _http_client(concurrency: int, trust_env: bool, is_refused: Callable[[], bool]) -> httpx.Client:
+    """The SDK's transport, which stops its retries of a refused connection after `CONNECT_RETRIES`.
+
+    The SDK retries connection errors like 5xx; it passes an `openai.OpenAIError` raised by the
+    transport through without retrying, so a refusal it should not retry is re-raised as one.
+    """
+    import httpx
+    import openai
+
+    class FailFastClient(httpx.Client):
+        def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            try:
+                return super().send(request, **kwargs)
+            except httpx.ConnectError as error:
+                if is_refused() or _attempts(request) > CONNECT_RETRIES:
+                    raise openai.APIConnectionError(request=request) from error  # type: ignore[arg-type]
+                raise
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return FailFastClient(limits=limits, trust_env=trust_env)
+
+
 class ChatClient:
-    """Sends chat-completions requests with retries, backoff and a cap on requests in flight.
+    """Sends chat-completions requests through the `openai` SDK with a cap on requests in flight.
 
     Thread-safe: one client can serve many threads; `concurrency` bounds the requests in
-    flight across all of them. Retries (up to `max_retries` after the first attempt) cover
-    429, 408, 409, 5xx, time-outs, dropped connections and malformed ("garbage") replies; a
-    refused connection is retried once (`CONNECT_RETRIES`), and not at all after one has failed,
-    waiting `backoff_s * 2**n` with jitter, or longer if the server sends Retry-After.
+    flight across all of them (a request keeps its slot while the SDK backs off to retry it).
+    Failures come back as `ChatError`; a reply without `choices[0].message.content` is one.
     """
 
     def __init__(
@@ -183,9 +159,7 @@ class ChatClient:
         api_key_env: str = "OPENAI_API_KEY",
         timeout: float = 120.0,
         max_retries: int = 6,
-        backoff_s: float = 1.0,
         concurrency: int = 8,
-        max_backoff_s: float = 60.0,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -197,14 +171,12 @@ class ChatClient:
         self.url = display_url(self.base_url) + "/chat/completions"
         self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
         self.concurrency = concurrency
-        self.stats = ClientStats()
         self._api_key = os.environ.get(api_key_env) or None
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._sdk: openai.OpenAI | None = None
+        self._http: httpx.Client | None = None
         # A local server must never be reached through a proxy from the environment.
         self._trust_env = parts.hostname not in _LOOPBACK_HOSTS
         self._refused = False  # a request failed for good because no connection could be made
@@ -221,9 +193,9 @@ class ChatClient:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            if self._http is not None:
+                self._http.close()
+            self._sdk = self._http = None
 
     def complete(
         self,
@@ -234,7 +206,10 @@ class ChatClient:
         top_p: float | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        """The assistant's text for one request; raises ChatError once retries are spent."""
+        """The assistant's text for one request; raises ChatError once the SDK's retries are spent."""
+        import httpx
+        import openai
+
         body: dict[str, Any] = {
             "model": self.model,
             "messages": list(messages),
@@ -244,23 +219,35 @@ class ChatClient:
         if top_p is not None:
             body["top_p"] = top_p
         body.update(extra or {})
-        payload = json.dumps(body).encode("utf-8")  # a bad body fails here, not per attempt
-        attempt = 0
-        while True:
-            outcome = self._attempt(payload)
-            if isinstance(outcome, str):
-                return outcome
-            attempt += 1
-            if not outcome.retryable or attempt > self.max_retries:
-                break
-            if outcome.refused and (self._refused or attempt > CONNECT_RETRIES):
-                break
-            self._count(retries=1)
-            time.sleep(self._delay(attempt, outcome.retry_after))
-        self._count(failures=1)
-        if outcome.refused:
-            self._refused = True
-        raise ChatError(self.url, self.model, outcome.status, outcome.detail, attempt)
+        # Without a key the request has no Authorization header (the SDK insists on one otherwise).
+        options: Any = {} if self._api_key else {"headers": {"Authorization": openai.Omit()}}
+        # The ChatError is raised outside the `except`, so it chains to no SDK error (and its request).
+        failure: ChatError | None = None
+        try:
+            with self._slots:
+                response = self._client().post("/chat/completions", cast_to=httpx.Response, body=body,
+                                               options=options)
+        except openai.APIStatusError as error:
+            detail = _server_message(error.response)
+            failure = self._error(error.status_code, detail, error.response.request)
+        except openai.APITimeoutError as error:
+            failure = self._error(None, f"timed out after {self.timeout:g}s", error.request)
+        except openai.APIConnectionError as error:
+            cause = error.__cause__
+            if isinstance(cause, httpx.ConnectError):
+                self._refused = True
+            detail = f"connection failed ({type(cause).__name__}: {cause})" if cause else str(error)
+            failure = self._error(None, detail, error.request)
+        if failure is not None:
+            raise failure
+        try:
+            content = _content_of(response.json())
+        except ValueError:
+            content = None
+        if content is None:
+            detail = f"garbage reply (no choices[0].message.content): {response.text}"
+            raise self._error(response.status_code, detail, response.request)
+        return content
 
     def complete_many(
         self,
@@ -297,81 +284,23 @@ class ChatClient:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat") as pool:
             return list(pool.map(run, range(len(calls))))
 
-    # -- internals ---------------------------------------------------------------------
-
-    def _http_client(self) -> httpx.Client:
+    def _client(self) -> openai.OpenAI:
         with self._lock:
-            if self._client is None:
-                http = _http()
-                headers = {"Content-Type": "application/json", "User-Agent": "vlmeval"}
-                if self._api_key:
-                    headers["Authorization"] = f"Bearer {self._api_key}"
-                self._client = http.Client(
-                    timeout=http.Timeout(self.timeout),
-                    limits=http.Limits(
-                        max_connections=self.concurrency,
-                        max_keepalive_connections=self.concurrency,
-                    ),
-                    headers=headers,
-                    trust_env=self._trust_env,
+            if self._sdk is None:
+                import openai
+
+                self._http = _http_client(self.concurrency, self._trust_env, lambda: self._refused)
+                self._sdk = openai.OpenAI(
+                    base_url=self.base_url,
+                    api_key=self._api_key or "unused",  # without a key, never sent (see complete)
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                    http_client=self._http,  # type: ignore[arg-type]  # typed for httpx2, takes httpx too
                 )
-            return self._client
+            return self._sdk
 
-    def _attempt(self, payload: bytes) -> str | _Failure:
-        http = _http()
-        client = self._http_client()
-        self._count(attempts=1)
-        with self._slots:
-            try:
-                response = client.post(self.base_url + "/chat/completions", content=payload)
-            except http.TimeoutException:
-                return _Failure(None, f"timed out after {self.timeout:g}s", retryable=True)
-            except (http.UnsupportedProtocol, http.InvalidURL) as error:
-                return _Failure(None, self._scrub(f"{type(error).__name__}: {error}"), False)
-            except http.ConnectError as error:
-                detail = f"connection failed ({type(error).__name__}: {error})"
-                return _Failure(None, self._scrub(detail), retryable=True, refused=True)
-            except http.TransportError as error:
-                detail = f"connection failed ({type(error).__name__}: {error})"
-                return _Failure(None, self._scrub(detail), retryable=True)
-            except http.HTTPError as error:  # too many redirects, undecodable body...
-                detail = f"{type(error).__name__}: {error}"
-                return _Failure(None, self._scrub(detail), retryable=False)
-        status = response.status_code
-        if status >= 300:  # a redirect means a wrong base_url: say so instead of retrying
-            if status < 400:
-                location = display_url(response.headers.get("location", "?"))
-                detail = self._scrub(f"redirected to {location}; check base_url")
-            else:
-                detail = self._scrub(_server_message(response))
-            retryable = status in RETRYABLE_STATUSES or status >= 500
-            return _Failure(status, detail, retryable, _parse_retry_after(response.headers))
-        try:
-            body = response.json()
-        except ValueError:
-            return _Failure(status, f"garbage reply (not JSON): {self._scrub(response.text)}", True)
-        content = _content_of(body)
-        if content is None:
-            shown = self._scrub(json.dumps(body) if not isinstance(body, str) else body)
-            return _Failure(status, f"garbage reply (no choices[0].message.content): {shown}", True)
-        return content
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with jitter; never shorter than the server's Retry-After."""
-        base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
-        delay = base * random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return min(delay, self.max_backoff_s)
-
-    def _scrub(self, text: str) -> str:
-        """One line, with the API key and any URL credentials cut out (servers sometimes echo them)."""
+    def _error(self, status: int | None, detail: str, request: Any) -> ChatError:
+        """A ChatError whose detail is one line, with the API key and any URL credentials cut out."""
         if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return one_line(redact(text))
-
-    def _count(self, attempts: int = 0, retries: int = 0, failures: int = 0) -> None:
-        with self._lock:
-            self.stats.attempts += attempts
-            self.stats.retries += retries
-            self.stats.failures += failures
+            detail = detail.replace(self._api_key, "***")
+        return ChatError(self.url, self.model, status, one_line(redact(detail)), _attempts(request))

@@ -67,7 +67,6 @@ class OpenAIBackend:
         api_key_env: str = "OPENAI_API_KEY",
         timeout: float = 120.0,
         max_retries: int = 6,
-        backoff_s: float = 1.0,
     ) -> None:
         self.model = model
         self.name = f"openai:{model}"
@@ -77,7 +76,6 @@ class OpenAIBackend:
             api_key_env=api_key_env,
             timeout=timeout,
             max_retries=max_retries,
-            backoff_s=backoff_s,
             concurrency=concurrency,
         )
 
