@@ -145,7 +145,7 @@ def test_demo_split_has_every_scienceqa_breakdown() -> None:
     assert all(0 <= r["answer"] < len(r["choices"]) for r in rows)
 
 
-def test_demo_model_beats_chance_on_demo_split(demo_model: tuple[Any, Any]) -> None:
+def test_demo_model_beats_chance_on_held_out_demo_split(demo_model: tuple[Any, Any]) -> None:
     import pyarrow.parquet as pq
     from PIL import Image
 
@@ -164,6 +164,9 @@ def test_demo_model_beats_chance_on_demo_split(demo_model: tuple[Any, Any]) -> N
     letters = [chr(ord("A") + r["answer"]) for r in rows]
     accuracy = sum(a == letter for a, letter in zip(answers, letters)) / len(rows)
     chance = sum(1 / len(r["choices"]) for r in rows) / len(rows)
-    assert accuracy >= 0.7 and accuracy >= chance + 0.25, (accuracy, chance, answers)
-    # Generation stops at </s>: the answers are bare letters, not runs of tokens.
-    assert all(len(a) == 1 for a in answers), answers
+    # Held-out questions (unseen words, noisier pictures): well above chance, honestly below 100%.
+    assert chance + 0.15 <= accuracy <= 0.9, (accuracy, chance, answers)
+    with_image = [a == letter for a, letter, r in zip(answers, letters, rows) if r["image"] is not None]
+    assert sum(with_image) / len(with_image) != accuracy  # IMG-Accuracy is not the overall accuracy
+    # Generation stops at </s>: the answers are bare letters (or nothing), not runs of tokens.
+    assert all(len(a) <= 1 for a in answers), answers
