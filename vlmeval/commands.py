@@ -34,12 +34,25 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
 
 
+def _check_model_value(model: str) -> None:
+    """A predictions file given as --model is a common slip: point to `replay:` before any hub look-up."""
+    if model.endswith(".jsonl") and not model.startswith(("replay:", "openai:")):
+        where = "" if Path(model).expanduser().is_file() else " (and there is no such file)"
+        raise UsageError(f"--model {model}: a .jsonl file is a predictions file, not a model{where}; "
+                         f"to answer from saved predictions pass --model replay:{model}, "
+                         f"or score them with `vlmeval score --predictions {model}`")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import RunPlan, run
+    from vlmeval import console
 
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    _check_model_value(args.model)
+    console.status(f"vlmeval run: task {args.task}, model {args.model}")
+    from vlmeval.evaluate import RunPlan, run
+
     task = _task(args)
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens or task.max_new_tokens,
@@ -75,11 +88,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings=settings,
         backend_options=options,
         context=_score_context(args, task),
-        show_progress=not args.no_progress,
+        show_progress=not (args.no_progress or args.quiet),
         shards=args.shards,
         gpus_per_shard=args.gpus_per_shard,
         tasks_dirs=tuple(args.tasks_dir),
         argv=tuple(args.argv),
+        label=args.label,
     )
     return run(plan)
 
@@ -97,27 +111,42 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = _task(args)
     output = Path(args.output) if args.output else Path("results") / "scored" / task.name
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args, task))
+                      _score_context(args, task), label=args.label)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     import sys
 
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     registry = load_registry(args.tasks_dir)
-    table = Table(title="vlmeval tasks")
-    for column in ("task", "dataset", "split", "size", "metrics", "description"):
-        table.add_column(column)
+    # Rich measures the real terminal (COLUMNS where set, 80 when piped). Below 150 columns the
+    # dataset and split go under the description, so nothing is cut; the metrics column shows the
+    # primary metric and how many more there are (the report lists them all).
+    console = Console()
+    wide = console.width >= 150
+    table = Table(title="vlmeval tasks", box=box.SIMPLE_HEAD, pad_edge=False, expand=True, leading=1)
+    table.add_column("task", no_wrap=True, style="bold")
+    if wide:
+        table.add_column("dataset", overflow="fold", max_width=28)
+        table.add_column("split", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("metrics", no_wrap=True)
+    table.add_column("description", ratio=1, min_width=20, overflow="fold")
     for name in registry.names():
         task = registry.get(name)
         data = task.data
         dataset = data.hub + (f" ({data.config})" if data.config else "")
         size = f"{data.size:,}" if data.size else "?"
-        metrics = ", ".join(m.name for m in task.metrics)
-        table.add_row(name, dataset, data.split, size, metrics, task.description)
-    Console(width=200).print(table)
+        names = [m.name for m in task.metrics]
+        metrics = names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+        if wide:
+            table.add_row(name, dataset, data.split, size, metrics, task.description)
+        else:
+            table.add_row(name, size, metrics, f"{task.description}\n[dim]{dataset}, split {data.split}[/dim]")
+    console.print(table)
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0
@@ -149,7 +178,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from vlmeval.leaderboard import build_leaderboard, render
 
-    board = build_leaderboard([Path(d) for d in args.dirs])
+    board = build_leaderboard([Path(d) for d in args.dirs], row_by=args.row)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)

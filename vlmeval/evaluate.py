@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vlmeval import console
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
 from vlmeval.errors import PredictionsError, UsageError
@@ -55,6 +56,7 @@ class RunPlan:
     gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
+    label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
 
     @property
     def run_dir(self) -> Path:
@@ -75,11 +77,14 @@ def run(plan: RunPlan) -> int:
     Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
     """
     placement = detect_placement()
+    console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     ensure_writable(plan.run_dir)
     identity = _run_identity(plan, sample_set)
     _check_resume(plan.run_dir, identity)
     store = AnswerStore(plan.run_dir)
+    if plan.label is not None:
+        _record_label(plan.run_dir, plan.label)
     if not placement.is_worker:
         count = plan.shards or _default_shard_count(plan)
         _record_run(plan.run_dir, identity, {"shards": count, "launcher": "spawn" if count > 1 else "single",
@@ -110,10 +115,24 @@ def run(plan: RunPlan) -> int:
         return _finish_run(plan, sample_set, store)
 
 
+def _data_name(task: Task, data: str | None) -> str:
+    if data == DEMO:
+        return "the bundled demo split"
+    return data if data is not None else f"the hub copy {task.data.hub}"
+
+
 def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
     pending = pending_samples(sample_set.samples, store, placement.shard)
+    owned = sum(placement.shard.owns(s.id) for s in sample_set.samples)
+    where = f" (shard {placement.shard.index} of {placement.shard.count})" if placement.shard.count > 1 else ""
+    if len(pending) < owned:  # a resumed run: say what it found
+        todo = f"answering {len(pending)}" if pending else "nothing left to answer"
+        console.status(f"kept {owned - len(pending)} of {owned} answers{where} in {plan.run_dir}; {todo}")
+    elif pending:
+        console.status(f"answering {len(pending)} samples{where}")
 
     def build_backend() -> Backend:
+        console.status(f"loading the model {plan.model} ...")
         backend = make_backend(plan.model, plan.backend_options)
         _record_backend(plan.run_dir, backend.describe())
         return backend
@@ -126,6 +145,11 @@ def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)
+
+
+def _record_label(run_dir: Path, label: str) -> None:
+    """The latest --label given for this run folder (a re-run may rename the run)."""
+    atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "label": label})
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
@@ -169,8 +193,10 @@ def score_file(
     limit: int | None,
     output: Path,
     context: ScoreContext,
+    label: str | None = None,
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
+    console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
     sample_set = load_samples(task, data, split, limit)
     predictions = read_predictions(predictions_file)
     known = {s.id for s in sample_set.samples}
@@ -185,9 +211,16 @@ def score_file(
         for i, p in predictions.items()
     }
     ensure_writable(output)
-    run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file}
+    run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file,
+                "run_name": _run_name_of(output, task), "label": label}
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
+
+
+def _run_name_of(folder: Path, task: Task) -> str:
+    """Runs are written to <output>/<run name>/<task>: the run name of a scored folder likewise."""
+    folder = folder.expanduser().resolve()
+    return folder.parent.name if folder.name == task.name else folder.name
 
 
 def finish(
@@ -200,6 +233,7 @@ def finish(
     context: ScoreContext,
 ) -> int:
     samples = sample_set.samples
+    console.status(f"scoring {len(samples)} samples ...")
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
     records = score_answers(task, samples, answers, context)
@@ -267,6 +301,8 @@ def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
 def _run_info(run_dir: Path) -> dict[str, Any]:
     recorded = _read_run_file(run_dir)
     return {
+        "run_name": run_dir.parent.name,  # results/<run name>/<task>
+        "label": recorded.get("label"),
         "dataset": recorded.get("dataset", {}),
         "generation": recorded.get("generation", {}),
         "seed": recorded.get("generation", {}).get("seed"),

@@ -5,6 +5,10 @@ a percentage (`metric_scales` in the report; "percent" when absent and the value
 points (MME's perception sum, 0-2000) are never averaged with percents. A model gets an average only
 when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
 average, then (or without an average column) by the task columns left to right.
+
+A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
+`--row label` the `--label` given at run time (the run name where none was), so several runs of one
+model (prompt styles, settings, training steps) get a row each instead of the newest alone.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from vlmeval.errors import UsageError
 
 @dataclass(frozen=True)
 class Entry:
-    """One model's primary metric on one task, from one report."""
+    """One run's primary metric on one task, from one report; `row` names the leaderboard row."""
 
+    row: str
     model: str
     task: str
     metric: str
@@ -44,9 +49,14 @@ class Column:
 
 @dataclass
 class Row:
-    model: str
+    name: str  # the model, run name or label (`Leaderboard.row_by`)
     average: float | None
     entries: dict[str, Entry]
+
+    @property
+    def models(self) -> str:
+        """The model(s) behind the row (one unless a label was reused across models)."""
+        return ", ".join(sorted({e.model for e in self.entries.values()}))
 
 
 @dataclass
@@ -55,6 +65,7 @@ class Leaderboard:
     rows: list[Row]
     averaged: list[str]  # tasks in the average column; empty when fewer than two
     warnings: list[str] = field(default_factory=list)
+    row_by: str = "model"
 
 
 def _report_files(path: Path) -> list[Path]:
@@ -71,7 +82,21 @@ def report_files_under(folder: Path) -> list[Path]:
     return sorted(p for p in found if not any(x.startswith(".") for x in p.relative_to(folder).parts))
 
 
-def _entry(path: Path, warnings: list[str]) -> Entry | None:
+ROW_KINDS = ("model", "run", "label")
+
+
+def _row_name(report: dict[str, Any], path: Path, row_by: str) -> str:
+    """The row a report belongs to; reports written before run names were recorded use the folder."""
+    model = str(report.get("model", "?"))
+    if row_by == "model":
+        return model
+    run_name = report.get("run_name") or path.parent.parent.name or model
+    if row_by == "run":
+        return str(run_name)
+    return str(report.get("label") or run_name)
+
+
+def _entry(path: Path, warnings: list[str], row_by: str = "model") -> Entry | None:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
         metric = report["primary_metric"]
@@ -85,27 +110,31 @@ def _entry(path: Path, warnings: list[str]) -> Entry | None:
     scale = report.get("metric_scales", {}).get(metric)
     if scale is None:
         scale = "percent" if 0.0 <= value <= 100.0 else "points"
-    return Entry(str(report.get("model", "?")), str(report.get("task", "?")), str(metric), float(value),
+    return Entry(_row_name(report, path, row_by), str(report.get("model", "?")), str(report.get("task", "?")),
+                 str(metric), float(value),
                  report.get("ci", {}).get(metric), report.get("metrics_n", {}).get(metric), str(scale),
                  str(path), str(report.get("created", "")), report.get("breakdown") or {})
 
 
-def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], row_by: str = "model") -> Leaderboard:
+    if row_by not in ROW_KINDS:
+        raise UsageError(f"unknown row kind {row_by!r} ({', '.join(ROW_KINDS)})")
     warnings: list[str] = []
     chosen: dict[tuple[str, str], Entry] = {}
     found = [f for path in paths for f in _report_files(path)]
     if not found:
         raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
     for file in found:
-        entry = _entry(file, warnings)
+        entry = _entry(file, warnings, row_by)
         if entry is None:
             continue
-        key = (entry.model, entry.task)
+        key = (entry.row, entry.task)
         previous = chosen.get(key)
         if previous is not None:
             newer, older = (entry, previous) if entry.created >= previous.created else (previous, entry)
-            warnings.append(f"{entry.model} on {entry.task}: using {newer.source} (newest), "
-                            f"not {older.source}")
+            hint = "" if row_by == "label" else "; `--row run` or `--row label` gives each run its own row"
+            warnings.append(f"{entry.row} on {entry.task}: using {newer.source} (newest), "
+                            f"not {older.source}{hint}")
             entry = newer
         chosen[key] = entry
     columns = []
@@ -120,19 +149,19 @@ def build_leaderboard(paths: Sequence[Path]) -> Leaderboard:
     if len(averaged) < 2:
         averaged = []
     rows = []
-    for model in sorted({e.model for e in chosen.values()}):
-        entries = {task: e for (m, task), e in chosen.items() if m == model}
+    for name in sorted({e.row for e in chosen.values()}):
+        entries = {task: e for (row, task), e in chosen.items() if row == name}
         values = [entries[t].value for t in averaged if t in entries]
         average = sum(values) / len(values) if averaged and len(values) == len(averaged) else None
-        rows.append(Row(model, average, entries))
+        rows.append(Row(name, average, entries))
     rows.sort(key=lambda row: _sort_key(row, columns))
-    return Leaderboard(columns, rows, averaged, warnings)
+    return Leaderboard(columns, rows, averaged, warnings, row_by)
 
 
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
     by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
                   for c in columns]
-    return (row.average is None, -(row.average or 0.0), *by_columns, row.model)
+    return (row.average is None, -(row.average or 0.0), *by_columns, row.name)
 
 
 def render(board: Leaderboard, fmt: str) -> str:

@@ -126,7 +126,7 @@ def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
             intervals = report.get("breakdown_ci", {}).get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
                             [intervals.get(group) for group in groups],
-                            f"{report['task']}: {metric} by {by} ({report['model']})", f"{metric}, 95% CI")
+                            f"{report['task']}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
             write_png(folder / name, png)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
@@ -147,7 +147,7 @@ def render_markdown(report: Mapping[str, Any], charts: Mapping[str, str] | None 
     """The report for people; `charts` ({breakdown key: PNG file beside report.md}) are linked."""
     charts = charts or {}
     ci = report.get("ci", {})
-    lines = [f"# {report['task']}: {report['model']}", ""]
+    lines = [f"# {report['task']}: {run_title(report)}", ""]
     dataset = report.get("dataset", {})
     lines.append(
         f"{report['n_samples']} samples from {dataset.get('source', '?')} "
@@ -187,12 +187,19 @@ def render_markdown(report: Mapping[str, Any], charts: Mapping[str, str] | None 
     return "\n".join(lines) + "\n"
 
 
+def run_title(report: Mapping[str, Any]) -> str:
+    """How a run is named to people: its label or run name, with the model where that differs."""
+    model = str(report.get("model", "?"))
+    name = report.get("label") or report.get("run_name")
+    return model if not name or name == model else f"{name} ({model})"
+
+
 def print_report(report: Mapping[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{report['task']} - {report['model']}")
+    table = Table(title=f"{report['task']}: {run_title(report)}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("n", justify="right")
@@ -201,10 +208,13 @@ def print_report(report: Mapping[str, Any]) -> None:
     if report["metrics"]:
         console.print(table)
     counts = report["counts"]
+    from vlmeval.console import counts_text
+
+    unusable = sum(counts["failures"].values())
     console.print(
-        f"answered {counts['answered']}/{report['n_samples']}, errors {counts['errors']}, "
-        f"missing {counts['missing']}, unusable answers {sum(counts['failures'].values())}"
-        + (f" {counts['failures']}" if counts["failures"] else ""),
+        f"answered {counts['answered']} of {report['n_samples']}; errors: {counts['errors']}, "
+        f"missing: {counts['missing']}, unusable answers: {unusable}"
+        + (f" ({counts_text(counts['failures'])})" if unusable else ""),
         highlight=False,
     )
     if report.get("summary"):
