@@ -199,7 +199,9 @@ def print_report(report: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{report['task']}: {run_title(report)}")
+    model = str(report.get("model", "?"))
+    name = str(report.get("label") or report.get("run_name") or model)
+    table = Table(title=f"{report['task']}: {name}")  # short: a long title wraps inside the table's width
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("n", justify="right")
@@ -207,16 +209,15 @@ def print_report(report: Mapping[str, Any]) -> None:
         table.add_row(name, _fmt(value), str(report["metrics_n"].get(name, "")))
     if report["metrics"]:
         console.print(table)
+    if name != model:
+        print(f"model: {model}")  # plain print: Rich would wrap a long path mid-word
     counts = report["counts"]
     from vlmeval.console import counts_text
 
     unusable = sum(counts["failures"].values())
-    console.print(
-        f"answered {counts['answered']} of {report['n_samples']}; errors: {counts['errors']}, "
-        f"missing: {counts['missing']}, unusable answers: {unusable}"
-        + (f" ({counts_text(counts['failures'])})" if unusable else ""),
-        highlight=False,
-    )
+    print(f"answered {counts['answered']} of {report['n_samples']}; errors: {counts['errors']}, "
+          f"missing: {counts['missing']}, unusable answers: {unusable}"
+          + (f" ({counts_text(counts['failures'])})" if unusable else ""))
     if report.get("summary"):
         print(report["summary"])
     for artifact in report.get("artifacts", []):
