@@ -117,10 +117,10 @@ def test_a_predictions_file_as_model_points_to_replay(tmp_path: Path) -> None:
     predictions = _replay_file(tmp_path, 2)
     result = vlmeval("run", "--task", "sqa", "--model", str(predictions), "--data", "demo")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    assert result.stderr.strip().splitlines() == [(
         f"vlmeval: error: --model {predictions}: a .jsonl file is a predictions file, not a model; to answer "
         f"from saved predictions pass --model replay:{predictions}, or score them with "
-        f"`vlmeval score --predictions {predictions}`"]
+        f"`vlmeval score --predictions {predictions}`")]
     assert not (Path("results") / predictions.name).exists()
 
 
@@ -133,7 +133,7 @@ def test_tasks_table_fits_the_terminal(columns: int) -> None:
     registry = load_registry([])
     text = " ".join(lines)
     for name in registry.names():  # every task is listed on a line of its own, unbroken
-        assert any(line.startswith(f" {name} ") or line.startswith(f"{name} ") for line in lines), name
+        assert any(line.startswith((f" {name} ", f"{name} ")) for line in lines), name
     # Descriptions wrap rather than being cut: every word of every description is there.
     words = {w for name in registry.names() for w in registry.get(name).description.split()}
     assert all(w in text for w in words)
