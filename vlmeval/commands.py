@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from vlmeval.backends import BackendOptions
@@ -50,8 +51,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
-    console.status(f"vlmeval run: task {args.task}, model {args.model}")
     from vlmeval.evaluate import RunPlan, run
+    from vlmeval.shards import SHARD_ENV
+
+    if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
+        console.status(f"vlmeval run: task {args.task}, model {args.model}")
 
     task = _task(args)
     settings = GenerationSettings(

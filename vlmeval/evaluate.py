@@ -77,7 +77,8 @@ def run(plan: RunPlan) -> int:
     Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
     """
     placement = detect_placement()
-    console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
+    if placement.launcher != "spawned":
+        console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     ensure_writable(plan.run_dir)
     identity = _run_identity(plan, sample_set)
