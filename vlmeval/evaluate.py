@@ -30,7 +30,7 @@ from vlmeval.shards import (
     visible_gpus,
 )
 from vlmeval.store import Answer, AnswerStore
-from vlmeval.task import ScoreContext, Task
+from vlmeval.task import Sample, ScoreContext, Task
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
@@ -87,16 +87,21 @@ def run(plan: RunPlan) -> int:
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
     if not placement.is_worker:
+        pending = pending_samples(sample_set.samples, store, placement.shard)
+        _say_progress(plan, len(sample_set.samples), len(pending), "")
+        if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
+            console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
         count = plan.shards or _default_shard_count(plan)
         _record_run(plan.run_dir, identity, {"shards": count, "launcher": "spawn" if count > 1 else "single",
                                               "gpus_per_shard": plan.gpus_per_shard})
         if count > 1:
+            console.status(f"starting {count} shards, each with its own model ...")
             gpus = visible_gpus() if _uses_gpus(plan) else []
             failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
             if failed:
                 return _report_failed_shards(failed, sample_set, store)
         else:
-            _generate_shard(plan, sample_set, store, placement)
+            _generate_shard(plan, sample_set, store, placement, pending)
         return _finish_run(plan, sample_set, store)
     if placement.launcher != "spawned":
         _record_run(plan.run_dir, identity, {"shards": placement.shard.count, "launcher": placement.launcher,
@@ -122,18 +127,27 @@ def _data_name(task: Task, data: str | None) -> str:
     return data if data is not None else f"the hub copy {task.data.hub}"
 
 
-def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
-    pending = pending_samples(sample_set.samples, store, placement.shard)
-    owned = sum(placement.shard.owns(s.id) for s in sample_set.samples)
-    where = f" (shard {placement.shard.index} of {placement.shard.count})" if placement.shard.count > 1 else ""
-    if len(pending) < owned:  # a resumed run: say what it found
-        todo = f"answering {len(pending)}" if pending else "nothing left to answer"
-        console.status(f"kept {owned - len(pending)} of {owned} answers{where} in {plan.run_dir}; {todo}")
+def _say_progress(plan: RunPlan, owned: int, pending: int, where: str) -> None:
+    """What a (resumed) run found and has left to do."""
+    if pending < owned:
+        todo = f"answering {pending}" if pending else "nothing left to answer"
+        console.status(f"kept {owned - pending} of {owned} answers{where} in {plan.run_dir}; {todo}")
     elif pending:
-        console.status(f"answering {len(pending)} samples{where}")
+        console.status(f"answering {pending} samples{where}")
+
+
+def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement,
+                    pending: list[Sample] | None = None) -> None:
+    """Answer the shard's pending samples; a worker finds (and reports) them itself."""
+    if pending is None:
+        pending = pending_samples(sample_set.samples, store, placement.shard)
+        owned = sum(placement.shard.owns(s.id) for s in sample_set.samples)
+        _say_progress(plan, owned, len(pending), f" (shard {placement.shard.index} of {placement.shard.count})")
 
     def build_backend() -> Backend:
-        console.status(f"loading the model {plan.model} ...")
+        shard = placement.shard
+        where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
+        console.status(f"loading the model {plan.model}{where} ...")
         backend = make_backend(plan.model, plan.backend_options)
         _record_backend(plan.run_dir, backend.describe())
         return backend
