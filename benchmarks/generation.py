@@ -1,6 +1,6 @@
 """Generation throughput of the transformers backend on a tiny model, at batch sizes 1, 8 and 32.
 
-Calls `vlmeval.runner.generate` (the loop `vlmeval run` uses: length-sorted batches, images
+Calls `vlmeval.engine.runner.generate` (the loop `vlmeval run` uses: length-sorted batches, images
 decoded and batches prepared in a prefetch thread) on a synthetic ScienceQA split, with the
 answers in a temporary store. Per batch size it prints samples/s, generated tokens/s and where
 the wall time went: inside `model.generate`, other backend work on the loop's critical path
@@ -94,10 +94,10 @@ def main() -> None:
 
     from vlmeval.backends import BackendOptions, make_backend
     from vlmeval.backends.base import GenerationSettings, Request
+    from vlmeval.engine.runner import generate
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.runner import generate
-    from vlmeval.samples import load_samples
-    from vlmeval.store import AnswerStore
 
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     print_header("generation throughput", {

@@ -74,12 +74,12 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     """The steps of `vlmeval run` with a replay model, one by one, in this process."""
     from vlmeval.backends.base import GenerationSettings
     from vlmeval.backends.replay import ReplayBackend
+    from vlmeval.engine.runner import generate
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.scoring import score_answers
+    from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.report import build_report, write_outputs
-    from vlmeval.runner import generate
-    from vlmeval.samples import load_samples
-    from vlmeval.scoring import score_answers
-    from vlmeval.store import AnswerStore
+    from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
     marks = [("start", time.perf_counter())]

@@ -82,13 +82,13 @@ def time_cli(data: Path, predictions: Path, output: Path) -> tuple[float, float,
 
 def time_phases(data: Path, predictions: Path, output: Path) -> None:
     """The engine steps of `score_file`, timed one by one in this process."""
+    from vlmeval.engine.predictions import read_predictions
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.scoring import score_answers
+    from vlmeval.engine.store import Answer
     from vlmeval.metrics import compute_metrics, grouped
-    from vlmeval.predictions import read_predictions
     from vlmeval.registry import load_registry
-    from vlmeval.report import build_report, write_outputs
-    from vlmeval.samples import load_samples
-    from vlmeval.scoring import score_answers
-    from vlmeval.store import Answer
+    from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
     task = load_registry().get(TASK)

@@ -53,7 +53,7 @@ def test2015_question_ids(data: str | None) -> list[int]:
     `v2_OpenEnded_mscoco_test2015_questions.json`, or a JSON list / JSONL of `question_id` objects
     (LLaVA's `llava_vqav2_mscoco_test2015.jsonl`).
     """
-    from vlmeval.data import split_files
+    from vlmeval.engine.data import split_files
 
     value = os.environ.get(TEST_QUESTIONS_ENV)
     if value:
@@ -86,7 +86,7 @@ def _question_ids(path: Path, where: str) -> list[int]:
                 loaded = json.loads(text)
                 objs = loaded["questions"] if isinstance(loaded, dict) else loaded
             return [int(obj["question_id"]) for obj in objs]
-        from vlmeval.data import load_table
+        from vlmeval.engine.data import load_table
 
         spec = DataSpec(hub=HUB, split="test", columns=("question_id",))
         return [int(row["question_id"]) for row in load_table(spec, str(path), "test").rows]

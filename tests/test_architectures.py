@@ -2,7 +2,7 @@
 
 Each checkpoint (tests/tiny_models.py) is saved with `save_pretrained` and loaded back by the
 backend exactly as a downloaded one would be. The samples are two demo questions with an image
-and one without, in one batch. `python -m tests.test_architectures` prints the README's table.
+and one without, in one batch. `python -m tests.test_architectures` prints docs/models.md's table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _status(arch: Architecture) -> str:
 
 
 def architecture_table() -> str:
-    """The README's table: what the matrix below runs, architecture by architecture."""
+    """docs/models.md's table: what the matrix below runs, architecture by architecture."""
     lines = [
         "| architecture | transformers class | `--prompt-style` | tested here | notes |",
         "|---|---|---|---|---|",
@@ -121,9 +121,10 @@ def test_model_path_without_torchvision(arch: Architecture, monkeypatch: pytest.
     assert all(isinstance(answer, str) for answer in batched) and len(set(batched)) > 1
 
 
-def test_readme_carries_the_matrix_table() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert architecture_table() in readme, "README's architecture table is stale: python -m tests.test_architectures"
+def test_models_page_carries_the_matrix_table() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text(encoding="utf-8")
+    stale = "docs/models.md's architecture table is stale: python -m tests.test_architectures"
+    assert architecture_table() in page, stale
 
 
 if __name__ == "__main__":

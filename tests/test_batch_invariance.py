@@ -96,10 +96,10 @@ def test_other_architectures_are_batch_invariant(name: str) -> None:
 def test_runner_with_prepared_batches_equals_one_by_one(tmp_path: Path) -> None:
     """The runner's path (length-sorted batches, preprocessing ahead in a thread) changes no answer."""
     from vlmeval.demo import CHECKPOINT_DIR
+    from vlmeval.engine.runner import generate
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.runner import generate
-    from vlmeval.samples import load_samples
-    from vlmeval.store import AnswerStore
 
     samples = load_samples(load_registry().get("sqa"), "demo", None, 30).samples
     backend = TransformersBackend(str(CHECKPOINT_DIR), BackendOptions(device="cpu"))

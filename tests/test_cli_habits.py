@@ -12,12 +12,13 @@ import pytest
 
 from tests.helpers import vlmeval, write_jsonl
 from vlmeval.cli import build_parser, main
-from vlmeval.compare import distinct_names
 from vlmeval.console import counts_text, plural
-from vlmeval.leaderboard import build_leaderboard, render
+from vlmeval.engine.runner import GenerationSummary
 from vlmeval.metrics import natural_key
 from vlmeval.registry import load_registry
-from vlmeval.runner import GenerationSummary
+from vlmeval.reporting.compare import distinct_names
+from vlmeval.reporting.leaderboard import build_leaderboard
+from vlmeval.reporting.leaderboard_formats import render
 
 
 @pytest.mark.parametrize("argv", [["-v", "tasks"], ["tasks", "-v"], ["--verbose", "tasks"], ["tasks", "--verbose"]])
@@ -83,7 +84,7 @@ def test_run_says_what_it_does_then_resumes_with_counts(tmp_path: Path) -> None:
 
 
 def default_name(predictions: Path) -> str:
-    from vlmeval.evaluate import default_run_name
+    from vlmeval.engine.evaluate import default_run_name
 
     return default_run_name(f"replay:{predictions}")
 

@@ -13,7 +13,7 @@ from vlmeval.cli import main
 from vlmeval.io import atomic_write_json, atomic_write_jsonl
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
-from vlmeval.report import build_report, write_outputs
+from vlmeval.reporting.report import build_report, write_outputs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUBJECTS = ("natural science", "social science", "language science")
@@ -171,9 +171,9 @@ def test_report_carries_intervals_and_charts(tmp_path: Path) -> None:
 
 
 def test_only_higher_is_better_scales_are_gated(tmp_path: Path) -> None:
-    from vlmeval.compare import Comparison, Run, TaskComparison
-    from vlmeval.paired import PairedResult
-    from vlmeval.stats import TestResult
+    from vlmeval.reporting.compare import Comparison, Run, TaskComparison
+    from vlmeval.stats.inference import TestResult
+    from vlmeval.stats.paired import PairedResult
 
     significant = TestResult("McNemar exact", 0.001)
     results = [PairedResult(name, 50.0, 40.0, -10.0, (-14.0, -6.0), 100, significant, 1000)

@@ -16,8 +16,8 @@ import pytest
 
 from tests.helpers import COLORS, image_cell, png_bytes, sqa_row
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
-from vlmeval.runner import SORT_WINDOW_BATCHES, SORT_WINDOW_MIN, generate, length_order
-from vlmeval.store import AnswerStore
+from vlmeval.engine.runner import SORT_WINDOW_BATCHES, SORT_WINDOW_MIN, generate, length_order
+from vlmeval.engine.store import AnswerStore
 from vlmeval.task import Sample
 
 NAMES = list(COLORS)
@@ -39,8 +39,8 @@ def _parquet(path: Path, n: int, group_rows: int) -> Path:
 
 
 def _samples(path: Path) -> list[Sample]:
+    from vlmeval.engine.samples import load_samples
     from vlmeval.registry import load_registry
-    from vlmeval.samples import load_samples
 
     return load_samples(load_registry().get("sqa"), str(path), None, None).samples
 
@@ -85,9 +85,9 @@ def test_each_row_group_is_read_once_in_shuffled_order(tmp_path: Path, monkeypat
 
 
 def test_a_full_cache_evicts_and_still_returns_the_right_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vlmeval.data
+    import vlmeval.engine.data
 
-    monkeypatch.setattr(vlmeval.data, "ROW_GROUP_CACHE_BYTES", 1)  # keeps one group only
+    monkeypatch.setattr(vlmeval.engine.data, "ROW_GROUP_CACHE_BYTES", 1)  # keeps one group only
     samples = _samples(_parquet(tmp_path / "sqa" / "test.parquet", 60, group_rows=7))
     for index in random.Random(1).sample(range(60), 60):
         if samples[index].images:

@@ -14,7 +14,8 @@ import pytest
 
 from vlmeval.cli import main
 from vlmeval.io import atomic_write_json
-from vlmeval.leaderboard import build_leaderboard, render
+from vlmeval.reporting.leaderboard import build_leaderboard
+from vlmeval.reporting.leaderboard_formats import render
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert(1)</script>"

@@ -15,12 +15,12 @@ from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
 from vlmeval.answers.choice import JUDGE_PROMPT
 from vlmeval.cli import main
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.judge import prompt_hash
 from vlmeval.metrics import Record, compute_metrics, grouped
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext, Task
 
 EN_SUFFIX = "Answer with the option's letter from the given choices directly."

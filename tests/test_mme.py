@@ -10,12 +10,12 @@ import pytest
 
 from tests.helpers import png_bytes, vlmeval, write_jsonl, write_parquet
 from vlmeval.answers.yesno import mme_yes_no
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.errors import DataError
 from vlmeval.metrics import Record, compute_metrics
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext, Task
 
 SUFFIX = "Answer the question using a single word or phrase."

@@ -24,9 +24,9 @@ from vlmeval_tasks.mmvet import DIGIT_SUFFIX, JUDGE_PROMPT, parse_capabilities, 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, RecordedRequest, last_user_text
 from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
 from vlmeval.cli import main
+from vlmeval.engine.samples import load_samples
 from vlmeval.errors import DataError
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
 
 REPO = Path(__file__).resolve().parents[1]
 # sha256 of the `prompt` string of yuweihao/MM-Vet mm-vet_evaluator.py (2,290 characters), taken

@@ -16,9 +16,9 @@ from tests.faults import answer_lines, kill_tree, start_cli, tear_last_line, wai
 from tests.helpers import png_bytes, read_jsonl, sqa_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
 from vlmeval.cli import main
+from vlmeval.engine.predictions import read_predictions
+from vlmeval.engine.store import AnswerStore
 from vlmeval.errors import PredictionsError
-from vlmeval.predictions import read_predictions
-from vlmeval.store import AnswerStore
 
 
 class ScriptedBackend:
@@ -48,7 +48,7 @@ class ScriptedBackend:
 @pytest.fixture()
 def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
     backend = ScriptedBackend()
-    monkeypatch.setattr("vlmeval.evaluate.make_backend", lambda model, options: backend)
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
     yield backend
 
 
@@ -101,7 +101,7 @@ def test_torn_last_line_is_detected_and_that_sample_redone(tmp_path: Path, scrip
 def test_disk_full_is_a_clear_error_and_loses_nothing(tmp_path: Path, scripted: ScriptedBackend,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from vlmeval.store import AnswerWriter
+    from vlmeval.engine.store import AnswerWriter
 
     real_write = AnswerWriter.write
     writes: list[int] = []

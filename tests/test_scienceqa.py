@@ -8,11 +8,11 @@ import pytest
 
 from tests.helpers import png_bytes, sqa_row, write_parquet
 from vlmeval.answers.choice import llava_choice_letter
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.metrics import compute_metrics
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext
 
 

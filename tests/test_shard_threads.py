@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from vlmeval import shards
+from vlmeval.engine import shards
 
 
 class FakePopen:

@@ -15,8 +15,7 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.faults import answer_lines, kill_shard_worker, start_cli, wait_for
 from tests.helpers import read_jsonl, vlmeval
-from vlmeval.runner import Shard
-from vlmeval.shards import detect_placement
+from vlmeval.engine.shards import Shard, detect_placement
 
 
 def _slow_answer(body: dict[str, Any], headers: Any) -> str:

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
-from vlmeval.paired import paired_comparison
-from vlmeval.resampling import RecordView, breakdown_intervals, metric_intervals
-from vlmeval.stats import (
+from vlmeval.stats.inference import (
     bootstrap_mean_interval,
     jackknife_se,
     mcnemar,
@@ -22,6 +20,8 @@ from vlmeval.stats import (
     ratio_replicates,
     sign_flip_test,
 )
+from vlmeval.stats.paired import paired_comparison
+from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals
 
 
 def records(correct: list[int], **meta_lists: list[object]) -> list[Record]:

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.metrics import compute_metrics
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext, Task
 
 PROMPT_SUFFIX = (

@@ -15,12 +15,12 @@ import pytest
 
 from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
 from vlmeval.cli import main
+from vlmeval.engine.samples import load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
 from vlmeval.errors import DataError
 from vlmeval.metrics import compute_metrics
 from vlmeval.registry import load_registry
-from vlmeval.samples import load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.store import Answer
 from vlmeval.task import ScoreContext, Task
 
 SUFFIX = "Answer the question using a single word or phrase."

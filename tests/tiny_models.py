@@ -6,7 +6,7 @@ tokenizer trained on the spot (with the special tokens that processor needs) and
 checkpoints have one, a chat template; then `save_pretrained`s both. Nothing is downloaded.
 
 `ARCHITECTURES` lists them for the compatibility matrix (`tests/test_architectures.py`), which
-also writes the README's table of supported architectures.
+also writes docs/models.md's table of supported architectures.
 """
 
 from __future__ import annotations
@@ -414,9 +414,9 @@ def make_florence2() -> Parts:
 
 @dataclass(frozen=True)
 class Architecture:
-    """One row of the compatibility matrix (and of the README's table)."""
+    """One row of the compatibility matrix (and of docs/models.md's table)."""
 
-    name: str  # as the README names it
+    name: str  # as docs/models.md names it
     model_class: str  # the transformers class the checkpoint loads as
     make: Callable[..., Parts]  # keyword arguments replace parts (SmolVLM's video processor)
     prompt_style: str = "chat"  # how the real checkpoints take prompts: a chat template, or plain text

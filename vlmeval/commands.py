@@ -51,8 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
-    from vlmeval.evaluate import RunPlan, run
-    from vlmeval.shards import SHARD_ENV
+    from vlmeval.engine.evaluate import RunPlan, run
+    from vlmeval.engine.shards import SHARD_ENV
 
     if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
         console.status(f"vlmeval run: task {args.task}, model {args.model}")
@@ -103,13 +103,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import merge
+    from vlmeval.engine.evaluate import merge
 
     return merge(Path(args.run_dir), _score_context(args, None))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from vlmeval.evaluate import score_file
+    from vlmeval.engine.evaluate import score_file
 
     _positive("--limit", args.limit)
     task = _task(args)
@@ -157,7 +157,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from vlmeval.compare import compare, render_markdown, write_chart
+    from vlmeval.reporting.compare import compare, render_markdown, write_chart
 
     _positive("--resamples", args.resamples)
     if not 0.0 < args.alpha < 1.0:
@@ -180,7 +180,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import sys
 
-    from vlmeval.leaderboard import build_leaderboard, render
+    from vlmeval.reporting.leaderboard import build_leaderboard
+    from vlmeval.reporting.leaderboard_formats import render
 
     board = build_leaderboard([Path(d) for d in args.dirs], row_by=args.row)
     for warning in board.warnings:

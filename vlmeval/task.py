@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vlmeval.metrics import Metric
 
 if TYPE_CHECKING:
-    from vlmeval.data import LazyImage
+    from vlmeval.engine.data import LazyImage
     from vlmeval.judge import Judge
 
 Row = Mapping[str, Any]

@@ -79,3 +79,22 @@ class PreparingBackend(Backend, Protocol):
     def prepare(self, requests: Sequence[Request], settings: GenerationSettings) -> Any: ...
 
     def generate_prepared(self, prepared: Any, settings: GenerationSettings) -> list[str | SampleError]: ...
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Command-line options a backend may use; each backend reads the ones it understands."""
+
+    dtype: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    prompt_style: str = "chat"
+    load_in_4bit: bool = False
+    load_in_8bit: bool = False
+    device_map: str | None = None  # "auto" spreads one model over the shard's GPUs
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 120.0
+    max_retries: int = 6

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
-from vlmeval.predictions import read_predictions
+from vlmeval.engine.predictions import read_predictions
 
 
 class ReplayBackend:

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.backends import BackendOptions
 from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, quiet, render
-from vlmeval.backends.base import GenerationSettings, Request, SampleError
+from vlmeval.backends.base import BackendOptions, GenerationSettings, Request, SampleError
 from vlmeval.errors import ModelError, UsageError
 
 if TYPE_CHECKING:

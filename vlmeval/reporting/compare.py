@@ -14,11 +14,11 @@ from typing import Any
 
 from vlmeval.console import plural
 from vlmeval.errors import UsageError
-from vlmeval.leaderboard import report_files_under
 from vlmeval.metrics import Record
-from vlmeval.paired import PairedResult, paired_comparison
-from vlmeval.resampling import RecordView
-from vlmeval.stats import RESAMPLES, SEED
+from vlmeval.reporting.leaderboard import report_files_under
+from vlmeval.stats.inference import RESAMPLES, SEED
+from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
 
@@ -215,7 +215,7 @@ def distinct_names(a: Path, b: Path) -> tuple[str, str]:
 def run_names(a: Run, b: Run) -> tuple[str, str]:
     """How the two runs are named in headings: their labels or run names, or their paths when
     those are the same (a baseline and a new run of the same model)."""
-    from vlmeval.report import run_title
+    from vlmeval.reporting.report import run_title
 
     title_a, title_b = run_title(a.report), run_title(b.report)
     return (title_a, title_b) if title_a != title_b else distinct_names(a.folder, b.folder)
@@ -292,7 +292,7 @@ def _verdict(c: Comparison) -> str:
 
 def write_chart(comparison: Comparison, path: Path) -> None:
     """B - A with its interval per task and metric, coloured by significance."""
-    from vlmeval.plots import difference_chart, write_png
+    from vlmeval.reporting.plots import difference_chart, write_png
 
     labels, differences, intervals, statuses = [], [], [], []
     for task in comparison.tasks:

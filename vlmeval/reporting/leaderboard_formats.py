@@ -15,8 +15,9 @@ import json
 import re
 from typing import Any
 
-from vlmeval.leaderboard import Column, Leaderboard, Row
+from vlmeval.errors import UsageError
 from vlmeval.metrics import natural_key
+from vlmeval.reporting.leaderboard import Column, Leaderboard, Row
 
 CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the table)
 
@@ -130,7 +131,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _charts(board: Leaderboard) -> list[str]:
-    from vlmeval.plots import bar_chart, grouped_bar_chart
+    from vlmeval.reporting.plots import bar_chart, grouped_bar_chart
 
     parts = []
     for column in board.columns:
@@ -185,3 +186,11 @@ def html_page(board: Leaderboard) -> str:
         *([f'<h2>Notes</h2><ul class="note">{warnings}</ul>'] if warnings else []),
         "</body></html>",
     ]) + "\n"
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    renderers = {"md": markdown, "csv": csv_text, "latex": latex,
+                 "html": html_page, "json": json_text}
+    if fmt not in renderers:
+        raise UsageError(f"unknown leaderboard format {fmt!r} (md, csv, latex, html, json)")
+    return renderers[fmt](board)

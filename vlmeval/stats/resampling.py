@@ -5,8 +5,8 @@ or the clusters named by `Metric.unit`): a `mean_metric` (s = 100 x score and w 
 record, summed per cluster), or a generic reduction found, on the data itself, to be the mean, the
 record-weighted mean or the sum of its value on each unit alone (CircularEval: a question counts
 when all its rows are right). Decomposed metrics get a percentile bootstrap in numpy
-(`vlmeval.stats`); any other reduction a delete-a-group jackknife: it is recomputed with each of
-(at most) 100 groups of units left out, which never repeats a record (see `vlmeval.stats`).
+(`vlmeval.stats.inference`); any other reduction a delete-a-group jackknife: it is recomputed with each of
+(at most) 100 groups of units left out, which never repeats a record (see `vlmeval.stats.inference`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vlmeval.metrics import Metric, Record, natural_key
-from vlmeval.stats import (
+from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
     SEED,

@@ -1,9 +1,9 @@
 """Paired comparison of one metric in two runs: B - A, its interval and a paired test.
 
 Runs are paired on the resampling units both hold (sample ids, or clusters). A metric that decomposes
-(`vlmeval.resampling.unit_table`) gets a paired percentile bootstrap, and McNemar's test when every
+(`vlmeval.stats.resampling.unit_table`) gets a paired percentile bootstrap, and McNemar's test when every
 unit is right or wrong in both runs, else a sign-flip permutation test; any other reduction gets a
-paired delete-a-group jackknife and a z-test (`vlmeval.stats`).
+paired delete-a-group jackknife and a z-test (`vlmeval.stats.inference`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vlmeval.metrics import Metric, Record
-from vlmeval.resampling import RecordView, Units, UnitTable, as_view, jackknife_values, unit_table
-from vlmeval.stats import (
+from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
     SEED,
@@ -28,6 +27,7 @@ from vlmeval.stats import (
     sign_flip_test,
     z_test,
 )
+from vlmeval.stats.resampling import RecordView, Units, UnitTable, as_view, jackknife_values, unit_table
 
 if TYPE_CHECKING:
     import numpy as np

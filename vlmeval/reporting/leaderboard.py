@@ -162,13 +162,3 @@ def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
     by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
                   for c in columns]
     return (row.average is None, -(row.average or 0.0), *by_columns, row.name)
-
-
-def render(board: Leaderboard, fmt: str) -> str:
-    from vlmeval import leaderboard_formats as formats
-
-    renderers = {"md": formats.markdown, "csv": formats.csv_text, "latex": formats.latex,
-                 "html": formats.html_page, "json": formats.json_text}
-    if fmt not in renderers:
-        raise UsageError(f"unknown leaderboard format {fmt!r} (md, csv, latex, html, json)")
-    return renderers[fmt](board)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from vlmeval.data import load_table
+from vlmeval.engine.data import load_table
+from vlmeval.engine.memory import gc_paused
 from vlmeval.errors import DataError, UsageError
 from vlmeval.task import Sample, Task
 
@@ -49,24 +47,6 @@ def load_samples(task: Task, data: str | None, split: str | None, limit: int | N
         data = str(task.data.demo)
     with gc_paused():
         return _build_samples(task, data, split, limit)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause CPython's cyclic garbage collector while bulk data is built.
-
-    Rows, samples and records are millions of small, acyclic objects: with the collector on, its
-    full passes rescan the growing heap again and again (VQAv2 val, 214,354 rows with 10 answer
-    dicts each: rows and samples built 2.5x faster, benchmarks/vqav2_score_cli.py). Reference
-    counting still frees everything as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build_samples(task: Task, data: str | None, split: str, limit: int | None) -> SampleSet:

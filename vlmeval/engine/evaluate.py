@@ -13,14 +13,11 @@ from typing import Any
 from vlmeval import console
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
-from vlmeval.errors import PredictionsError, UsageError
-from vlmeval.io import atomic_write_json, ensure_writable
-from vlmeval.predictions import read_predictions
-from vlmeval.report import build_report, print_report, write_outputs
-from vlmeval.runner import generate, pending_samples
-from vlmeval.samples import DEMO, SampleSet, load_samples
-from vlmeval.scoring import score_answers
-from vlmeval.shards import (
+from vlmeval.engine.predictions import read_predictions
+from vlmeval.engine.runner import generate, pending_samples
+from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.shards import (
     Placement,
     WorkerResult,
     detect_placement,
@@ -29,7 +26,10 @@ from vlmeval.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.store import Answer, AnswerStore
+from vlmeval.engine.store import Answer, AnswerStore
+from vlmeval.errors import PredictionsError, UsageError
+from vlmeval.io import atomic_write_json, ensure_writable
+from vlmeval.reporting.report import build_report, print_report, write_outputs
 from vlmeval.task import Sample, ScoreContext, Task
 
 EXIT_OK = 0

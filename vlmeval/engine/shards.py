@@ -12,15 +12,28 @@ import fcntl
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from vlmeval.errors import UsageError
-from vlmeval.runner import Shard
 
 SHARD_ENV = "VLMEVAL_SHARD"  # "K/N", set on the workers `--shards N` starts
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+    def owns(self, sample_id: str) -> bool:
+        """Deterministic by id alone, so a shard's members do not depend on dataset order."""
+        return self.count == 1 or zlib.crc32(sample_id.encode()) % self.count == self.index
+
+
+WHOLE_RUN = Shard()  # one process answers every sample
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ def detect_placement(env: Mapping[str, str] | None = None) -> Placement:
             if not 0 <= rank < size:
                 raise UsageError(f"{rank_key}={rank} is outside {size_key}={size}")
             return Placement(Shard(rank, size), launcher, int(env.get(local_key, "0")))
-    return Placement(Shard(), "single")
+    return Placement(WHOLE_RUN, "single")
 
 
 def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:

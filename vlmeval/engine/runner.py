@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
+from vlmeval.engine.shards import WHOLE_RUN, Shard
+from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter
 from vlmeval.errors import ImageError, VlmevalError
-from vlmeval.store import Answer, AnswerStore, AnswerWriter
 from vlmeval.task import Sample
 
 log = logging.getLogger(__name__)
 
 SORT_WINDOW_BATCHES = 32
 SORT_WINDOW_MIN = 1024
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int = 0
-    count: int = 1
-
-    def owns(self, sample_id: str) -> bool:
-        """Deterministic by id alone, so a shard's members do not depend on dataset order."""
-        return self.count == 1 or zlib.crc32(sample_id.encode()) % self.count == self.index
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,7 @@ def generate(
     settings: GenerationSettings,
     store: AnswerStore,
     batch_size: int,
-    shard: Shard = Shard(),
+    shard: Shard = WHOLE_RUN,
     show_progress: bool = True,
 ) -> GenerationSummary:
     """Answer `pending` and append every answer (or its error) to the shard's file."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 
+from vlmeval.engine.memory import gc_paused
+from vlmeval.engine.store import Answer
 from vlmeval.metrics import Record
-from vlmeval.samples import gc_paused
-from vlmeval.store import Answer
 from vlmeval.task import Sample, ScoreContext, Scored, Task
 
 

@@ -81,9 +81,9 @@ def build_report(
 
 
 def add_intervals(report: dict[str, Any], task: Task, records: Sequence[Record]) -> None:
-    """95% intervals of every metric and breakdown group (vlmeval.resampling), and metric scales."""
-    from vlmeval.resampling import RecordView, breakdown_intervals, metric_intervals
-    from vlmeval.stats import LEVEL, SEED
+    """95% intervals of every metric and breakdown group (vlmeval.stats.resampling), and metric scales."""
+    from vlmeval.stats.inference import LEVEL, SEED
+    from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals
 
     view = RecordView(records)
     intervals = metric_intervals(task.metrics, view)
@@ -121,7 +121,7 @@ def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
             continue
         name = "chart-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", by).strip("-") or "breakdown") + ".png"
         try:
-            from vlmeval.plots import bar_chart, write_png
+            from vlmeval.reporting.plots import bar_chart, write_png
 
             intervals = report.get("breakdown_ci", {}).get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],

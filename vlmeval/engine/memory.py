@@ -1,0 +1,25 @@
+"""Memory habits for bulk data."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while bulk data is built.
+
+    Rows, samples and records are millions of small, acyclic objects: with the collector on, its
+    full passes rescan the growing heap again and again (VQAv2 val, 214,354 rows with 10 answer
+    dicts each: rows and samples built 2.5x faster, benchmarks/vqav2_score_cli.py). Reference
+    counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,1 @@
+"""What people read: report.json/report.md, run comparisons, leaderboards and charts."""

@@ -1,0 +1,1 @@
+"""Statistics: confidence intervals, resampling of per-sample records, paired tests."""
