@@ -183,3 +183,28 @@ def test_plain_units_and_distinct_run_names(tmp_path: Path) -> None:
     assert plural(0.5, "point") == "0.5 points" and plural(2, "metric") == "2 metrics"
     a, b = tmp_path / "results" / "baselines" / "demo-sqa", tmp_path / "results" / "demo" / "sqa"
     assert distinct_names(a, b) == ("baselines/demo-sqa", "demo/sqa")
+
+
+def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
+    import shutil
+
+    from vlmeval.reporting.compare import compare, render_markdown
+
+    baseline = Path(__file__).resolve().parents[1] / "results" / "baselines" / "demo-sqa"
+    runs = {}
+    for name, label in (("old", "baseline"), ("new", None)):
+        folder = tmp_path / name / "demo" / "sqa"
+        shutil.copytree(baseline, folder)
+        report = json.loads((folder / "report.json").read_text())
+        report["label"] = label
+        (folder / "report.json").write_text(json.dumps(report))
+        runs[name] = folder
+    text = render_markdown(compare(runs["old"], runs["new"], threshold=1.0))
+    assert "### sqa: A = baseline (demo), B = demo" in text
+    assert "more than 1 point with" in text and "1 points" not in text
+    # The same names on both sides: the paths tell them apart.
+    report = json.loads((runs["new"] / "report.json").read_text())
+    report["label"] = "baseline"
+    (runs["new"] / "report.json").write_text(json.dumps(report))
+    text = render_markdown(compare(runs["old"], runs["new"]))
+    assert "### sqa: A = old/demo/sqa, B = new/demo/sqa" in text
