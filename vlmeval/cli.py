@@ -149,12 +149,21 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
                        "given at run time (the run name where none was given)")
 
 
+class _LogFormat(logging.Formatter):
+    """-v's detail lines read as plain sentences; warnings and errors keep their level and source."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage() if record.levelno == logging.INFO else super().format(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # workers started by --shards re-run the same command line
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     from vlmeval import console
 
     console.configure(quiet=args.quiet, verbose=args.verbose)

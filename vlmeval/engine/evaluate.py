@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -31,6 +32,8 @@ from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import atomic_write_json, ensure_writable
 from vlmeval.reporting.report import build_report, print_report, write_outputs
 from vlmeval.task import Sample, ScoreContext, Task
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
@@ -80,6 +83,7 @@ def run(plan: RunPlan) -> int:
     if placement.launcher != "spawned":
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     ensure_writable(plan.run_dir)
     identity = _run_identity(plan, sample_set)
     _check_resume(plan.run_dir, identity)
@@ -149,7 +153,10 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
         where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
         console.status(f"loading the model {plan.model}{where} ...")
         backend = make_backend(plan.model, plan.backend_options)
-        _record_backend(plan.run_dir, backend.describe())
+        described = backend.describe()
+        log.info("the model is ready: %s", ", ".join(
+            f"{key.replace('_', ' ')} {value}" for key, value in described.items() if value not in (None, False)))
+        _record_backend(plan.run_dir, described)
         return backend
 
     generate(pending, build_backend, plan.settings, store, plan.batch_size, placement.shard,
