@@ -64,9 +64,13 @@ def test_run_says_what_it_does_then_resumes_with_counts(tmp_path: Path) -> None:
     first = vlmeval(*common, "--limit", "3", "-v")
     assert first.returncode == 0, first.stderr
     lines = first.stderr.splitlines()
-    assert lines[:3] == [f"vlmeval run: task sqa, model replay:{predictions}",
-                         "reading the sqa samples from the bundled demo split ...", "answering 3 samples"]
+    demo = load_registry([]).get("sqa").data.demo
+    assert lines[:4] == [f"vlmeval run: task sqa, model replay:{predictions}",
+                         "reading the sqa samples from the bundled demo split ...",
+                         f"read 3 samples from {demo} (split test)",  # -v
+                         "answering 3 samples"]
     assert f"loading the model replay:{predictions} ..." in lines
+    assert f"the model is ready: backend replay, file {predictions}" in lines  # -v
     # -v logs the generation in words, not as a dataclass repr.
     assert "answered 3 of 3 samples (0 failed)" in first.stderr and "GenerationSummary(" not in first.stderr
 
