@@ -88,6 +88,7 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
     from vlmeval.engine.store import Answer
     from vlmeval.metrics import compute_metrics, grouped
     from vlmeval.registry import load_registry
+    from vlmeval.reporting.record import RunInfo
     from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
@@ -105,7 +106,7 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
     for by in task.breakdowns:
         grouped(task.metrics[0], by, records)
     marks.append(("metrics + breakdowns", time.perf_counter()))
-    report = build_report(task, records, "bench", True, {"dataset": {"fingerprint": fingerprint}})
+    report = build_report(task, records, "bench", True, RunInfo(dataset={"fingerprint": fingerprint}))
     write_outputs(output, records, report)
     marks.append(("report (incl. metrics again) + write", time.perf_counter()))
     for (_, before), (name, after) in itertools.pairwise(marks):

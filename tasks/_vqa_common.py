@@ -3,13 +3,14 @@
 Both benchmarks are scored on EvalAI from a submission whose answers LLaVA has passed through the
 EvalAI answer processor (haotian-liu/LLaVA `scripts/convert_vqav2_for_submission.py`,
 `convert_vizwiz_for_submission.py`); a local score therefore normalises the prediction the same
-way and then applies the official VQA accuracy (`vlmeval.answers.vqa`).
+way and then applies the benchmark's own evaluator (`vlmeval.answers.vqa`: VQAv2's `vqaEval.py`,
+or the VizWiz API's, which differ).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,24 @@ def gt_answers(answers: Sequence[Any] | None) -> list[str] | None:
     return texts if any(texts) else None
 
 
+Accuracy = Callable[[str, Sequence[str]], float]
+
+
 def score_vqa(
-    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
+    samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext,
+    accuracy: Accuracy = vqa_accuracy,
 ) -> list[Scored]:
-    """The score the server gives each submitted answer: EvalAI processor, then VQA accuracy."""
+    """The score the server gives each submitted answer: EvalAI processor, then the benchmark's
+    own evaluator (`accuracy`: VQAv2's `vqa_accuracy` by default, VizWiz's `vizwiz_accuracy`)."""
     verdicts = []
     for sample, prediction in zip(samples, predictions, strict=True):
         if prediction is None:
             verdicts.append(Scored(answer=None, scores={"accuracy": 0.0}, failure="error"))
             continue
         answer = evalai_normalize(prediction)
-        accuracy = vqa_accuracy(answer, sample.target) if sample.target is not None else 0.0
+        score = accuracy(answer, sample.target) if sample.target is not None else 0.0
         failure = None if prediction.strip() else "empty"
-        verdicts.append(Scored(answer=answer, scores={"accuracy": accuracy}, failure=failure))
+        verdicts.append(Scored(answer=answer, scores={"accuracy": score}, failure=failure))
     return verdicts
 
 

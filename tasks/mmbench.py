@@ -9,9 +9,13 @@ Prompt: LLaVA-1.5's `llava/eval/model_vqa_mmbench.py`: `{hint}\\n{question}` (no
 None, NaN, 'nan' or 'none'), `\\n{L}. {option}` for each option up to the first missing one (the
 same test), then `\\n` and the EN or CN suffix; max_new_tokens 1024. LLaVA lists A-D only; an E
 option, where a file has one, is listed too (no MMBench v1.0 row has one, so prompts are identical).
-Scoring: the shared extraction of `vlmeval.answers.choice` (standalone letter, one option text,
-optional LLM judge, else unresolved and wrong); CircularEval: rows with equal `index % 1_000_000`
-are one question, right only when all its rows are. Without answers (the test split as released)
+Scoring: by default the official reading, VLMEvalKit's `can_infer` and judge prompt at commit
+e8e78f05 (`vlmeval.answers.vlmevalkit`), over the options whose value is not empty; what it leaves
+open goes to the LLM judge when one is given (three replies), else stays unresolved and wrong. The one
+deliberate deviation: no random letter after three unreadable judge replies (`judge_failed`, wrong,
+counted). `--answer-reading strict` uses vlmeval's stricter rules instead (`vlmeval.answers.choice`;
+not official). CircularEval: rows with equal `index % 1_000_000` are one question, right only when
+all its rows are. Without answers (the test split as released)
 `submission.xlsx` is written instead: the TSV columns without `image`, plus `prediction`.
 Reference: LLaVA-1.5-13B, EN dev 20230712: 796 of 1,176 questions, 67.69 (paper: MMB 67.7,
 MMB-CN 63.6; 7B: 64.3, 58.3).
@@ -26,8 +30,9 @@ from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
+from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
 from vlmeval.metrics import Metric, Record, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",
@@ -37,6 +42,12 @@ SIZES = {("en", "dev"): 4377, ("en", "test"): 6718, ("cn", "dev"): 4329, ("cn", 
 OPTION_LETTERS = "ABCDE"
 CIRCULAR_BASE = 1_000_000  # a rotated copy of question q has index q + k * 1,000,000
 SUBMISSION = "submission.xlsx"
+READINGS = (
+    AnswerReading(READING_NAME, "VLMEvalKit's can_infer, then its LLM-judge prompt (3 tries); "
+                  "no random letter: unresolved answers are wrong and counted", True, READING_REFERENCE),
+    AnswerReading("strict", "vlmeval's stricter rules (articles, word boundaries, Chinese answer cues, "
+                  "its own judge prompt); not the official reading", False),
+)
 
 
 def is_none(value: Any) -> bool:
@@ -55,6 +66,12 @@ def present_options(row: Row) -> dict[str, str]:
             break
         options[letter] = str(value)
     return options
+
+
+def reading_choices(row: Row) -> dict[str, str]:
+    """The options VLMEvalKit reads answers against: every letter whose value is not empty."""
+    return {letter: str(row[letter]) for letter in OPTION_LETTERS
+            if letter in row and not is_none(row[letter]) and str(row[letter]) != ""}
 
 
 def _l2_category(row: Row) -> Any:
@@ -89,6 +106,7 @@ def to_sample(language: str, row: Row, position: int) -> Sample:
             "question": question,
             "hint": hint,
             "options": options,
+            "choices": reading_choices(row),
             "source": _optional(row.get("source")),
             "split": _optional(row.get("split")),
             "comment": _optional(row.get("comment")),
@@ -96,30 +114,21 @@ def to_sample(language: str, row: Row, position: int) -> Sample:
     )
 
 
-def _judge_question(sample: Sample) -> str:
-    hint = sample.meta["hint"]
-    return sample.meta["question"] if hint is None else f"{hint}\n{sample.meta['question']}"
-
-
 def score(
     samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[Scored]:
     # Without answers nothing is scored: the judge would be asked for nothing.
     judge = context.judge if any(s.target is not None for s in samples) else None
-    choices = resolve_choices(
-        predictions, [s.meta["options"] for s in samples], [_judge_question(s) for s in samples], judge
-    )
-    return [
-        Scored(
-            answer=choice.letter,
-            scores={
-                "correct": float(choice.letter is not None and choice.letter == sample.target),
-                "judged": float(choice.rule == "judge"),
-            },
-            failure=choice.failure,
-        )
-        for sample, choice in zip(samples, choices, strict=True)
-    ]
+    if context.answer_reading == "strict":  # its judge sees the hint too
+        questions = [s.meta["question"] if s.meta["hint"] is None else f"{s.meta['hint']}\n{s.meta['question']}"
+                     for s in samples]
+        choices = resolve_choices(predictions, [s.meta["options"] for s in samples], questions, judge)
+    else:  # VLMEvalKit's judge sees the question without its hint
+        choices = read_choices(predictions, [s.meta["choices"] for s in samples],
+                               [s.meta["question"] for s in samples], judge)
+    return [Scored(choice.letter, {"correct": float(choice.letter is not None and choice.letter == sample.target),
+                                   "judged": float(choice.rule == "judge")}, choice.failure)
+            for sample, choice in zip(samples, choices, strict=True)]
 
 
 def question_key(record: Record) -> str:
@@ -141,14 +150,14 @@ def _is_original(record: Record) -> bool:
 
 
 def count_unresolved(records: Sequence[Record]) -> float:
-    """Rows with a prediction that no rule (and no judge) resolved to an option."""
+    """Rows with a prediction read as no option: Z, unparsed, or the judge failed or erred."""
     return float(sum(r.prediction is not None and r.answer is None for r in records))
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric(name="circular_accuracy", reduce=circular_accuracy, unit=question_key),
+    Metric(name="circular_accuracy", reduce=circular_accuracy, unit=question_key, reduces="mean"),
     mean_metric("vanilla_accuracy", "correct", where=_is_original),
-    Metric(name="unresolved", reduce=count_unresolved, scale="count"),
+    Metric(name="unresolved", reduce=count_unresolved, scale="count", reduces="sum"),
 )
 
 
@@ -175,7 +184,7 @@ def write_submission(
     partial_path = context.output_folder / f".{SUBMISSION}.tmp"
     pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
     os.replace(partial_path, path)
-    return [str(path)]
+    return [SUBMISSION]
 
 
 def mmbench(language: str, split: str) -> Task:
@@ -193,10 +202,10 @@ def mmbench(language: str, split: str) -> Task:
         to_sample=partial(to_sample, language),
         scorer=score,
         metrics=METRICS,
-        prompt_template=f"[{{hint}}\\n]{{question}}\\nA. {{A}}\\nB. {{B}}...\\n{SUFFIXES[language]}",
         max_new_tokens=1024,
         breakdowns=("category", "L2-category"),
         write_artifacts=write_submission,
+        answer_readings=READINGS,
     )
 
 

@@ -116,9 +116,12 @@ def _percent(part: int) -> Callable[[Sequence[Record]], float]:
 def _subtask_metrics(subtask: str) -> tuple[Metric, ...]:
     where = meta_equals("subtask", subtask)
     return (
-        Metric(name=subtask, reduce=subtask_score, where=where, unit=pair_key, scale="points"),
-        Metric(name=f"{subtask}_acc", reduce=_percent(0), where=where, unit=pair_key),
-        Metric(name=f"{subtask}_acc_plus", reduce=_percent(1), where=where, unit=pair_key),
+        # acc and acc+ are counted per question (acc_and_plus), so all three are record means
+        Metric(name=subtask, reduce=subtask_score, where=where, unit=pair_key, scale="points",
+               reduces="record_mean"),
+        Metric(name=f"{subtask}_acc", reduce=_percent(0), where=where, unit=pair_key, reduces="record_mean"),
+        Metric(name=f"{subtask}_acc_plus", reduce=_percent(1), where=where, unit=pair_key,
+               reduces="record_mean"),
     )
 
 
@@ -146,7 +149,6 @@ def mme() -> Task:
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,
-        prompt_template=f"{{question without ' Please answer yes or no.'}}\\n{SUFFIX}",
         max_new_tokens=128,
         summary_line=summary_line,
     )

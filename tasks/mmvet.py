@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmeval.errors import DataError, UsageError
-from vlmeval.judge import Judge, JudgeQuery, prompt_hash
+from vlmeval.judge import JUDGE_ERROR, Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 
@@ -179,7 +179,7 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
         failed = [g for g in mine if g.score is None]
         failure = None
         if failed:
-            failure = "judge_error" if any(g.error for g in failed) else "judge_failed"
+            failure = JUDGE_ERROR if any(g.error for g in failed) else "judge_failed"
         answer = [{"score": g.score, "replies": g.replies, "error": g.error} for g in mine]
         run_scores = [g.score if g.score is not None else 0.0 for g in mine]  # the official 0.0
         verdicts.append(Scored(answer, {**_run_scores(run_scores), "failed_judgements": float(len(failed))},
@@ -215,7 +215,7 @@ METRICS: tuple[Metric, ...] = (
     *(mean_metric(c, "score", where=_has(c)) for c in CAPABILITIES),
     _std_metric("total", None),
     *(_std_metric(c, _has(c)) for c in CAPABILITIES),
-    Metric(name="failed_judgements", reduce=_count, scale="count"),
+    Metric(name="failed_judgements", reduce=_count, scale="count", reduces="sum"),
 )
 
 
@@ -237,9 +237,7 @@ def mmvet() -> Task:
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,
-        prompt_template="{question}",
         max_new_tokens=1024,
         breakdowns=("capabilities",),
         summary_line=summary_line,
-        needs_judge=True,
     )

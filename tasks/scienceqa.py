@@ -2,7 +2,7 @@
 
 Dataset: lmms-lab/ScienceQA, config ScienceQA-FULL, split test (4,241 questions, 2,017 with an
 image). Prompt and parser: LLaVA's `llava/eval/eval_science_qa.py` and its ScienceQA conversion.
-Breakdown columns: the official ScienceQA scorer's NAT/SOC/LAN, TXT, IMG, NO, G1-6, G7-12.
+Breakdown columns: the official ScienceQA scorer's NAT/SOC/LAN, TXT, IMG (`img_accuracy`), NO, G1-6, G7-12.
 Reference: LLaVA-1.5-13B prints `Total: 4241, Correct: 3155, Accuracy: 74.39%, IMG-Accuracy: 71.64%`
 (SQA-IMG 71.6 in the paper; 66.8 for the 7B).
 """
@@ -75,7 +75,6 @@ METRICS: tuple[Metric, ...] = (
     mean_metric("soc", "correct", where=meta_equals("subject", "social science")),
     mean_metric("lan", "correct", where=meta_equals("subject", "language science")),
     mean_metric("txt", "correct", where=meta_equals("has_hint", True)),
-    mean_metric("img", "correct", where=meta_equals("has_image", True)),
     mean_metric("no", "correct", where=_no_context),
     mean_metric("g1_6", "correct", where=meta_equals("grade", *GRADES_1_6)),
     mean_metric("g7_12", "correct", where=meta_equals("grade", *GRADES_7_12)),
@@ -98,7 +97,6 @@ def scienceqa() -> Task:
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,
-        prompt_template=f"[Context: {{hint}}\\n]{{question}}\\nA. {{c0}}\\nB. {{c1}}...\\n{SUFFIX}",
         max_new_tokens=1024,
         breakdowns=("subject", "grade"),
         summary_line=summary_line,

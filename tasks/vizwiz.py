@@ -4,8 +4,11 @@ Dataset: lmms-lab/VizWiz-VQA, splits val (4,319 questions, 10 human answers each
 the answer type: yes/no, number, other, unanswerable) and test (8,000, answers hidden).
 `question_id` is the image file name without `.jpg` (`VizWiz_val_00000000`).
 Prompt: LLaVA-1.5's, which asks for 'Unanswerable' when the image does not tell.
-Score: the EvalAI answer processor on the prediction, then the official VQA accuracy, overall and on
-the unanswerable questions. The test split writes EvalAI's `submission.json`
+Score: the EvalAI answer processor on the prediction (the answer LLaVA submits), then VizWiz's own
+evaluator (VizWiz API `vqaEval.py` by Qing Li, the one the challenge server runs:
+`vlmeval.answers.vqa.vizwiz_accuracy`), overall and on the unanswerable questions. It differs from
+VQAv2's: the submitted answer is always normalised (with its curly-apostrophe contraction table) and
+compared with the raw human answers, never normalised. The test split writes EvalAI's `submission.json`
 (`[{"image": "<question_id>.jpg", "answer": str}]`, as LLaVA's
 `scripts/convert_vizwiz_for_submission.py`).
 Reference: LLaVA-1.5 test accuracy 50.0 (7B), 53.6 (13B); the instruction raised unanswerable
@@ -15,9 +18,11 @@ accuracy from 11.1 to 67.8 in the LLaVA-1.5 paper.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
+from vlmeval.answers.vqa import vizwiz_accuracy
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
 
@@ -52,7 +57,7 @@ def write_submission_file(
 def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
     return Task(
         name=name,
-        description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
+        description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised answer, VizWiz's evaluator",
         data=DataSpec(
             hub=HUB,
             split=split,
@@ -61,12 +66,11 @@ def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
             else ("question_id", "question"),
         ),
         to_sample=to_sample,
-        scorer=score_vqa,
+        scorer=partial(score_vqa, accuracy=vizwiz_accuracy),
         metrics=(
             mean_metric("accuracy", "accuracy"),
             mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),
         ),
-        prompt_template=f"{{question}}\n{SUFFIX}".replace("\n", "\\n"),
         max_new_tokens=128,
         breakdowns=("answer_type",),
         write_artifacts=write_submission_file,

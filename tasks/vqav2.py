@@ -129,7 +129,6 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
             mean_metric("accuracy", "accuracy"),
             *(mean_metric(t, "accuracy", where=meta_equals("answer_type", t)) for t in ANSWER_TYPES),
         ),
-        prompt_template=f"{{question}}\\n{SHORT_ANSWER}",
         max_new_tokens=128,
         breakdowns=("answer_type",),
         write_artifacts=submission_writer(every_test2015_question=name == "vqav2_testdev"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,104 @@ def sqa_row(
         "lecture": "",
         "solution": "",
     }
+
+
+def vqa_row(qid: int, answers: list[str] | None, answer_type: str | None = "other",
+            question: str = "What is it?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VQAv2 schema; `answers=None` as on the test splits."""
+    return {
+        "question_type": "what is" if answers is not None else None,
+        "multiple_choice_answer": answers[0] if answers else None,
+        "answers": None if answers is None else [
+            {"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)
+        ],
+        "image_id": qid // 1000,
+        "answer_type": answer_type if answers is not None else None,
+        "question_id": qid,
+        "question": question,
+        "image": image_cell(image),
+    }
+
+
+def vizwiz_row(qid: str, answers: list[str] | None, category: str | None = "other",
+               question: str = "What is this?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VizWiz-VQA schema; `answers=None` as on the test split."""
+    return {"question_id": qid, "image": image_cell(image), "question": question,
+            "answers": answers, "category": category}
+
+
+FINE = "finegrained_perception (instance-level)"
+
+
+def mmb_row(index: int, question: str, options: Sequence[str | None], answer: str | None = "A",
+            hint: Any = None, category: str = "attribute_recognition", l2: str = FINE,
+            split: str = "dev") -> dict[str, Any]:
+    """One row in the lmms-lab/MMBench schema (the hub's `L2-category`)."""
+    cells = list(options) + [None] * (5 - len(options))
+    return {"index": index, "question": question, "hint": hint,
+            **{letter: cells[i] for i, letter in enumerate("ABCDE")},
+            "answer": answer, "category": category, "image": {"bytes": png_bytes(), "path": None},
+            "source": "MMBench", "L2-category": l2, "comment": None, "split": split}
+
+
+def mme_row(question_id: str, question: str, answer: str, category: str) -> dict[str, Any]:
+    """One row in the lmms-lab/MME schema."""
+    return {"question_id": question_id, "image": {"bytes": png_bytes(), "path": None},
+            "question": question, "answer": answer, "category": category}
+
+
+def mmvet_row(question_id: str, question: str, answer: str, capability: str) -> dict[str, Any]:
+    """One row in the lmms-lab/MMVet (test) schema."""
+    return {"question_id": question_id, "image": image_cell(png_bytes()), "question": question,
+            "answer": answer, "capability": capability, "image_source": "test"}
+
+
+def _mmbench_rows(split: str) -> list[dict[str, Any]]:
+    answer = (lambda letter: letter) if split == "dev" else (lambda letter: None)
+    return [mmb_row(0, "Which color?", ["red", "blue", "green"], answer("A"), split=split),
+            mmb_row(1_000_000, "Which color?", ["blue", "green", "red"], answer("C"), split=split),
+            mmb_row(2_000_000, "Which color?", ["green", "red", "blue"], answer("B"), split=split),
+            mmb_row(1, "Is it round?", ["yes", "no"], answer("B"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception"),
+            mmb_row(1_000_001, "Is it round?", ["no", "yes"], answer("A"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception")]
+
+
+def _vqa_rows(with_answers: bool) -> list[dict[str, Any]]:
+    answers = ["yes"] * 10 if with_answers else None
+    return [vqa_row(1000 + i, answers if i != 1 else (["2"] * 10 if with_answers else None),
+                    answer_type=("yes/no", "number", "other")[i % 3], question=f"Question {i}?",
+                    image=png_bytes()) for i in range(4)]
+
+
+def _vizwiz_rows(with_answers: bool) -> list[dict[str, Any]]:
+    split = "val" if with_answers else "test"
+    return [vizwiz_row(f"VizWiz_{split}_{i:08d}", (["unanswerable"] * 10 if i == 0 else ["basil"] * 10)
+                       if with_answers else None, category=("unanswerable", "other")[i % 2] if with_answers
+                       else None, question=f"What is this? ({i})", image=png_bytes()) for i in range(4)]
+
+
+def _mme_rows() -> list[dict[str, Any]]:
+    return [mme_row(f"{name}.jpg", f"Is there a {name}? Please answer yes or no.", answer, category)
+            for category, name in (("existence", "cat"), ("OCR", "sign"), ("code_reasoning", "code"))
+            for answer in ("Yes", "No")]
+
+
+# Demo-sized data in each built-in task's hub schema, by registered task name, for the contract
+# test (tests/test_task_contract.py), which runs every registered task: a task added later needs
+# either `DataSpec.demo` or an entry here.
+DEMO_ROWS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    **{f"mmbench_{lang}_{split}": functools.partial(_mmbench_rows, split)
+       for lang in ("en", "cn") for split in ("dev", "test")},
+    "mme": _mme_rows,
+    "mmvet": lambda: [mmvet_row("v1_0", "What is x?", "-1<AND>-5", "ocr,math"),
+                      mmvet_row("v1_1", "Explain the meme.", "It mocks online classes.", "gen,know,rec")],
+    "vqav2_val": lambda: _vqa_rows(True),
+    "vqav2_test": lambda: _vqa_rows(False),
+    "vqav2_testdev": lambda: _vqa_rows(False),
+    "vizwiz_val": lambda: _vizwiz_rows(True),
+    "vizwiz_test": lambda: _vizwiz_rows(False),
+}
 
 
 def write_parquet(path: Path, rows: Sequence[dict[str, Any]]) -> Path:

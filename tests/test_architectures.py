@@ -59,6 +59,7 @@ def _run(model: Path, data: Path, out: Path, prompt_style: str) -> tuple[int, di
 
 
 # PaliGemma's processor hands torch tensors to numpy.array (a numpy 2 deprecation, not ours).
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=[a.name for a in ARCHITECTURES])
 def test_architecture_runs_sqa(arch: Architecture, demo_three: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import COLORS
 from tests.tiny_models import BY_NAME, checkpoint
 from vlmeval.backends import BackendOptions
-from vlmeval.backends.base import GenerationSettings, Request, SampleError
+from vlmeval.backends.base import GenerationSettings, PreparingBackend, Request, SampleError
 from vlmeval.backends.transformers import TransformersBackend
 
 
@@ -26,6 +26,7 @@ def _requests() -> list[Request]:
     return requests
 
 
+@pytest.mark.slow
 def test_batch_1_equals_batch_16(tiny_llava: Path) -> None:
     import torch
 
@@ -113,3 +114,7 @@ def test_runner_with_prepared_batches_equals_one_by_one(tmp_path: Path) -> None:
     assert through_runner == one_by_one
     assert backend.generate_prepared(backend.prepare(requests[:5], settings), settings) == [
         one_by_one[r.sample_id] for r in requests[:5]]
+    assert isinstance(backend, PreparingBackend)  # so the runner does take the prefetch path
+    import torch
+
+    assert torch.is_grad_enabled()  # generation ran under inference_mode; nothing was switched off globally

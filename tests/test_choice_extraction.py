@@ -166,7 +166,7 @@ def test_judge_resolves_only_what_the_rules_leave_open(tmp_path: Path) -> None:
         Choice("B", rule="text"),
         Choice("B", rule="judge"),
         Choice(None, failure="unparsed"),  # the judge said Z
-        Choice(None, failure="judge_failed"),
+        Choice(None, failure="judge_error"),  # the request failed: re-run
     ]
     sent = sorted(last_user_text(r.body) for r in server.requests)
     expected = [judge_prompt(questions[i], COLORS, predictions[i]) for i in (2, 3, 4)]  # rows 2-4 only

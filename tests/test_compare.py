@@ -13,6 +13,7 @@ from vlmeval.cli import main
 from vlmeval.io import atomic_write_json, atomic_write_jsonl
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
+from vlmeval.reporting.record import Counts, RunInfo, RunReport
 from vlmeval.reporting.report import build_report, write_outputs
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -33,16 +34,16 @@ def sqa_records(correct: list[int], prompt: str = "Question {i}?") -> list[Recor
 def write_run(folder: Path, model: str, records: list[Record], fingerprint: str = "fp0",
               charts: bool = False) -> dict[str, Any]:
     task = load_registry().get("sqa")
-    run_info = {"dataset": {"source": "synthetic", "split": "test", "n_rows": len(records),
-                            "fingerprint": fingerprint},
-                "generation": {"temperature": 0.0}, "backend": {"prompt_style": "chat"}}
+    run_info = RunInfo(dataset={"source": "synthetic", "split": "test", "n_rows": len(records),
+                                "fingerprint": fingerprint},
+                       generation={"temperature": 0.0}, backend={"prompt_style": "chat"})
     report = build_report(task, records, model, True, run_info)
     if charts:
         write_outputs(folder, records, report)
     else:
         atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
-        atomic_write_json(folder / "report.json", report)
-    return report
+        atomic_write_json(folder / "report.json", report.to_json())
+    return report.to_json()
 
 
 def baseline(n: int = 400) -> list[int]:
@@ -178,7 +179,7 @@ def test_only_higher_is_better_scales_are_gated(tmp_path: Path) -> None:
     significant = TestResult("McNemar exact", 0.001)
     results = [PairedResult(name, 50.0, 40.0, -10.0, (-14.0, -6.0), 100, significant, 1000)
                for name in ("acc", "mme", "unresolved", "acc_std")]
-    run = Run(tmp_path, {}, [])
+    run = Run(tmp_path, RunReport("t", "m", 0, True, "acc", True, Counts()), [])
     scales = {"acc": "percent", "mme": "points", "unresolved": "count", "acc_std": "spread"}
     comparison = Comparison("a", "b", [TaskComparison("t", run, run, results, scales)], [], [], 5.0, 0.05, 1000)
     assert [comparison.status(comparison.tasks[0], r) for r in results] == [

@@ -6,9 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import read_jsonl, sqa_row, vlmeval, write_jsonl, write_parquet
 
 
+@pytest.mark.slow
 def test_demo_run_then_resume_then_rescore(tmp_path: Path) -> None:
     out = tmp_path / "results"
     first = vlmeval("run", "--task", "sqa", "--model", "demo", "--data", "demo", "--output", str(out),
@@ -44,6 +47,7 @@ def test_demo_run_then_resume_then_rescore(tmp_path: Path) -> None:
     assert (tmp_path / "rescored" / "predictions.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_corrupt_and_missing_images_are_recorded_and_the_run_goes_on(
     tmp_path: Path, tiny_llava: Path
 ) -> None:
@@ -62,6 +66,7 @@ def test_corrupt_and_missing_images_are_recorded_and_the_run_goes_on(
     assert report["counts"]["errors"] == 2 and report["complete"] is False
 
 
+@pytest.mark.slow
 def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     row = sqa_row()
     del row["choices"]

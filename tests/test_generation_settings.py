@@ -182,6 +182,7 @@ class RemoteLlava(LlavaForConditionalGeneration):
 '''
 
 
+@pytest.mark.slow
 def test_remote_code_runs_only_with_trust_remote_code(tiny_llava: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:

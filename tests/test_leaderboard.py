@@ -24,6 +24,7 @@ EVIL = "<script>alert(1)</script>"
 def write_report(folder: Path, model: str, task: str, metric: str, value: float, scale: str = "percent",
                  created: str = "2026-01-01T00:00:00+00:00", **extra: Any) -> Path:
     report = {
+        "schema_version": 2, "n_samples": 100, "complete": True, "counts": {"answered": 100},
         "task": task, "model": model, "scored": True, "primary_metric": metric,
         "metrics": {metric: value}, "metrics_n": {metric: 100}, "ci": {metric: [value - 2, value + 2]},
         "metric_scales": {metric: scale}, "created": created,

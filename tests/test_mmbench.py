@@ -12,8 +12,8 @@ import pytest
 from vlmeval_tasks.mmbench import is_none
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
-from tests.helpers import png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
-from vlmeval.answers.choice import JUDGE_PROMPT
+from tests.helpers import FINE, mmb_row, read_jsonl, vlmeval, write_jsonl, write_parquet
+from vlmeval.answers.vlmevalkit import JUDGE_PROMPT_EN, VLMEVALKIT_COMMIT
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
@@ -26,18 +26,6 @@ from vlmeval.task import ScoreContext, Task
 EN_SUFFIX = "Answer with the option's letter from the given choices directly."
 TSV_COLUMNS = ["index", "question", "hint", "A", "B", "C", "D", "answer", "category", "image", "source",
                "l2-category", "comment", "split"]
-FINE = "finegrained_perception (instance-level)"
-
-
-def mmb_row(index: int, question: str, options: Sequence[str | None], answer: str | None = "A",
-            hint: Any = None, category: str = "attribute_recognition", l2: str = FINE,
-            split: str = "dev") -> dict[str, Any]:
-    """One row in the lmms-lab/MMBench schema (the hub's `L2-category`)."""
-    cells = list(options) + [None] * (5 - len(options))
-    return {"index": index, "question": question, "hint": hint,
-            **{letter: cells[i] for i, letter in enumerate("ABCDE")},
-            "answer": answer, "category": category, "image": {"bytes": png_bytes(), "path": None},
-            "source": "MMBench", "L2-category": l2, "comment": None, "split": split}
 
 
 def rotations(index: int, question: str, options: Sequence[str], right: int,
@@ -161,20 +149,6 @@ def test_circular_eval_on_rotated_copies(tmp_path: Path) -> None:
         {FINE: 100.0, "coarse_perception": 0.0, "logic_reasoning": 200 / 3})
 
 
-def test_reference_figure_by_arithmetic() -> None:
-    """LLaVA-1.5-13B on EN dev 20230712: 796 of 1,176 questions right, reported as 67.69."""
-    primary = task_named("mmbench_en_dev").metrics[0]
-    records = []
-    for question in range(1176):
-        rows = 2 + question % 3  # questions have 2-4 options, hence 2-4 rows
-        for k in range(rows):
-            wrong = question >= 796 and k == rows - 1  # the others fail their last rotation
-            records.append(Record(id=str(question + k * 1_000_000), prompt="", prediction="x",
-                                  scores={"correct": 0.0 if wrong else 1.0},
-                                  meta={"index": question + k * 1_000_000, "circular_id": question}))
-    assert round(primary.reduce(records), 2) == 67.69
-
-
 def test_test_split_without_answers_writes_the_submission(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -192,7 +166,7 @@ def test_test_split_without_answers_writes_the_submission(
     assert code == 3  # written, but sample 2 has no answer
     report = json.loads((out / "report.json").read_text())
     assert report["scored"] is False and report["metrics"] == {}
-    assert report["artifacts"] == [str(out / "submission.xlsx")]
+    assert report["artifacts"] == ["submission.xlsx"] and (out / "submission.xlsx").is_file()
     assert "Submission file written" in capsys.readouterr().out
     sheet = pd.read_excel(out / "submission.xlsx", engine="openpyxl")
     assert list(sheet.columns) == ["index", "question", "hint", "A", "B", "C", "D", "category", "l2-category",
@@ -222,7 +196,7 @@ def test_judge_resolves_what_the_rules_cannot(tmp_path: Path, monkeypatch: pytes
     data, predictions = circular_fixture(tmp_path)
 
     def reply(body: dict, headers: dict) -> str:
-        return "B" if "Model's answer: I cannot tell" in last_user_text(body) else "Z"
+        return "B" if "\nAnswer: I cannot tell\nYour output: " in last_user_text(body) else "Z"
 
     out = tmp_path / "out"
     file = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "prediction": p} for i, p in predictions.items()])
@@ -234,7 +208,9 @@ def test_judge_resolves_what_the_rules_cannot(tmp_path: Path, monkeypatch: pytes
     assert len(server.requests) == 1  # only the one unresolved row is judged
     report = json.loads((out / "report.json").read_text())
     assert report["judge"]["model"] == "judge-1"
-    assert report["judge"]["prompts"] == {"choice": prompt_hash(JUDGE_PROMPT)}
+    assert report["judge"]["prompts"] == {"vlmevalkit-en": prompt_hash(JUDGE_PROMPT_EN)}
+    assert report["answer_reading"]["name"] == "vlmevalkit" and report["answer_reading"]["official"]
+    assert VLMEVALKIT_COMMIT in report["answer_reading"]["reference"]
     assert report["metrics"]["unresolved"] == 0.0
     assert report["metrics"]["circular_accuracy"] == pytest.approx(80.0)  # B is right: q4 now counts
     judged = [r for r in read_jsonl(out / "predictions.jsonl") if r["scores"]["judged"]]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import png_bytes, vlmeval, write_jsonl, write_parquet
+from tests.helpers import mme_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.answers.yesno import mme_yes_no
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
@@ -23,12 +23,6 @@ SUFFIX = "Answer the question using a single word or phrase."
 CATEGORIES = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "OCR", "commonsense_reasoning", "numerical_calculation", "text_translation",
               "code_reasoning")
-
-
-def mme_row(question_id: str, question: str, answer: str, category: str) -> dict[str, Any]:
-    """One row in the lmms-lab/MME schema."""
-    return {"question_id": question_id, "image": {"bytes": png_bytes(), "path": None},
-            "question": question, "answer": answer, "category": category}
 
 
 def mme_task() -> Task:
@@ -103,34 +97,6 @@ def test_pairs_by_image_not_line_order_and_acc_plus_arithmetic(tmp_path: Path) -
     assert "count" not in metrics  # no questions, no number
     assert [r.failure for r in records].count("other") == 1  # "Maybe" is counted, and wrong
     assert records[6].answer == "other" and records[6].scores["correct"] == 0.0
-
-
-def test_reference_scores_by_arithmetic() -> None:
-    """InternLM-XComposer-VL's printed MME output (InternLM/InternLM-XComposer, eval_mm/mme/MME_Bench.md),
-    rebuilt from counts: per subtask (images, images with both right, images with one right)."""
-    printed = {
-        "existence": (30, 28, 2, 190.0), "count": (30, 22, 7, 158.33333333333331),
-        "position": (30, 16, 12, 126.66666666666666), "color": (30, 23, 7, 165.0),
-        "posters": (147, 110, 36, 161.9047619047619), "celebrity": (170, 120, 31, 150.2941176470588),
-        "scene": (200, 150, 39, 159.75), "landmark": (200, 160, 21, 165.25),
-        "artwork": (200, 110, 65, 126.25),
-        "ocr": (20, 10, 10, 125.0), "commonsense_reasoning": (70, 45, 14, 138.57142857142858),
-        "numerical_calculation": (20, 2, 14, 55.0), "text_translation": (20, 10, 5, 112.5),
-        "code_reasoning": (20, 6, 10, 85.0),
-    }
-    records = []
-    for subtask, (images, both, one, _) in printed.items():
-        for image in range(images):
-            right = 2 if image < both else 1 if image < both + one else 0
-            for question in range(2):
-                records.append(Record(id=f"{subtask}{image}.{question}", prompt="", prediction="yes",
-                                      scores={"correct": float(question < right)},
-                                      meta={"subtask": subtask, "pair": f"{subtask}/{image}"}))
-    metrics = compute_metrics(mme_task().metrics, records)
-    for subtask, (*_, score) in printed.items():
-        assert metrics[subtask] == pytest.approx(score, abs=1e-9), subtask
-    assert metrics["perception"] == pytest.approx(1528.4488795518207, abs=1e-9)
-    assert metrics["cognition"] == pytest.approx(391.07142857142856, abs=1e-9)
 
 
 def test_category_names_map_to_metric_names(tmp_path: Path) -> None:

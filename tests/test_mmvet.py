@@ -22,7 +22,7 @@ import pytest
 from vlmeval_tasks.mmvet import DIGIT_SUFFIX, JUDGE_PROMPT, parse_capabilities, parse_score
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, RecordedRequest, last_user_text
-from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from tests.helpers import mmvet_row, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.errors import DataError
@@ -43,12 +43,6 @@ ROWS = [
     ("v1_4", "What is to the right of the shampoo?", "conditioner", "ocr,spat", "p09"),
     ("v1_5", "Is this apple organic?", "yes", "rec", "p04"),
 ]
-
-
-def mmvet_row(question_id: str, question: str, answer: str, capability: str) -> dict[str, Any]:
-    """One row in the lmms-lab/MMVet (test) schema."""
-    return {"question_id": question_id, "image": image_cell(png_bytes()), "question": question,
-            "answer": answer, "capability": capability, "image_source": "test"}
 
 
 def write_case(folder: Path, rows: list[tuple[str, str, str, str, str]] = ROWS) -> tuple[Path, Path]:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import vlmeval, write_jsonl, write_parquet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +37,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_installed_third_party_package_registers_and_scores(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(FIXTURE_PACKAGE, source)
@@ -69,6 +72,7 @@ def test_tasks_dir_env_path_and_broken_files(tmp_path: Path) -> None:
     assert "toy_yesno" not in vlmeval("tasks", env=_env()).stdout
 
 
+@pytest.mark.slow
 def test_non_editable_install_finds_builtin_tasks_and_demo_data(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()

@@ -146,6 +146,7 @@ def test_a_crash_while_writing_a_report_leaves_the_old_one(tmp_path: Path, monke
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 25, 51])
 def test_kill_9_at_any_point_then_resume_answers_each_sample_once(tmp_path: Path, kill_after: int) -> None:
     def slow(body: dict[str, Any], headers: Any) -> FakeResponse:
@@ -166,6 +167,7 @@ def test_kill_9_at_any_point_then_resume_answers_each_sample_once(tmp_path: Path
     assert all(r["prediction"] == "B" for r in read_jsonl(run_dir / "predictions.jsonl"))
 
 
+@pytest.mark.slow
 def test_api_failures_are_recorded_then_retried_alone_and_the_key_never_leaks(tmp_path: Path) -> None:
     key = "sk-test-DO-NOT-LEAK-1234567890"
     healthy = {"on": False}

@@ -44,6 +44,7 @@ def _ids(run_dir: Path) -> Counter[str]:
     return Counter(r["id"] for r in read_jsonl(run_dir / "predictions.jsonl"))
 
 
+@pytest.mark.slow
 def test_two_shards_equal_one_process(tmp_path: Path) -> None:
     common = ["run", "--task", "sqa", "--model", "demo", "--data", "demo", "--limit", "24",
               "--max-new-tokens", "4", "--no-progress"]
@@ -58,6 +59,7 @@ def test_two_shards_equal_one_process(tmp_path: Path) -> None:
     assert len(list((b / "answers").glob("shard-*-of-00002.jsonl"))) == 2
 
 
+@pytest.mark.slow
 def test_killed_shard_fails_the_run_and_the_same_command_resumes(
     tmp_path: Path, slow_server: FakeOpenAIServer
 ) -> None:
@@ -80,6 +82,7 @@ def test_killed_shard_fails_the_run_and_the_same_command_resumes(
     assert report["counts"]["answered"] == 60 and report["complete"]
 
 
+@pytest.mark.slow
 def test_resume_with_another_shard_count(tmp_path: Path, slow_server: FakeOpenAIServer) -> None:
     out = tmp_path / "out"
     run_dir = out / "api" / "sqa"
@@ -99,6 +102,7 @@ def test_resume_with_another_shard_count(tmp_path: Path, slow_server: FakeOpenAI
     assert len(list((run_dir / "answers").glob("shard-*-of-00003.jsonl"))) == 3
 
 
+@pytest.mark.slow
 def test_launcher_variables_select_the_shard_and_the_last_shard_merges(
     tmp_path: Path, slow_server: FakeOpenAIServer
 ) -> None:
@@ -120,6 +124,7 @@ def _answers(run_dir: Path) -> list[str]:
     return [r["id"] for f in (run_dir / "answers").glob("*.jsonl") for r in read_jsonl(f)]
 
 
+@pytest.mark.slow
 def test_merge_by_hand(tmp_path: Path, slow_server: FakeOpenAIServer) -> None:
     out = tmp_path / "out"
     run_dir = out / "api" / "sqa"

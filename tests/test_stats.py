@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.stats.inference import (
-    bootstrap_mean_interval,
     jackknife_se,
     mcnemar,
     mcnemar_chi2_p,
@@ -21,7 +21,7 @@ from vlmeval.stats.inference import (
     sign_flip_test,
 )
 from vlmeval.stats.paired import paired_comparison
-from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals
+from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals, unit_table
 
 
 def records(correct: list[int], **meta_lists: list[object]) -> list[Record]:
@@ -70,13 +70,21 @@ def test_sign_flip_exact_by_hand() -> None:
     assert monte_carlo.name == "sign-flip" and monte_carlo.p_value == pytest.approx(1 / 2001)
 
 
+def mean_interval(values: list[float], resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of a plain mean, the way every decomposed metric is bootstrapped."""
+    ones = np.ones(len(values))
+    interval = percentile_interval(ratio_replicates(np.asarray(values), ones, resamples), level)[0]
+    assert interval is not None
+    return interval
+
+
 def test_bootstrap_percentiles_by_hand() -> None:
     # [0, 0, 100]: a resample's mean is 0, 33.3, 66.7, 100 with probability 8, 12, 6, 1 in 27.
     # 2.5% and 97.5% fall in the masses of 0 and 100 (26/27 = 0.963 < 0.975); 95% in that of 66.7.
-    assert bootstrap_mean_interval(np.array([0.0, 0.0, 100.0]), resamples=4000) == (0.0, 100.0)
-    low, high = bootstrap_mean_interval(np.array([0.0, 0.0, 100.0]), resamples=4000, level=0.90)
+    assert mean_interval([0.0, 0.0, 100.0], resamples=4000) == (0.0, 100.0)
+    low, high = mean_interval([0.0, 0.0, 100.0], resamples=4000, level=0.90)
     assert low == 0.0 and high == pytest.approx(200 / 3)
-    assert bootstrap_mean_interval(np.full(5, 100.0)) == (100.0, 100.0)
+    assert mean_interval([100.0] * 5) == (100.0, 100.0)
 
 
 def test_ratio_replicates_match_a_plain_bootstrap() -> None:
@@ -104,7 +112,7 @@ def test_circular_eval_decomposes_over_questions() -> None:
     rng = random.Random(1)
     correct = [int(rng.random() < 0.8) for _ in range(400)]
     rs = records(correct, q=[i // 4 for i in range(400)])
-    metric = Metric("circular", circular_accuracy, unit=lambda r: str(r.meta["q"]))
+    metric = Metric("circular", circular_accuracy, unit=lambda r: str(r.meta["q"]), reduces="mean")
     interval = metric_intervals([metric], rs)["circular"]
     assert interval.path == "bootstrap" and interval.unit == "cluster" and interval.n_units == 100
     assert interval.low < circular_accuracy(rs) < interval.high
@@ -153,8 +161,9 @@ def test_other_reductions_get_a_jackknife_that_never_repeats_a_record() -> None:
 
 def test_sums_and_opaque_means_are_bootstrapped_in_numpy() -> None:
     rs = records([1, 0, 1, 1, 0, 1, 1, 1])
-    count = Metric("wrong", lambda x: float(sum(r.scores["correct"] == 0 for r in x)), scale="count")
-    mean = Metric("acc", lambda x: 100.0 * sum(r.scores["correct"] for r in x) / len(x))
+    count = Metric("wrong", lambda x: float(sum(r.scores["correct"] == 0 for r in x)), scale="count",
+                   reduces="sum")
+    mean = Metric("acc", lambda x: 100.0 * sum(r.scores["correct"] for r in x) / len(x), reduces="mean")
     out = metric_intervals([count, mean], rs)
     assert out["wrong"].path == "bootstrap" and out["wrong"].low <= 2.0 <= out["wrong"].high <= 6.0
     assert out["acc"] == metric_intervals([mean_metric("acc", "correct")], rs)["acc"]
@@ -203,3 +212,20 @@ def test_a_large_run_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert out["acc"].resamples == 1000 and out["acc"].high - out["acc"].low < 0.6
     assert elapsed < 30, f"214k records x 1000 resamples took {elapsed:.1f} s"
+
+
+def test_a_metric_declares_its_reduction_and_nothing_is_guessed() -> None:
+    # The same opaque mean: declared, it is bootstrapped from per-sample values; undeclared
+    # ("custom", the default) it gets the jackknife even though it happens to be a mean.
+    rs = records([1, 0, 1, 1, 0, 1, 1, 1])
+
+    def reduce(x: Sequence[Record]) -> float:
+        return 100.0 * sum(r.scores["correct"] for r in x) / len(x)
+
+    assert metric_intervals([Metric("acc", reduce, reduces="mean")], rs)["acc"].path == "bootstrap"
+    assert metric_intervals([Metric("acc", reduce)], rs)["acc"].path == "jackknife"
+    # A record mean over clusters of unequal size weighs each cluster by its rows.
+    uneven = records([1, 1, 1, 0], q=["x", "x", "x", "y"])
+    share = Metric("acc", reduce, unit=lambda r: str(r.meta["q"]), reduces="record_mean")
+    table = unit_table(share, RecordView(uneven))
+    assert table is not None and table.sums.tolist() == [300.0, 0.0] and table.weights.tolist() == [3.0, 1.0]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from tests.helpers import png_bytes, read_jsonl, vizwiz_row, vlmeval, write_jsonl, write_parquet
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.store import Answer
@@ -24,13 +23,6 @@ PROMPT_SUFFIX = (
     "When the provided information is insufficient, respond with 'Unanswerable'.\n"
     "Answer the question using a single word or phrase."
 )
-
-
-def vizwiz_row(qid: str, answers: list[str] | None, category: str | None = "other",
-               question: str = "What is this?", image: bytes | None = None) -> dict[str, Any]:
-    """One row in the lmms-lab/VizWiz-VQA schema; `answers=None` as on the test split."""
-    return {"question_id": qid, "image": image_cell(image), "question": question,
-            "answers": answers, "category": category}
 
 
 def task_named(name: str) -> Task:
@@ -96,3 +88,17 @@ def test_test_split_writes_submission_with_image_names(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["scored"] is False and report["artifacts"] == ["submission.json"]
     assert [r["failure"] for r in read_jsonl(out / "predictions.jsonl")] == [None, "missing", None]
+
+
+def test_vizwiz_never_normalises_the_human_answers(tmp_path: Path) -> None:
+    """VizWiz's evaluator: `unanswerable` matches only the 2 raw `unanswerable`, not `Unanswerable` (0.6, not 1)."""
+    rows = [vizwiz_row("VizWiz_val_1", ["unanswerable"] * 2 + ["Unanswerable"] * 3 + ["unsuitable"] * 5,
+                       "unanswerable"),
+            vizwiz_row("VizWiz_val_2", ["dont"] * 3 + ["don’t"] * 3 + ["no"] * 4, "other")]
+    task = task_named("vizwiz_val")
+    samples = load_samples(task, str(write_parquet(tmp_path / "v.parquet", rows)), None, None).samples
+    answers = {"VizWiz_val_1": Answer("VizWiz_val_1", "Unanswerable."), "VizWiz_val_2": Answer("VizWiz_val_2", "dont")}
+    records = score_answers(task, samples, answers, ScoreContext())
+    # The submitted `dont` is EvalAI's straight `don't`, which VizWiz's curly table leaves alone: it matches
+    # neither the raw `dont` nor the curly `don’t` (VQAv2's rule would normalise both to `don't`: 0.9).
+    assert [r.scores["accuracy"] for r in records] == pytest.approx([0.6, 0.0])

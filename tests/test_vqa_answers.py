@@ -2,8 +2,9 @@
 
 Expected values were worked out by hand from GT-Vision-Lab/VQA vqaEval.py (master) and LLaVA's
 EvalAIAnswerProcessor (llava/eval/m4c_evaluator.py). A small, deliberately naive re-statement of
-the official loop (sequential replace() calls, explicit leave-one-out lists) cross-checks the
-optimised module on random answers.
+the official loop (sequential replace() calls, explicit leave-one-out lists, the official contraction
+table copied in tests/official_tables.py) cross-checks the optimised module on random answers; the
+oracles of tests/test_official_oracles.py do the same for VQAv2 and VizWiz end to end.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import re
 
 import pytest
 
+from tests.official_tables import VIZWIZ_CONTRACTIONS as OFFICIAL_VIZWIZ_CONTRACTIONS
+from tests.official_tables import VQA_CONTRACTIONS
 from vlmeval.answers.vqa import (
     CONTRACTIONS,
+    VIZWIZ_CONTRACTIONS,
     evalai_normalize,
     process_digit_article,
     process_punctuation,
@@ -73,10 +77,11 @@ def test_period_strip_removes_at_most_32_periods() -> None:
     assert process_punctuation("a." * 33) == "a" * 32 + "a."
 
 
-def test_contraction_table_is_the_official_one() -> None:
-    assert len(CONTRACTIONS) == 120
-    assert CONTRACTIONS["wont"] == "won't" and CONTRACTIONS["yall'd've"] == "y'all'd've"
-    assert all("\u2019" not in k + v for k, v in CONTRACTIONS.items())  # straight apostrophes (master)
+def test_contraction_tables_are_the_official_ones() -> None:
+    # copied in tests/official_tables.py from vqaEval.py (master) and the VizWiz API's vqaEval.py
+    assert CONTRACTIONS == VQA_CONTRACTIONS and list(CONTRACTIONS) == list(VQA_CONTRACTIONS)
+    assert VIZWIZ_CONTRACTIONS == OFFICIAL_VIZWIZ_CONTRACTIONS
+    assert VIZWIZ_CONTRACTIONS["dont"] == "don\u2019t" and VIZWIZ_CONTRACTIONS["weve"] == "we've"
 
 
 # --- EvalAI answer processor ------------------------------------------------------------------
@@ -184,7 +189,7 @@ def _naive_digit_article(text: str) -> str:
     numbers["none"] = "0"
     words = [numbers.get(w, w) for w in text.lower().split()]
     words = [w for w in words if w not in ("a", "an", "the")]
-    return " ".join(CONTRACTIONS.get(w, w) for w in words)
+    return " ".join(VQA_CONTRACTIONS.get(w, w) for w in words)  # the official table, not vlmeval's
 
 
 def _naive_accuracy(prediction: str, gt_answers: list[str]) -> float:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, read_jsonl, vlmeval, write_jsonl, write_parquet
+from tests.helpers import png_bytes, read_jsonl, vlmeval, vqa_row, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
@@ -24,23 +23,6 @@ from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
 
 SUFFIX = "Answer the question using a single word or phrase."
-
-
-def vqa_row(qid: int, answers: list[str] | None, answer_type: str | None = "other",
-            question: str = "What is it?", image: bytes | None = None) -> dict[str, Any]:
-    """One row in the lmms-lab/VQAv2 schema; `answers=None` as on the test splits."""
-    return {
-        "question_type": "what is" if answers is not None else None,
-        "multiple_choice_answer": answers[0] if answers else None,
-        "answers": None if answers is None else [
-            {"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)
-        ],
-        "image_id": qid // 1000,
-        "answer_type": answer_type if answers is not None else None,
-        "question_id": qid,
-        "question": question,
-        "image": image_cell(image),
-    }
 
 
 def task_named(name: str) -> Task:

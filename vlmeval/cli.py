@@ -31,6 +31,9 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
                         help="environment variable holding the judge's API key (default OPENAI_API_KEY)")
     parser.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
     parser.add_argument("--judge-runs", type=int, default=1, help="score N judge runs, report mean and std")
+    parser.add_argument("--answer-reading", metavar="NAME",
+                        help="how answers are read, for tasks that offer several readings (default: the "
+                        "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, top_level: bool) -> None:

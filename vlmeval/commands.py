@@ -25,14 +25,17 @@ def _positive(name: str, value: int | None) -> None:
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive("--judge-concurrency", args.judge_concurrency)
+    if task is not None:
+        task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
     client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
                         concurrency=args.judge_concurrency)
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
+                        answer_reading=args.answer_reading)
 
 
 def _check_model_value(model: str) -> None:

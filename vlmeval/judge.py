@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
+from vlmeval.task import JUDGE_ERROR
+
+__all__ = ["JUDGE_ERROR", "Judge", "JudgeQuery", "JudgeReply", "JudgeStats", "prompt_hash"]
 
 CACHE_FILE = "judge-cache.sqlite"
 
@@ -38,14 +41,16 @@ def default_cache_dir() -> Path:
 class JudgeQuery:
     """One judge question, sent as a single user message.
 
-    `run` is never sent: it only separates cache entries, so that repeated judge runs
-    (`--judge-runs N`) each get their own reply instead of N copies of the first.
+    `run` and `attempt` are never sent: they only separate cache entries, so that repeated judge
+    runs (`--judge-runs N`) and repeated tries of the same question (a scorer that asks again when
+    a reply does not parse) each get their own reply instead of copies of the first.
     """
 
     prompt: str
     temperature: float = 0.0
     max_tokens: int = 512
     run: int = 0
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ class Judge:
         }
         if query.run:  # run 0 keeps the plain key, so a later multi-run scoring reuses it
             payload["run"] = query.run
+        if query.attempt:
+            payload["attempt"] = query.attempt
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 RECORD_SCHEMA_VERSION = 1
+
+# How a metric's value combines over its resampling units (samples, or the clusters of `Metric.unit`):
+# "mean": the mean over units of the reduction of each unit alone (CircularEval: a question counts
+# when all its rows are right); "record_mean": the same values weighted by each unit's number of
+# records (a share of rows); "sum": their sum (a count); "custom": anything else (MME's points).
+Reduces = Literal["mean", "record_mean", "sum", "custom"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,11 @@ class Metric:
 
     `where` selects the records the metric rests on (its n); `unit` names the resampling unit
     for confidence intervals when samples are not independent (CircularEval's questions).
-    `score_field` is set when the metric is 100 x the mean of that per-sample score (mean_metric):
-    confidence intervals and comparisons then take a vectorised path. `scale` says what the number
+    `reduces` declares how the value combines over those units (see `Reduces`): "mean",
+    "record_mean" and "sum" are bootstrapped from per-unit sums in numpy, "custom" gets a
+    delete-a-group jackknife (vlmeval.stats.resampling). `score_field` is set when the metric is
+    100 x the mean of that per-sample score (mean_metric): the per-unit sums are then read
+    straight from the score column. `scale` says what the number
     is: "percent" (0-100, higher is better), "points" (a task's own scale, higher is better, e.g.
     MME's summed scores), "count" (e.g. unresolved answers) or another name for a number where
     higher is not better ("spread"): leaderboards average only percents, and
@@ -81,6 +90,7 @@ class Metric:
     unit: Callable[[Record], str] | None = None
     score_field: str | None = None
     scale: str = "percent"
+    reduces: Reduces = "custom"
 
     def select(self, records: Sequence[Record]) -> list[Record]:
         if self.where is None:
@@ -103,7 +113,8 @@ def percent_mean(score_field: str) -> Reduction:
 
 
 def mean_metric(name: str, score_field: str, where: Predicate | None = None) -> Metric:
-    return Metric(name=name, reduce=percent_mean(score_field), where=where, score_field=score_field)
+    return Metric(name=name, reduce=percent_mean(score_field), where=where, score_field=score_field,
+                  reduces="record_mean")
 
 
 def meta_equals(key: str, *values: Any) -> Predicate:

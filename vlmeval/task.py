@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 Row = Mapping[str, Any]
 
+# The failure of a sample whose judge request failed for good (HTTP 5xx after the client's retries,
+# a refused connection...): such replies are never cached, so the report is incomplete (exit 3)
+# and re-running the same command asks the judge again. Every judged task uses this one name.
+JUDGE_ERROR = "judge_error"
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -62,6 +67,7 @@ class ScoreContext:
     judge_runs: int = 1
     output_dir: Path | None = None
     data: str | None = None
+    answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
 
     @property
     def output_folder(self) -> Path:
@@ -69,6 +75,24 @@ class ScoreContext:
         if self.output_dir is None:
             raise RuntimeError("this score context has no output folder")
         return self.output_dir
+
+
+@dataclass(frozen=True)
+class AnswerReading:
+    """One way a task may read answers, named so the report says which was used.
+
+    `official` readings reproduce an official scorer, named with its version in `reference`; the
+    others are vlmeval's own and are reported as not official.
+    """
+
+    name: str
+    description: str
+    official: bool
+    reference: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "official": self.official,
+                "reference": self.reference}
 
 
 class Scorer(Protocol):
@@ -108,7 +132,8 @@ class DataSpec:
 class ArtifactWriter(Protocol):
     """Writes files a task owes beside its report (e.g. a leaderboard submission).
 
-    Files go into `context.output_dir` (always set here); returns their names for the report.
+    Files go into `context.output_dir` (always set here); returns their file names (not paths, so
+    a report stays true when its folder moves) for the report.
     """
 
     def __call__(
@@ -126,7 +151,6 @@ class Task:
     to_sample: Callable[[Row, int], Sample]
     scorer: Scorer
     metrics: tuple[Metric, ...]
-    prompt_template: str
     max_new_tokens: int = 128
     breakdowns: tuple[str, ...] = ()
     has_targets: Callable[[Sequence[Sample]], bool] = lambda samples: all(
@@ -134,11 +158,23 @@ class Task:
     )
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
-    needs_judge: bool = False
+    answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
 
     @property
     def primary_metric(self) -> str:
         return self.metrics[0].name
+
+    def answer_reading(self, name: str | None) -> AnswerReading | None:
+        """The reading `--answer-reading` names (None: the default); a UsageError for a name the task lacks."""
+        if name is None:
+            return self.answer_readings[0] if self.answer_readings else None
+        for reading in self.answer_readings:
+            if reading.name == name:
+                return reading
+        from vlmeval.errors import UsageError
+
+        known = ", ".join(r.name for r in self.answer_readings) or "none: it has one fixed reading"
+        raise UsageError(f"--answer-reading {name!r} is not a reading of task {self.name} (readings: {known})")
 
 
 _REGISTERED: dict[str, Callable[[], Task]] = {}

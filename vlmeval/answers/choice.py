@@ -1,4 +1,9 @@
-"""Multiple-choice answer extraction, written once for every task that names it."""
+"""Multiple-choice answer extraction, written once for every task that names it.
+
+Two readings live in vlmeval.answers: LLaVA's ScienceQA letter rules and vlmeval's own stricter
+shared extraction here (MMBench's `--answer-reading strict`, not official), and VLMEvalKit's
+official `can_infer` reading in `vlmeval.answers.vlmevalkit`.
+"""
 
 from __future__ import annotations
 
@@ -187,12 +192,13 @@ def resolve_choices(
 
     The judge prompt's hash is declared on the judge (`Judge.declare_prompt`), so the report names
     the judge model and prompt. A judge request that fails leaves the answer unresolved with
-    failure "judge_failed"; a Z or unreadable reply leaves it "unparsed".
+    failure "judge_error" (the report is incomplete: a re-run asks again); a Z or unreadable reply
+    leaves it "unparsed".
     """
     choices = [match_choice(p, o) for p, o in zip(predictions, options, strict=True)]
     if judge is None:
         return choices
-    from vlmeval.judge import JudgeQuery
+    from vlmeval.judge import JUDGE_ERROR, JudgeQuery
 
     judge.declare_prompt(JUDGE_PROMPT_NAME, JUDGE_PROMPT)
     pending = [i for i, choice in enumerate(choices) if choice.failure == "unparsed"]
@@ -203,7 +209,7 @@ def resolve_choices(
     replies = judge.ask_many(queries) if queries else []
     for i, reply in zip(pending, replies, strict=True):
         if reply.text is None:
-            choices[i] = Choice(None, failure="judge_failed")
+            choices[i] = Choice(None, failure=JUDGE_ERROR)
             continue
         letter = judge_letter(reply.text, options[i])
         choices[i] = Choice(letter, rule="judge") if letter else Choice(None, failure="unparsed")

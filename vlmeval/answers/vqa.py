@@ -9,7 +9,7 @@ Two separate, composable steps, as on the EvalAI server, which scores the answer
 2. :func:`vqa_accuracy` -- the per-question accuracy of the official evaluator
    (GT-Vision-Lab/VQA ``PythonEvaluationTools/vqaEvaluation/vqaEval.py``, master, ``VQAEval.evaluate``).
 
-:func:`vqa_score` chains the two.
+:func:`vqa_score` chains the two. VizWiz's own evaluator differs from VQAv2's: :func:`vizwiz_accuracy`.
 
 Rules reproduced from vqaEval.py (tables below are facts from that file and from m4c_evaluator.py,
 whose contraction, number, article and punctuation tables are identical, 120 contractions):
@@ -133,14 +133,26 @@ def process_punctuation(text: str) -> str:
     return _punctuation(text, _OFFICIAL_COMMA)
 
 
-def process_digit_article(text: str) -> str:
+def process_digit_article(text: str, contractions: dict[str, str] = CONTRACTIONS) -> str:
     """``VQAEval.processDigitArticle``: lower-case, number words to digits, drop articles, contractions."""
     words: list[str] = []
     for word in text.lower().split():
         word = NUMBER_WORDS.get(word, word)
         if word not in ARTICLES:
-            words.append(CONTRACTIONS.get(word, word))
+            words.append(contractions.get(word, word))
     return " ".join(words)
+
+
+# VizWiz's own evaluator (the VizWiz API `vqaEval.py` by Qing Li, used by the VizWiz-VQA challenge)
+# keeps the older VQA contraction table whose keys and values mostly use the curly apostrophe U+2019:
+# the straight table above with ' -> ’ everywhere except these eight values and two keys.
+_STRAIGHT_IN_VIZWIZ_VALUES = frozenset({"aint", "arent", "cant", "couldve", "couldnt", "weve", "wheres", "whove"})
+_STRAIGHT_IN_VIZWIZ_KEYS = frozenset({"couldn'tve", "hadn'tve"})
+VIZWIZ_CONTRACTIONS: dict[str, str] = {
+    (key if key in _STRAIGHT_IN_VIZWIZ_KEYS else key.replace("'", "\u2019")):
+    (value if key in _STRAIGHT_IN_VIZWIZ_VALUES else value.replace("'", "\u2019"))
+    for key, value in CONTRACTIONS.items()
+}
 
 
 def _clean_whitespace(text: str) -> str:
@@ -200,6 +212,30 @@ def vqa_accuracy(prediction: str, gt_answers: Sequence[str]) -> float:
     return _leave_one_out_mean(matches)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def _vizwiz_normalize(answer: str) -> str:
+    cleaned = _clean_whitespace(answer)
+    return process_digit_article(process_punctuation(cleaned), VIZWIZ_CONTRACTIONS)
+
+
+def vizwiz_accuracy(prediction: str, gt_answers: Sequence[str]) -> float:
+    """Per-question accuracy of VizWiz's evaluator (VizWiz API ``vqaEval.py``, ``VQAEval.evaluate``).
+
+    Unlike VQAv2's: the submitted answer is always cleaned (newline/tab -> space, strip) and
+    normalised (punctuation, then number words, articles and VizWiz's curly-apostrophe contractions),
+    and compared with the RAW human answers, which are never cleaned or normalised, also when they
+    differ. ``unanswerable`` against ``unanswerable`` x2, ``Unanswerable`` x3, ``unsuitable`` x5 is 0.6.
+    Leave-one-out by position, as the official ``i != j``.
+    """
+    if not isinstance(prediction, str):
+        raise TypeError(f"prediction must be str, got {type(prediction).__name__}")
+    if isinstance(gt_answers, str):
+        raise TypeError("gt_answers must be a sequence of answers, not one string")
+    if not gt_answers:
+        raise ValueError("gt_answers is empty")
+    return _leave_one_out_mean(tuple(map(_vizwiz_normalize(prediction).__eq__, gt_answers)))
+
+
 def vqa_score(prediction: str, gt_answers: Sequence[str]) -> float:
     """``vqa_accuracy(evalai_normalize(prediction), gt_answers)``: a raw model answer as the server scores it."""
     return vqa_accuracy(evalai_normalize(prediction), gt_answers)
@@ -209,4 +245,5 @@ def clear_caches() -> None:
     """Drop the memoised normalisations (for benchmarks and long-lived processes)."""
     _clean_and_normalize.cache_clear()
     _evalai_normalize.cache_clear()
+    _vizwiz_normalize.cache_clear()
     _leave_one_out_mean.cache_clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -69,6 +69,7 @@ class Backend(Protocol):
         ...
 
 
+@runtime_checkable
 class PreparingBackend(Backend, Protocol):
     """A backend whose CPU work (templating, tokenising, image preprocessing) can run ahead.
 

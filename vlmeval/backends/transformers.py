@@ -36,7 +36,6 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, checkpoint: str, options: BackendOptions) -> None:
-        import torch
 
         if options.dtype not in _DTYPES:
             raise UsageError(f"--dtype {options.dtype}: choose one of {', '.join(_DTYPES)}")
@@ -65,7 +64,6 @@ class TransformersBackend:
         # an encoder (learned absolute positions in BART) reads them from position 0: right.
         self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
         self.tokenizer.padding_side = "right" if self.encoder_decoder else "left"
-        torch.set_grad_enabled(False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -139,7 +137,9 @@ class TransformersBackend:
         inputs = inputs.to(self.device)
         torch.manual_seed(settings.seed)
         try:
-            output = self.model.generate(**inputs, **generation_kwargs(settings, self.tokenizer))
+            # no autograd state for generation, without turning gradients off process-wide
+            with torch.inference_mode():
+                output = self.model.generate(**inputs, **generation_kwargs(settings, self.tokenizer))
         except torch.cuda.OutOfMemoryError:
             # Give the memory back before the runner retries this batch in halves.
             del inputs

@@ -30,7 +30,8 @@ from vlmeval.engine.shards import (
 from vlmeval.engine.store import Answer, AnswerStore
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import atomic_write_json, ensure_writable
-from vlmeval.reporting.report import build_report, print_report, write_outputs
+from vlmeval.reporting.record import RunInfo
+from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
 from vlmeval.task import Sample, ScoreContext, Task
 
 log = logging.getLogger(__name__)
@@ -233,8 +234,8 @@ def score_file(
         for i, p in predictions.items()
     }
     ensure_writable(output)
-    run_info = {"dataset": sample_set.describe(), "predictions_file": predictions_file,
-                "run_name": _run_name_of(output, task), "label": label}
+    run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
+                       run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
 
@@ -251,25 +252,32 @@ def finish(
     answers: dict[str, Answer],
     model: str,
     folder: Path,
-    run_info: dict[str, Any],
+    run_info: RunInfo,
     context: ScoreContext,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
+    reading = task.answer_reading(context.answer_reading)
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     report = build_report(task, records, model, scored, run_info)
+    if reading is not None:
+        report.answer_reading = reading.describe()
     if task.write_artifacts is not None and not scored:
         predictions = [r.prediction for r in records]
-        report["artifacts"] = task.write_artifacts(samples, predictions, context)
+        report.artifacts = task.write_artifacts(samples, predictions, context)
     if context.judge is not None:
-        report["judge"] = context.judge.describe()
+        report.judge = context.judge.describe()
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
-    return EXIT_OK if report["complete"] else EXIT_INCOMPLETE
+    if report.complete:
+        return EXIT_OK
+    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
+          "(answers and judge replies so far are kept)", file=sys.stderr)
+    return EXIT_INCOMPLETE
 
 
 def _local_data(task: Task, data: str | None) -> str | None:
@@ -320,17 +328,16 @@ def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "backend": backend})
 
 
-def _run_info(run_dir: Path) -> dict[str, Any]:
+def _run_info(run_dir: Path) -> RunInfo:
     recorded = _read_run_file(run_dir)
-    return {
-        "run_name": run_dir.parent.name,  # results/<run name>/<task>
-        "label": recorded.get("label"),
-        "dataset": recorded.get("dataset", {}),
-        "generation": recorded.get("generation", {}),
-        "seed": recorded.get("generation", {}).get("seed"),
-        "backend": recorded.get("backend", {}),
-        "sharding": recorded.get("sharding", {}),
-    }
+    return RunInfo(
+        dataset=recorded.get("dataset", {}),
+        generation=recorded.get("generation", {}),
+        backend=recorded.get("backend", {}),
+        sharding=recorded.get("sharding", {}),
+        run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
+        label=recorded.get("label"),
+    )
 
 
 def merge(run_dir: Path, context: ScoreContext) -> int:

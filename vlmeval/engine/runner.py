@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vlmeval.backends.base import Backend, GenerationSettings, Request, SampleError
+from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend, Request, SampleError
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter
 from vlmeval.errors import ImageError, VlmevalError
@@ -77,7 +77,10 @@ def generate(
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     answered = errors = 0
     generate_s = wait_s = 0.0
-    progress = _progress(len(ordered), show_progress)
+    from tqdm import tqdm
+
+    progress = tqdm(total=len(ordered), unit="sample", dynamic_ncols=True, smoothing=0.1,
+                    disable=not show_progress)
     started = time.perf_counter()
     with store.writer(shard.index, shard.count) as writer, ThreadPoolExecutor(1) as prefetch:
         upcoming = prefetch.submit(_load_batch, batches[0], backend, settings)
@@ -145,10 +148,9 @@ def _load_batch(
             continue
         requests.append(Request(sample_id=sample.id, text=sample.text, images=images))
     prepared = None
-    prepare = getattr(backend, "prepare", None)
-    if prepare is not None and requests:
+    if isinstance(backend, PreparingBackend) and requests:
         try:
-            prepared = prepare(requests, settings)
+            prepared = backend.prepare(requests, settings)
         except Exception:
             log.debug("preparing a batch failed; it will be generated sample by sample", exc_info=True)
     return requests, failed, prepared
@@ -160,8 +162,8 @@ def _answer(
     if not requests:
         return []
     try:
-        if prepared is not None:
-            outputs = backend.generate_prepared(prepared, settings)  # type: ignore[attr-defined]
+        if prepared is not None and isinstance(backend, PreparingBackend):
+            outputs = backend.generate_prepared(prepared, settings)
         else:
             outputs = backend.generate(requests, settings)
         if len(outputs) != len(requests):
@@ -188,24 +190,3 @@ def _to_answer(request: Request, output: str | SampleError) -> Answer:
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else ""
-
-
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="sample", dynamic_ncols=True, smoothing=0.1)
-
-    def update(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _progress(total: int, enabled: bool) -> _Progress:
-    return _Progress(total, enabled)

@@ -16,6 +16,7 @@ from vlmeval.console import plural
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Record
 from vlmeval.reporting.leaderboard import report_files_under
+from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.stats.inference import RESAMPLES, SEED
 from vlmeval.stats.paired import PairedResult, paired_comparison
 from vlmeval.stats.resampling import RecordView
@@ -28,12 +29,12 @@ class Run:
     """One task run on disk: its report and per-sample records."""
 
     folder: Path
-    report: dict[str, Any]
+    report: RunReport
     records: list[Record]
 
     @property
     def task(self) -> str:
-        return str(self.report.get("task"))
+        return self.report.task
 
 
 def find_reports(path: Path) -> list[Path]:
@@ -50,10 +51,7 @@ def find_reports(path: Path) -> list[Path]:
 
 
 def load_run(report_path: Path) -> Run:
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{report_path}: not a readable report ({exc})") from exc
+    report = load_report(report_path)
     predictions = report_path.parent / "predictions.jsonl"
     if not predictions.is_file():
         raise UsageError(f"{report_path}: no predictions.jsonl beside it; comparisons need per-sample records")
@@ -162,28 +160,26 @@ def sample_notes(a: Run, b: Run) -> list[str]:
                      f"compared on the {len(shared)} shared ids (columns A and B: each run's own value)")
     if not shared:
         raise UsageError(f"{a.folder} and {b.folder} share no sample id")
-    fingerprint_a = a.report.get("dataset", {}).get("fingerprint")
-    fingerprint_b = b.report.get("dataset", {}).get("fingerprint")
+    fingerprint_a = a.report.dataset.get("fingerprint")
+    fingerprint_b = b.report.dataset.get("fingerprint")
     if fingerprint_a != fingerprint_b:
         notes.append(f"different dataset fingerprints ({fingerprint_a} vs {fingerprint_b})")
-    if a.report.get("prompt_template") != b.report.get("prompt_template"):
-        notes.append("different prompt templates (`prompt_template`)")
     prompts = sum(ids_a[i].prompt != ids_b[i].prompt for i in shared)
     if prompts:
         notes.append(f"different prompts: {prompts} of {len(shared)} shared samples were asked differently")
     targets = sum(ids_a[i].target != ids_b[i].target for i in shared)
     if targets:
         notes.append(f"different targets: {targets} shared samples have another ground truth")
-    style_a = a.report.get("backend", {}).get("prompt_style")
-    style_b = b.report.get("backend", {}).get("prompt_style")
+    style_a = a.report.backend.get("prompt_style")
+    style_b = b.report.backend.get("prompt_style")
     if style_a != style_b:
         notes.append(f"different prompt styles ({style_a} vs {style_b})")
-    if a.report.get("generation") != b.report.get("generation"):
+    if a.report.generation != b.report.generation:
         notes.append("different generation settings (`generation` in the reports)")
     for side, run in (("A", a), ("B", b)):
-        if not run.report.get("complete", True):
+        if not run.report.complete:
             notes.append(f"run {side} is incomplete (errors or missing answers are scored wrong)")
-        if not run.report.get("scored", True):
+        if not run.report.scored:
             notes.append(f"run {side} has no answers to score against")
     return notes
 
@@ -192,7 +188,7 @@ def value_notes(a: Run, b: Run, results: Sequence[PairedResult]) -> list[str]:
     """Flag a report.json whose numbers are not what its records give (edited, or another version)."""
     notes = []
     for side, run in (("A", a), ("B", b)):
-        stated = run.report.get("metrics", {})
+        stated = run.report.metrics
         for result in results:
             value = result.value_a if side == "A" else result.value_b
             if result.metric in stated and value is not None and abs(stated[result.metric] - value) > 1e-6:

@@ -1,7 +1,7 @@
 """`vlmeval leaderboard DIR...`: one table of models x tasks from the report.json files found.
 
 Each cell is the task's primary metric. The average column covers only tasks whose primary metric is
-a percentage (`metric_scales` in the report; "percent" when absent and the value lies in 0-100):
+a percentage (`metric_scales` in the report; a report that records no scale is listed, never averaged):
 points (MME's perception sum, 0-2000) are never averaged with percents. A model gets an average only
 when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
 average, then (or without an average column) by the task columns left to right.
@@ -13,14 +13,15 @@ model (prompt styles, settings, training steps) get a row each instead of the ne
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import UsageError
+from vlmeval.reporting.record import ReportError, RunReport, load_report
+
+UNDECLARED_SCALE = "undeclared"
 
 
 @dataclass(frozen=True)
@@ -85,35 +86,32 @@ def report_files_under(folder: Path) -> list[Path]:
 ROW_KINDS = ("model", "run", "label")
 
 
-def _row_name(report: dict[str, Any], path: Path, row_by: str) -> str:
+def _row_name(report: RunReport, path: Path, row_by: str) -> str:
     """The row a report belongs to; reports written before run names were recorded use the folder."""
-    model = str(report.get("model", "?"))
     if row_by == "model":
-        return model
-    run_name = report.get("run_name") or path.parent.parent.name or model
-    if row_by == "run":
-        return str(run_name)
-    return str(report.get("label") or run_name)
+        return report.model
+    run_name = report.run_name or path.resolve().parent.parent.name or report.model
+    return run_name if row_by == "run" else report.label or run_name
 
 
 def _entry(path: Path, warnings: list[str], row_by: str = "model") -> Entry | None:
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        metric = report["primary_metric"]
-        value = report.get("metrics", {}).get(metric)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        warnings.append(f"{path}: skipped, not a vlmeval report ({exc})")
+        report = load_report(path)
+    except ReportError as exc:
+        warnings.append(f"skipped: {exc}")
         return None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    metric = report.primary_metric
+    value = report.metrics.get(metric)
+    if value is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
         return None
-    scale = report.get("metric_scales", {}).get(metric)
-    if scale is None:
-        scale = "percent" if 0.0 <= value <= 100.0 else "points"
-    return Entry(_row_name(report, path, row_by), str(report.get("model", "?")), str(report.get("task", "?")),
-                 str(metric), float(value),
-                 report.get("ci", {}).get(metric), report.get("metrics_n", {}).get(metric), str(scale),
-                 str(path), str(report.get("created", "")), report.get("breakdown") or {})
+    scale = report.metric_scales.get(metric)
+    if scale is None:  # written before scales were recorded: never averaged, never guessed from the value
+        warnings.append(f"{path}: no recorded scale of {metric!r}; listed as {UNDECLARED_SCALE!r}, not averaged")
+        scale = UNDECLARED_SCALE
+    return Entry(_row_name(report, path, row_by), report.model, report.task, metric, float(value),
+                 report.ci.get(metric), report.metrics_n.get(metric), scale, str(path), report.created,
+                 report.breakdown)
 
 
 def build_leaderboard(paths: Sequence[Path], row_by: str = "model") -> Leaderboard:

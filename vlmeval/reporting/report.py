@@ -15,13 +15,13 @@ from typing import Any
 
 from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, compute_metrics, grouped
-from vlmeval.task import Task
+from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
+from vlmeval.task import JUDGE_ERROR, Task
 
 log = logging.getLogger(__name__)
 
-REPORT_SCHEMA_VERSION = 1
 # Failures a re-run can still mend: generation errors, missing answers, judge requests that failed.
-RETRIED_ON_RESUME = ("error", "missing", "judge_error")
+RETRIED_ON_RESUME = ("error", "missing", JUDGE_ERROR)
 _VERSIONED = ("vlmeval", "torch", "transformers", "datasets", "pandas", "pillow")
 
 
@@ -37,96 +37,106 @@ def package_versions() -> dict[str, str]:
 
 
 def build_report(
-    task: Task, records: Sequence[Record], model: str, scored: bool, run_info: Mapping[str, Any]
-) -> dict[str, Any]:
+    task: Task, records: Sequence[Record], model: str, scored: bool, run_info: RunInfo
+) -> RunReport:
     """The report of one task run; metrics only when `scored` (the split has answers).
 
     `run_info` adds what makes the run reproducible: dataset, generation settings, backend.
     """
     failures = Counter(r.failure for r in records if r.failure)
-    report: dict[str, Any] = {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "task": task.name,
-        "model": model,
-        "n_samples": len(records),
-        "scored": scored,
-        "primary_metric": task.primary_metric,
-        "metrics": {},
-        "metrics_n": {},
-        "counts": {
-            "answered": sum(r.prediction is not None for r in records),
-            "errors": failures.get("error", 0),
-            "missing": failures.get("missing", 0),
-            "failures": dict(sorted(failures.items())),
-        },
-        "complete": not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
-        "breakdown": {},
-    }
+    report = RunReport(
+        task=task.name,
+        model=model,
+        n_samples=len(records),
+        scored=scored,
+        primary_metric=task.primary_metric,
+        complete=not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
+        counts=Counts(
+            answered=sum(r.prediction is not None for r in records),
+            errors=failures.get("error", 0),
+            missing=failures.get("missing", 0),
+            failures=dict(sorted(failures.items())),
+        ),
+        dataset=dict(run_info.dataset),
+        generation=dict(run_info.generation),
+        seed=run_info.generation.get("seed") if run_info.generation else None,
+        backend=dict(run_info.backend),
+        sharding=dict(run_info.sharding),
+        predictions_file=run_info.predictions_file,
+        run_name=run_info.run_name,
+        label=run_info.label,
+        identity=dict(run_info.identity) if run_info.identity is not None else None,
+        prompt_example=records[0].prompt if records else None,
+        versions=package_versions(),
+        command=" ".join(sys.argv),
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
     if scored:
-        report["metrics"] = compute_metrics(task.metrics, records)
-        report["metrics_n"] = {
-            m.name: len(m.select(records)) for m in task.metrics if m.name in report["metrics"]
-        }
+        report.metrics = compute_metrics(task.metrics, records)
+        report.metrics_n = {m.name: len(m.select(records)) for m in task.metrics if m.name in report.metrics}
         primary = task.metrics[0]
-        report["breakdown"] = {by: grouped(primary, by, records) for by in task.breakdowns}
+        report.breakdown = {by: grouped(primary, by, records) for by in task.breakdowns}
         add_intervals(report, task, records)
         if task.summary_line is not None:
-            report["summary"] = task.summary_line(report["metrics"], len(records))
-    report.update(run_info)
-    report["prompt_template"] = task.prompt_template
-    report["versions"] = package_versions()
-    report["command"] = " ".join(sys.argv)
-    report["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            report.summary = task.summary_line(report.metrics, len(records))
     return report
 
 
-def add_intervals(report: dict[str, Any], task: Task, records: Sequence[Record]) -> None:
+def incomplete_summary(report: RunReport) -> str:
+    """`3 samples to redo (judge_error 2, missing 1)`: what keeps a report from being complete."""
+    failures = report.counts.failures
+    counts = {reason: failures[reason] for reason in RETRIED_ON_RESUME if failures.get(reason)}
+    detail = ", ".join(f"{reason} {n}" for reason, n in counts.items())
+    return f"{sum(counts.values())} samples to redo ({detail})"
+
+
+def add_intervals(report: RunReport, task: Task, records: Sequence[Record]) -> None:
     """95% intervals of every metric and breakdown group (vlmeval.stats.resampling), and metric scales."""
     from vlmeval.stats.inference import LEVEL, SEED
     from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals
 
     view = RecordView(records)
     intervals = metric_intervals(task.metrics, view)
-    report["ci"] = {name: [i.low, i.high] for name, i in intervals.items()}
+    report.ci = {name: [i.low, i.high] for name, i in intervals.items()}
     methods = {"bootstrap": "percentile bootstrap", "jackknife": "delete-a-group jackknife, normal"}
-    report["ci_method"] = {
-        "confidence": LEVEL,
-        "seed": SEED,
-        "method": {name: methods[i.path] for name, i in intervals.items()},
-        "resamples": {name: i.resamples for name, i in intervals.items()},
-        "unit": {name: i.unit for name, i in intervals.items()},
-        "n_units": {name: i.n_units for name, i in intervals.items()},
-    }
-    report["metric_scales"] = {m.name: m.scale for m in task.metrics if m.name in report["metrics"]}
+    report.ci_method = IntervalMethod(
+        confidence=LEVEL,
+        seed=SEED,
+        method={name: methods[i.path] for name, i in intervals.items()},
+        resamples={name: i.resamples for name, i in intervals.items()},
+        unit={name: i.unit for name, i in intervals.items()},
+        n_units={name: i.n_units for name, i in intervals.items()},
+    )
+    report.metric_scales = {m.name: m.scale for m in task.metrics if m.name in report.metrics}
     primary = task.metrics[0]
-    report["breakdown_ci"] = {
+    report.breakdown_ci = {
         by: {group: [i.low, i.high] for group, i in breakdown_intervals(primary, by, view).items()}
-        for by in report["breakdown"]
+        for by in report.breakdown
     }
 
 
-def write_outputs(folder: Path, records: Sequence[Record], report: Mapping[str, Any]) -> None:
+def write_outputs(folder: Path, records: Sequence[Record], report: RunReport) -> None:
     atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
-    atomic_write_json(folder / "report.json", report)
+    atomic_write_json(folder / "report.json", report.to_json())
     atomic_write_text(folder / "report.md", render_markdown(report, write_charts(folder, report)))
 
 
-def write_charts(folder: Path, report: Mapping[str, Any]) -> dict[str, str]:
+def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
     """One bar chart per breakdown beside report.md: {breakdown key: file name}. A chart that cannot
     be drawn is logged and skipped: the report itself is what must not be lost."""
     charts: dict[str, str] = {}
-    metric = report.get("primary_metric", "")
-    for by, groups in report.get("breakdown", {}).items():
+    metric = report.primary_metric
+    for by, groups in report.breakdown.items():
         if not groups:
             continue
         name = "chart-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", by).strip("-") or "breakdown") + ".png"
         try:
             from vlmeval.reporting.plots import bar_chart, write_png
 
-            intervals = report.get("breakdown_ci", {}).get(by, {})
+            intervals = report.breakdown_ci.get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
                             [intervals.get(group) for group in groups],
-                            f"{report['task']}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
+                            f"{report.task}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
             write_png(folder / name, png)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
@@ -143,82 +153,80 @@ def _fmt_ci(interval: Any) -> str:
     return f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
 
 
-def render_markdown(report: Mapping[str, Any], charts: Mapping[str, str] | None = None) -> str:
+def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) -> str:
     """The report for people; `charts` ({breakdown key: PNG file beside report.md}) are linked."""
     charts = charts or {}
-    ci = report.get("ci", {})
-    lines = [f"# {report['task']}: {run_title(report)}", ""]
-    dataset = report.get("dataset", {})
+    ci = report.ci
+    lines = [f"# {report.task}: {run_title(report)}", ""]
+    dataset = report.dataset
     lines.append(
-        f"{report['n_samples']} samples from {dataset.get('source', '?')} "
+        f"{report.n_samples} samples from {dataset.get('source', '?')} "
         f"(split {dataset.get('split', '?')}, fingerprint {dataset.get('fingerprint', '?')})."
     )
     lines.append("")
-    if report["scored"]:
+    if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
-        for name, value in report["metrics"].items():
+        for name, value in report.metrics.items():
             lines.append(f"| {name} | {_fmt(value)} | {_fmt_ci(ci.get(name))} "
-                         f"| {report['metrics_n'].get(name, '')} |")
+                         f"| {report.metrics_n.get(name, '')} |")
         if ci:
             lines += ["", "95% CI: bootstrap over samples (over clusters for clustered metrics); "
                       + "`ci_method` in report.json says how each was computed."]
     else:
         lines.append("The split has no answers: no metric is computed.")
-    for artifact in report.get("artifacts", []):
+    for artifact in report.artifacts or []:
         lines.append(f"\nSubmission file written: `{artifact}`.")
-    counts = report["counts"]
-    lines += ["", (f"Answered {counts['answered']} of {report['n_samples']}; "
-                   f"errors {counts['errors']}, missing {counts['missing']}.")]
-    if counts["failures"]:
-        listed = ", ".join(f"{k}: {v}" for k, v in counts["failures"].items())
+    counts = report.counts
+    lines += ["", (f"Answered {counts.answered} of {report.n_samples}; "
+                   f"errors {counts.errors}, missing {counts.missing}.")]
+    if counts.failures:
+        listed = ", ".join(f"{k}: {v}" for k, v in counts.failures.items())
         lines.append(f"Scored wrong without a usable answer: {listed}.")
-    for by, groups in report.get("breakdown", {}).items():
-        metric = report["primary_metric"]
+    for by, groups in report.breakdown.items():
+        metric = report.primary_metric
         lines += ["", f"## {metric} by {by}", ""]
         if by in charts:
             lines += [f"![{metric} by {by}]({charts[by]})", ""]
         lines += [f"| {by} | {metric} | 95% CI | n |", "|---|---:|---:|---:|"]
-        intervals = report.get("breakdown_ci", {}).get(by, {})
+        intervals = report.breakdown_ci.get(by, {})
         for group, values in groups.items():
             lines.append(f"| {group} | {_fmt(values.get(metric))} | {_fmt_ci(intervals.get(group))} "
                          f"| {values['n']} |")
-    if report.get("summary"):
-        lines += ["", f"`{report['summary']}`"]
+    if report.summary:
+        lines += ["", f"`{report.summary}`"]
     return "\n".join(lines) + "\n"
 
 
-def run_title(report: Mapping[str, Any]) -> str:
+def run_title(report: RunReport) -> str:
     """How a run is named to people: its label or run name, with the model where that differs."""
-    model = str(report.get("model", "?"))
-    name = report.get("label") or report.get("run_name")
-    return model if not name or name == model else f"{name} ({model})"
+    name = report.label or report.run_name
+    return report.model if not name or name == report.model else f"{name} ({report.model})"
 
 
-def print_report(report: Mapping[str, Any]) -> None:
+def print_report(report: RunReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    model = str(report.get("model", "?"))
-    name = str(report.get("label") or report.get("run_name") or model)
-    table = Table(title=f"{report['task']}: {name}")  # short: a long title wraps inside the table's width
+    run_name = report.label or report.run_name or report.model
+    table = Table(title=f"{report.task}: {run_name}")  # short: a long title wraps inside the table's width
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("n", justify="right")
-    for name, value in report["metrics"].items():
-        table.add_row(name, _fmt(value), str(report["metrics_n"].get(name, "")))
-    if report["metrics"]:
+    for name, value in report.metrics.items():
+        table.add_row(name, _fmt(value), str(report.metrics_n.get(name, "")))
+    if report.metrics:
         console.print(table)
-    if name != model:
-        print(f"model: {model}")  # plain print: Rich would wrap a long path mid-word
-    counts = report["counts"]
+    if run_name != report.model:
+        print(f"model: {report.model}")  # plain print: Rich would wrap a long path mid-word
     from vlmeval.console import counts_text
 
-    unusable = sum(counts["failures"].values())
-    print(f"answered {counts['answered']} of {report['n_samples']}; errors: {counts['errors']}, "
-          f"missing: {counts['missing']}, unusable answers: {unusable}"
-          + (f" ({counts_text(counts['failures'])})" if unusable else ""))
-    if report.get("summary"):
-        print(report["summary"])
-    for artifact in report.get("artifacts", []):
+    counts = report.counts
+    unusable = sum(counts.failures.values())
+    print(f"answered {counts.answered} of {report.n_samples}; errors: {counts.errors}, "
+          f"missing: {counts.missing}, unusable answers: {unusable}"
+          + (f" ({counts_text(counts.failures)})" if unusable else ""))
+    if report.summary:
+        print(report.summary)
+    for artifact in report.artifacts or []:
         print(f"Submission file written: {artifact}")

@@ -137,15 +137,6 @@ def percentile_interval(replicates: np.ndarray, level: float = LEVEL) -> list[tu
     return intervals
 
 
-def bootstrap_mean_interval(values: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED,
-                            level: float = LEVEL) -> tuple[float, float] | None:
-    """Percentile interval of the mean of `values` (one value per unit)."""
-    import numpy as np
-
-    values = np.asarray(values, dtype=float)
-    return percentile_interval(ratio_replicates(values, np.ones_like(values), resamples, seed), level)[0]
-
-
 def mcnemar_exact_p(b: int, c: int) -> float:
     n = b + c
     if n == 0:

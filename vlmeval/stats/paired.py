@@ -1,9 +1,9 @@
 """Paired comparison of one metric in two runs: B - A, its interval and a paired test.
 
 Runs are paired on the resampling units both hold (sample ids, or clusters). A metric that decomposes
-(`vlmeval.stats.resampling.unit_table`) gets a paired percentile bootstrap, and McNemar's test when every
-unit is right or wrong in both runs, else a sign-flip permutation test; any other reduction gets a
-paired delete-a-group jackknife and a z-test (`vlmeval.stats.inference`).
+(`vlmeval.stats.resampling.unit_table`) gets a paired percentile bootstrap, and McNemar's test when
+every unit is right or wrong in both runs (and the units weigh alike), else a sign-flip permutation
+test; any other reduction gets a paired delete-a-group jackknife and a z-test (`vlmeval.stats.inference`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ def _paired_test(table_a: UnitTable, table_b: UnitTable, ia: np.ndarray, ib: np.
 
     sa, sb = table_a.sums[ia], table_b.sums[ib]
     wa, wb = table_a.weights[ia], table_b.weights[ib]
-    single = table_a.is_sum or bool(np.all(wa == 1.0) and np.all(wb == 1.0))
+    # equal weights (one record per unit, or MME's two questions per image): the statistic is the
+    # plain mean of the unit values, so a right/wrong value per unit is a McNemar pair
+    single = table_a.is_sum or bool(np.all(wa == wa[0]) and np.all(wb == wa[0]))
     va, vb = (sa, sb) if table_a.is_sum else (sa / wa, sb / wb)
     distinct = np.unique(np.concatenate([va, vb]))
     if single and distinct.size <= 2:

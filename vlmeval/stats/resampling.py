@@ -2,17 +2,17 @@
 
 A metric *decomposes* when its value is sum(s_u) / sum(w_u) over its resampling units u (samples,
 or the clusters named by `Metric.unit`): a `mean_metric` (s = 100 x score and w = 1 per selected
-record, summed per cluster), or a generic reduction found, on the data itself, to be the mean, the
+record, summed per cluster), or a reduction that declares itself (`Metric.reduces`) the mean, the
 record-weighted mean or the sum of its value on each unit alone (CircularEval: a question counts
 when all its rows are right). Decomposed metrics get a percentile bootstrap in numpy
-(`vlmeval.stats.inference`); any other reduction a delete-a-group jackknife: it is recomputed with each of
-(at most) 100 groups of units left out, which never repeats a record (see `vlmeval.stats.inference`).
+(`vlmeval.stats.inference`); a "custom" reduction a delete-a-group jackknife: it is recomputed with
+each of (at most) 100 groups of units left out, which never repeats a record (see
+`vlmeval.stats.inference`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -116,19 +116,21 @@ class Interval:
 
 
 def unit_table(metric: Metric, view: RecordView, units: Units | None = None) -> UnitTable | None:
-    """The metric as per-unit sums, or None when it does not decompose over its units."""
+    """The metric as per-unit sums, as its declared `reduces` says; None for a "custom" reduction
+    (or one that cannot take a unit alone, which then gets the jackknife)."""
     import numpy as np
 
     units = units or view.units(metric)
-    records = view.records
     n = len(units.keys)
     if metric.score_field is not None:
         values = np.where(units.selected, 100.0 * view.scores(metric.score_field), 0.0)
         sums = np.bincount(units.index, weights=values, minlength=n)
         weights = np.bincount(units.index, weights=units.selected.astype(float), minlength=n)
         return UnitTable(units.keys, sums, weights, False, units.clustered)
+    if metric.reduces == "custom":
+        return None
     members: list[list[Record]] = [[] for _ in range(n)]
-    for record, position, chosen in zip(records, units.index.tolist(), units.selected.tolist()):
+    for record, position, chosen in zip(view.records, units.index.tolist(), units.selected.tolist()):
         if chosen:
             members[position].append(record)
     present = [u for u in range(n) if members[u]]
@@ -136,33 +138,16 @@ def unit_table(metric: Metric, view: RecordView, units: Units | None = None) -> 
         return None
     try:
         values = np.asarray([metric.reduce(members[u]) for u in present], dtype=float)
-    except Exception:  # noqa: BLE001 - a reduction that cannot take one unit alone does not decompose
+    except Exception as exc:  # noqa: BLE001 - a reduction that cannot take one unit alone: jackknife
+        log.warning("%s declares %s reduction but fails on one unit (%s): jackknife instead",
+                    metric.name, metric.reduces, exc)
         return None
     sizes = np.asarray([len(members[u]) for u in present], dtype=float)
-    hypotheses = {
-        "mean": lambda idx: values[idx].mean(),
-        "weighted": lambda idx: (values[idx] * sizes[idx]).sum() / sizes[idx].sum(),
-        "sum": lambda idx: values[idx].sum(),
-    }
-    rng = np.random.default_rng(SEED)
-    halves = [np.sort(rng.choice(len(present), size=max(1, len(present) // 2), replace=False)) for _ in range(2)]
-    checks = [np.arange(len(present)), *halves]
-    for kind, predict in hypotheses.items():
-        if all(_matches(metric, members, present, idx, predict(idx)) for idx in checks):
-            unit_sums, unit_weights = np.zeros(n), np.zeros(n)
-            unit_sums[present] = values * sizes if kind == "weighted" else values
-            unit_weights[present] = sizes if kind == "weighted" else 1.0
-            return UnitTable(units.keys, unit_sums, unit_weights, kind == "sum", units.clustered)
-    return None
-
-
-def _matches(metric: Metric, members: list[list[Record]], present: list[int], idx: np.ndarray,
-             predicted: float) -> bool:
-    try:
-        actual = metric.reduce([r for i in idx.tolist() for r in members[present[i]]])
-    except Exception:  # noqa: BLE001
-        return False
-    return math.isclose(float(actual), float(predicted), rel_tol=1e-9, abs_tol=1e-9)
+    unit_sums, unit_weights = np.zeros(n), np.zeros(n)
+    weighted = metric.reduces == "record_mean"
+    unit_sums[present] = values * sizes if weighted else values
+    unit_weights[present] = sizes if weighted else 1.0
+    return UnitTable(units.keys, unit_sums, unit_weights, metric.reduces == "sum", units.clustered)
 
 
 def jackknife_values(metric: Metric, sides: Sequence[tuple[Sequence[Record], np.ndarray]], n_units: int,

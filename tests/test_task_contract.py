@@ -1,0 +1,130 @@
+"""The contract every registered task keeps, checked the same way for each (tasks added later too).
+
+Sample ids are unique and prompts deterministic; the scorer is total (it never raises on hostile
+answers, gives every sample a score and counts answers it cannot use); metrics are declared, named
+once, finite, and reduce the way they declare (vlmeval.metrics.Reduces).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.helpers import DEMO_ROWS, write_parquet
+from vlmeval.engine.samples import SampleSet, load_samples
+from vlmeval.engine.scoring import score_answers
+from vlmeval.engine.store import Answer
+from vlmeval.errors import UsageError
+from vlmeval.metrics import Metric, Record
+from vlmeval.registry import load_registry
+from vlmeval.reporting.record import RunInfo
+from vlmeval.reporting.report import build_report
+from vlmeval.task import ScoreContext, Task
+
+TASKS = load_registry().names()
+# None is a generation error; the rest are answers a model or a predictions file may give.
+HOSTILE: tuple[str | None, ...] = (
+    None, "", "   \n\t ", "A" * 100_000, "答案是 B。", "Ünïcödé ✓ 🙂", "<b>A</b> **B** [x](javascript:y) | \\n",
+    "{\"answer\": \"A\"}", "\x00\x1b[31mred", "yes", "A", "2", "Yes, it is.",
+)
+
+
+def demo_samples(task: Task, folder: Path) -> SampleSet:
+    if task.data.demo is not None:
+        return load_samples(task, str(task.data.demo), None, None)
+    if task.name not in DEMO_ROWS:
+        pytest.fail(f"task {task.name} has no demo data: set DataSpec.demo or add it to tests/helpers.DEMO_ROWS")
+    path = write_parquet(folder / task.name / f"{task.data.split}-00000-of-00001.parquet", DEMO_ROWS[task.name]())
+    return load_samples(task, str(path), None, None)
+
+
+@pytest.fixture(scope="module")
+def judge_url() -> Iterator[str]:
+    """A judge that answers every prompt the same way: graders must cope with what they get."""
+    with FakeOpenAIServer("0.5") as server:
+        yield server.base_url
+
+
+def score(task: Task, sample_set: SampleSet, answers: dict[str, Answer], folder: Path,
+          judge_url: str) -> list[Record]:
+    """Scored without a judge; a task that needs one must say so in a UsageError, then gets one."""
+    from vlmeval.judge import Judge
+    from vlmeval.openai_client import ChatClient
+
+    context = ScoreContext(output_dir=folder)
+    try:
+        return score_answers(task, sample_set.samples, answers, context)
+    except UsageError as exc:
+        assert "--judge" in str(exc) and "\n" not in str(exc)
+    client = ChatClient(judge_url, "judge", backoff_s=0.001, api_key_env="NO_SUCH_KEY")
+    return score_answers(task, sample_set.samples, answers, ScoreContext(judge=Judge(client, None),
+                                                                         output_dir=folder))
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_samples_have_unique_ids_and_deterministic_prompts(name: str, tmp_path: Path) -> None:
+    task = load_registry().get(name)
+    first, again = demo_samples(task, tmp_path), demo_samples(task, tmp_path / "again")
+    ids = [s.id for s in first.samples]
+    assert ids and len(set(ids)) == len(ids), f"{name}: duplicate sample ids"
+    assert [s.text for s in first.samples] == [s.text for s in again.samples]
+    assert all(isinstance(s.text, str) and s.text.strip() for s in first.samples)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_scorer_is_total_on_hostile_answers(name: str, tmp_path: Path, judge_url: str) -> None:
+    task = load_registry().get(name)
+    sample_set = demo_samples(task, tmp_path)
+    samples = sample_set.samples
+    for offset in range(len(HOSTILE)):  # every sample meets every hostile answer
+        answers = {}
+        for index, sample in enumerate(samples[1:], 1):  # the first sample has no answer: missing
+            prediction = HOSTILE[(index + offset) % len(HOSTILE)]
+            answers[sample.id] = Answer(sample.id, prediction, None if prediction is not None else "boom")
+        records = score(task, sample_set, answers, tmp_path, judge_url)
+        assert [r.id for r in records] == [s.id for s in samples]
+        assert records[0].failure == "missing"
+        for record in records:
+            assert record.scores and all(math.isfinite(v) for v in record.scores.values()), record
+            if record.prediction is None:
+                assert record.failure in ("missing", "error"), record
+        report = build_report(task, records, "m", task.has_targets(samples), RunInfo())
+        assert sum(report.counts.failures.values()) == sum(r.failure is not None for r in records)
+        assert all(math.isfinite(v) for v in report.metrics.values())
+        assert all(math.isfinite(x) for low_high in report.ci.values() for x in low_high)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_metrics_are_declared_finite_and_reduce_as_declared(name: str, tmp_path: Path, judge_url: str) -> None:
+    task = load_registry().get(name)
+    names = [m.name for m in task.metrics]
+    assert names and len(set(names)) == len(names) and task.primary_metric == names[0]
+    assert all(m.reduces in ("mean", "record_mean", "sum", "custom") for m in task.metrics)
+    sample_set = demo_samples(task, tmp_path)
+    if not task.has_targets(sample_set.samples):
+        return  # a split without answers computes no metric
+    # right answers where the task's own target reads as one, so metrics are not all zero
+    answers = {s.id: Answer(s.id, str(s.target) if i % 2 else "no idea") for i, s in enumerate(sample_set.samples)}
+    records = score(task, sample_set, answers, tmp_path, judge_url)
+    for metric in task.metrics:
+        value = metric.compute(records)
+        assert value is None or math.isfinite(value), metric.name
+        if value is not None and metric.reduces != "custom" and metric.score_field is None:
+            assert declared_value(metric, metric.select(records)) == pytest.approx(value), metric.name
+
+
+def declared_value(metric: Metric, records: Sequence[Record]) -> float:
+    """The metric recomputed from its value on each resampling unit alone, as `reduces` declares."""
+    units: dict[str, list[Record]] = {}
+    for record in records:
+        units.setdefault(metric.unit(record) if metric.unit else record.id, []).append(record)
+    values = [(metric.reduce(members), len(members)) for members in units.values()]
+    if metric.reduces == "sum":
+        return sum(v for v, _ in values)
+    if metric.reduces == "mean":
+        return sum(v for v, _ in values) / len(values)
+    return sum(v * n for v, n in values) / sum(n for _, n in values)

@@ -1,0 +1,191 @@
+"""report.json, defined once: the typed record of one task run, its schema version and its reader.
+
+`vlmeval.reporting.report` builds a `RunReport` from scored records, `vlmeval.engine.evaluate` adds
+the run's description, and `compare` and `leaderboard` read it back with `load_report`, so every
+field is named in one place. Schema history (docs/reports.md):
+
+- 1: the first written form (an untyped dict). Read as it is; its `prompt_template` (a prose
+  sketch of the prompt) is dropped.
+- 2: this definition: `prompt_example` (the first sample's rendered prompt) replaces
+  `prompt_template`, and `identity` is reserved for the run identity (a mapping for now).
+
+A report without a version, or with a newer one than this vlmeval knows, is refused with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmeval.errors import VlmevalError
+
+REPORT_SCHEMA_VERSION = 2
+_READABLE = (1, 2)
+
+
+class ReportError(VlmevalError):
+    """A report.json that cannot be read: not JSON, wrong types, or an unknown schema version."""
+
+
+@dataclass
+class Counts:
+    """How many samples were answered, failed to generate, had no answer, or could not be used."""
+
+    answered: int = 0
+    errors: int = 0
+    missing: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IntervalMethod:
+    """How each metric's 95% interval was computed (`ci_method`), keyed by metric name."""
+
+    confidence: float
+    seed: int
+    method: dict[str, str] = field(default_factory=dict)
+    resamples: dict[str, int] = field(default_factory=dict)
+    unit: dict[str, str] = field(default_factory=dict)
+    n_units: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run was, as the engine knows it when scoring: copied into the report."""
+
+    dataset: Mapping[str, Any] = field(default_factory=dict)
+    generation: Mapping[str, Any] = field(default_factory=dict)
+    backend: Mapping[str, Any] = field(default_factory=dict)
+    sharding: Mapping[str, Any] = field(default_factory=dict)
+    predictions_file: str | None = None
+    identity: Mapping[str, Any] | None = None
+    run_name: str | None = None  # the run folder: <output>/<run name>/<task>
+    label: str | None = None  # `--label`: the run's name in leaderboards and comparisons
+
+
+# {breakdown key: {group: {metric name: value, "n": count}}}
+Breakdown = dict[str, dict[str, dict[str, Any]]]
+
+
+@dataclass
+class RunReport:
+    """One task run's report. Optional fields (None) are left out of report.json."""
+
+    task: str
+    model: str
+    n_samples: int
+    scored: bool
+    primary_metric: str
+    complete: bool
+    counts: Counts
+    metrics: dict[str, float] = field(default_factory=dict)
+    metrics_n: dict[str, int] = field(default_factory=dict)
+    breakdown: Breakdown = field(default_factory=dict)
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    ci_method: IntervalMethod | None = None
+    metric_scales: dict[str, str] = field(default_factory=dict)
+    breakdown_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    summary: str | None = None
+    # What the run was: dataset description, decoding settings, backend, sharding (see evaluate.py).
+    dataset: dict[str, Any] = field(default_factory=dict)
+    generation: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    backend: dict[str, Any] = field(default_factory=dict)
+    sharding: dict[str, Any] = field(default_factory=dict)
+    predictions_file: str | None = None
+    # How people name the run: its folder (`results/<run name>/<task>`) and `--label`, when given.
+    run_name: str | None = None
+    label: str | None = None
+    # The run identity (issue 13) goes here; a plain mapping until its own type lands.
+    identity: dict[str, Any] | None = None
+    prompt_example: str | None = None
+    # How answers were read (e.g. MMBench: VLMEvalKit's can_infer at a named commit, or `strict`).
+    answer_reading: dict[str, Any] | None = None
+    artifacts: list[str] | None = None
+    judge: dict[str, Any] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    command: str = ""
+    created: str = ""
+    schema_version: int = REPORT_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema_version": self.schema_version}
+        for name in _FIELDS:
+            if name == "schema_version":
+                continue
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            out[name] = _plain(value)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any, source: str = "report") -> RunReport:
+        """Read a report of any readable schema version; one-line ReportError otherwise."""
+        if not isinstance(obj, Mapping):
+            raise ReportError(f"{source}: not a vlmeval report (a JSON object is expected)")
+        version = obj.get("schema_version")
+        if version not in _READABLE:
+            hint = ("newer than this vlmeval reads; upgrade vlmeval" if isinstance(version, int)
+                    and version > REPORT_SCHEMA_VERSION else "not one vlmeval wrote")
+            raise ReportError(f"{source}: report schema_version {version!r} is {hint} "
+                              f"(readable: {', '.join(map(str, _READABLE))})")
+        data = {k: v for k, v in obj.items() if k in _FIELDS}
+        missing = [name for name in _REQUIRED if name not in data]
+        if missing:
+            raise ReportError(f"{source}: report lacks {', '.join(missing)}")
+        try:
+            data["counts"] = Counts(**data["counts"])
+            if data.get("ci_method") is not None:
+                data["ci_method"] = IntervalMethod(**data["ci_method"])
+            report = cls(**data)
+        except TypeError as exc:
+            raise ReportError(f"{source}: report has an unexpected field layout ({exc})") from exc
+        report.schema_version = REPORT_SCHEMA_VERSION
+        _check_types(report, source)
+        return report
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (Counts, IntervalMethod)):
+        return dict(vars(value))
+    return value
+
+
+_FIELDS = tuple(RunReport.__dataclass_fields__)
+_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "label", "identity",
+             "prompt_example", "answer_reading", "artifacts", "judge")
+_REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
+_MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
+             "generation", "backend", "sharding", "versions")
+
+
+def _check_types(report: RunReport, source: str) -> None:
+    """The fields compare and leaderboard compute with must have their types, or the report is refused."""
+    for name in ("task", "model", "primary_metric"):
+        if not isinstance(getattr(report, name), str):
+            raise ReportError(f"{source}: report field {name!r} is not a string")
+    for name in ("run_name", "label"):
+        if getattr(report, name) is not None and not isinstance(getattr(report, name), str):
+            raise ReportError(f"{source}: report field {name!r} is not a string")
+    for name in _MAPPINGS:
+        if not isinstance(getattr(report, name), Mapping):
+            raise ReportError(f"{source}: report field {name!r} is not an object")
+    for metric, value in report.metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ReportError(f"{source}: metric {metric!r} is {value!r}, not a finite number")
+    if isinstance(report.n_samples, bool) or not isinstance(report.n_samples, int):
+        raise ReportError(f"{source}: report field 'n_samples' is not an integer")
+
+
+def load_report(path: Path) -> RunReport:
+    """report.json from disk, any readable schema version; one-line ReportError when it cannot be used."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(f"{path}: not a readable report ({exc})") from exc
+    return RunReport.from_json(obj, str(path))
