@@ -148,7 +148,8 @@ def _report(folder: Path, model: str, value: float, created: str, **extra: objec
     from vlmeval.io import atomic_write_json
 
     atomic_write_json(folder / "sqa" / "report.json", {
-        "task": "sqa", "model": model, "scored": True, "primary_metric": "accuracy",
+        "schema_version": 2, "task": "sqa", "model": model, "n_samples": 60, "scored": True, "complete": True,
+        "counts": {"answered": 60, "errors": 0, "missing": 0, "failures": {}}, "primary_metric": "accuracy",
         "metrics": {"accuracy": value}, "metrics_n": {"accuracy": 60}, "metric_scales": {"accuracy": "percent"},
         "created": created, "breakdown": {}, **extra})
 
