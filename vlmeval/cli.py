@@ -13,9 +13,21 @@ from vlmeval.errors import VlmevalError
 EXIT_USAGE = 2
 
 
-def _add_task_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, help="task name (see `vlmeval tasks`)")
-    parser.add_argument("--data", help="local parquet file or folder, MMBench TSV, or `demo`; default: the hub copy")
+def _add_task_source(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    if not several:
+        parser.add_argument("--task", required=True, help="task name (see `vlmeval tasks`)")
+        parser.add_argument("--data", help="local parquet file or folder, MMBench TSV, or `demo`; "
+                            "default: the hub copy")
+    else:
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--task", help="task name (see `vlmeval tasks`)")
+        which.add_argument("--tasks", metavar="A,B,...", help="several tasks, run in this order with one model load")
+        which.add_argument("--suite", metavar="NAME", help="a named suite of tasks (see `vlmeval tasks`), "
+                           "e.g. llava_v1.5")
+        parser.add_argument("--data", action="append", default=[], metavar="PATH|TASK=PATH",
+                            help="local parquet file or folder, MMBench TSV, or `demo`; with several tasks a "
+                            "folder with one subfolder per task or dataset, and/or TASK=PATH (repeatable); "
+                            "default: the hub copy")
     parser.add_argument("--split", help="dataset split (default: the task's)")
     parser.add_argument("--limit", type=int, help="only the first N samples")
     parser.add_argument("--tasks-dir", action="append", default=[], metavar="DIR",
@@ -75,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", _Subcommands)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="evaluate a model on a task and write a report")
-    _add_task_source(run)
+    run = commands.add_parser("run", help="evaluate a model on tasks and write a report per task")
+    _add_task_source(run, several=True)
     run.add_argument("--model", required=True,
                      help="checkpoint folder or hub id, `demo`, `openai:NAME`, or `replay:FILE.jsonl`")
     run.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
@@ -124,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("run_dir", metavar="RUN_DIR", help="a task folder written by `vlmeval run`")
     _add_judge(merge)
 
-    tasks = commands.add_parser("tasks", help="list the available tasks")
+    tasks = commands.add_parser("tasks", help="list the available tasks and suites")
     tasks.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
     _add_report_commands(commands)
     return parser
@@ -147,6 +159,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     board.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched for report.json files")
     board.add_argument("--format", default="md", choices=["md", "csv", "latex", "html", "json"])
     board.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    board.add_argument("--suite", metavar="NAME", help="lay the columns out as the suite's table: its tasks "
+                       "in its order, its metric and decimals per column (e.g. llava_v1.5)")
+    board.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
     board.add_argument("--row", default="model", choices=["model", "run", "label"],
                        help="what names a row: the model (default), the run folder name, or the --label "
                        "given at run time (the run name where none was given)")

@@ -47,6 +47,29 @@ def _check_model_value(model: str) -> None:
                          f"or score them with `vlmeval score --predictions {model}`")
 
 
+def _selected_tasks(args: argparse.Namespace) -> list[Task]:
+    """The tasks of `--task`, `--tasks a,b` or `--suite NAME`, in order."""
+    registry = load_registry(args.tasks_dir)
+    if args.suite:
+        names = registry.suite(args.suite).tasks
+    elif args.tasks:
+        names = [name.strip() for name in args.tasks.split(",") if name.strip()]
+    else:
+        names = [args.task]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--tasks names {', '.join(repeated)} more than once")
+    if not names:
+        raise UsageError("--tasks names no task")
+    return [registry.get(name) for name in names]
+
+
+def _what_runs(args: argparse.Namespace) -> str:
+    if args.suite:
+        return f"suite {args.suite}"
+    return f"tasks {args.tasks}" if args.tasks else f"task {args.task}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval import console
 
@@ -54,21 +77,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
-    from vlmeval.engine.evaluate import RunPlan, run
+    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
+    from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.shards import SHARD_ENV
 
     if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
-        console.status(f"vlmeval run: task {args.task}, model {args.model}")
-
-    task = _task(args)
-    settings = GenerationSettings(
-        max_new_tokens=args.max_new_tokens or task.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        num_beams=args.num_beams,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-    )
+        console.status(f"vlmeval run: {_what_runs(args)}, model {args.model}")
+    tasks = _selected_tasks(args)
+    if args.split and len(tasks) > 1:
+        raise UsageError("--split applies to one task; with several tasks each runs on its own split")
+    data = resolve_data(tasks, args.data)
     options = BackendOptions(
         dtype=args.dtype,
         device=args.device,
@@ -83,26 +101,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         device_map="auto" if args.gpus_per_shard > 1 else None,
     )
-    plan = RunPlan(
-        task=task,
-        model=args.model,
-        data=args.data,
-        split=args.split,
-        limit=args.limit,
-        output=Path(args.output),
-        run_name=args.run_name,
-        batch_size=args.batch_size,
-        settings=settings,
-        backend_options=options,
-        context=_score_context(args, task),
-        show_progress=not (args.no_progress or args.quiet),
-        shards=args.shards,
-        gpus_per_shard=args.gpus_per_shard,
-        tasks_dirs=tuple(args.tasks_dir),
-        argv=tuple(args.argv),
-        label=args.label,
-    )
-    return run(plan)
+    context = _score_context(args, None)
+    backends = BackendCache()  # one model load for all the tasks
+
+    def run_one(task: Task, path: str | None) -> int:
+        settings = GenerationSettings(
+            max_new_tokens=args.max_new_tokens or task.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            num_beams=args.num_beams,
+            repetition_penalty=args.repetition_penalty,
+            seed=args.seed,
+        )
+        plan = RunPlan(
+            task=task,
+            model=args.model,
+            data=path,
+            split=args.split,
+            limit=args.limit,
+            output=Path(args.output),
+            run_name=args.run_name,
+            batch_size=args.batch_size,
+            settings=settings,
+            backend_options=options,
+            context=context,
+            show_progress=not (args.no_progress or args.quiet),
+            shards=args.shards,
+            gpus_per_shard=args.gpus_per_shard,
+            tasks_dirs=tuple(args.tasks_dir),
+            argv=tuple(args.argv),
+            backend_cache=backends,
+            label=args.label,
+        )
+        return run(plan)
+
+    if args.task is not None:  # one task: its errors stop the command, as ever
+        only = data[tasks[0].name]
+        return run_one(tasks[0], only.path)
+    return run_tasks(tasks, data, run_one)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -154,6 +190,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         else:
             table.add_row(name, size, metrics, f"{task.description}\n[dim]{dataset}, split {data.split}[/dim]")
     console.print(table)
+    for name in sorted(registry.suites):
+        suite = registry.suite(name)
+        console.print(f"suite {name}: {suite.description}: {', '.join(suite.tasks)}", highlight=False, markup=False)
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0
@@ -186,7 +225,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vlmeval.reporting.leaderboard import build_leaderboard
     from vlmeval.reporting.leaderboard_formats import render
 
-    board = build_leaderboard([Path(d) for d in args.dirs], row_by=args.row)
+    layout = load_registry(args.tasks_dir).suite(args.suite) if args.suite else None
+    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)

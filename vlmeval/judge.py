@@ -39,7 +39,7 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class JudgeQuery:
-    """One judge question, sent as a single user message.
+    """One judge question, sent as a user message (after `system`, when a task's judge has one).
 
     `run` and `attempt` are never sent: they only separate cache entries, so that repeated judge
     runs (`--judge-runs N`) and repeated tries of the same question (a scorer that asks again when
@@ -51,6 +51,7 @@ class JudgeQuery:
     max_tokens: int = 512
     run: int = 0
     attempt: int = 0
+    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,8 @@ class Judge:
 
     @staticmethod
     def _messages(query: JudgeQuery) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": query.prompt}]
+        user = {"role": "user", "content": query.prompt}
+        return [user] if query.system is None else [{"role": "system", "content": query.system}, user]
 
     def _call(self, query: JudgeQuery) -> ChatCall:
         return ChatCall(self._messages(query), query.temperature, query.max_tokens)

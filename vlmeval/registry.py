@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from vlmeval.errors import UsageError
+from vlmeval.suite import Suite, registered_suites
 from vlmeval.task import Task, registered_factories
 
 ENTRY_POINT_GROUP = "vlmeval.tasks"
@@ -27,6 +28,7 @@ TASKS_PATH_ENV = "VLMEVAL_TASKS_PATH"
 class Registry:
     factories: dict[str, Callable[[], Task]]
     problems: list[str] = field(default_factory=list)
+    suites: dict[str, Callable[[], Suite]] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         return sorted(self.factories)
@@ -35,6 +37,13 @@ class Registry:
         factory = self.factories.get(name)
         if factory is None:
             raise UsageError(self._unknown(name))
+        return factory()
+
+    def suite(self, name: str) -> Suite:
+        factory = self.suites.get(name)
+        if factory is None:
+            known = ", ".join(sorted(self.suites)) or "none"
+            raise UsageError(f"unknown suite {name!r} (known: {known})")
         return factory()
 
     def _unknown(self, name: str) -> str:
@@ -54,7 +63,7 @@ def load_registry(task_dirs: Sequence[str] = ()) -> Registry:
             problems.append(f"task plugin {entry_point.value!r} failed to import: {_one_line(exc)}")
     for folder in [*task_dirs, *_env_dirs()]:
         problems.extend(_import_folder(Path(folder)))
-    return Registry(factories=registered_factories(), problems=problems)
+    return Registry(factories=registered_factories(), problems=problems, suites=registered_suites())
 
 
 def _env_dirs() -> list[str]:

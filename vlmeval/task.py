@@ -117,7 +117,9 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split`, shown by `vlmeval tasks`.
+    is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
+    selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
+    kept rows only. `images` joins the images from another config (see ImageJoin).
     """
 
     hub: str
@@ -127,6 +129,22 @@ class DataSpec:
     size: int | None = None
     image_column: str | None = "image"
     demo: Path | None = None
+    keep: Callable[[Row], bool] | None = None
+    images: ImageJoin | None = None
+
+
+@dataclass(frozen=True)
+class ImageJoin:
+    """Images kept in another config of the same dataset, joined on a key (datasets that store each image once).
+
+    The rows of `config` (same split) hold `key` and the image column; a question row's
+    `on` column names its image. Locally, `--data` is a folder holding both configs in the hub's
+    layout (one subfolder per config).
+    """
+
+    config: str
+    on: str
+    key: str = "id"
 
 
 class ArtifactWriter(Protocol):

@@ -26,3 +26,18 @@ def mme_yes_no(prediction: str) -> str:
     if NO in head:
         return NO
     return OTHER
+
+
+def llava_pope_yes_no(prediction: str) -> str:
+    """`yes` or `no`, as LLaVA's POPE scorer reads an answer (haotian-liu/LLaVA `llava/eval/eval_pope.py`).
+
+    Keep the text before the first `.`, remove `,`, split on single spaces: `No`, `not` or `no`
+    among the words means no, anything else (an empty answer included) yes. Words are split on
+    spaces only, so "No\\nThere is none" is one word and reads yes, as in the official script. The
+    answer is stripped first, as LLaVA's generation script writes it (`outputs.strip()`).
+    """
+    text = prediction.strip()
+    if "." in text:
+        text = text.split(".")[0]
+    words = text.replace(",", "").split(" ")
+    return NO if ("No" in words or "not" in words or "no" in words) else YES

@@ -14,7 +14,7 @@ import math
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,10 @@ def cell_bytes(cell: ImageCell) -> bytes | None:
         return None
     if isinstance(cell, str):
         return base64.b64decode(cell)
+    if isinstance(cell, (list, tuple)):  # a sequence-of-images column holding one image
+        if len(cell) > 1:
+            raise ValueError(f"the cell holds {len(cell)} images; one is expected")
+        return cell_bytes(cell[0]) if cell else None
     raise TypeError(f"unsupported image cell of type {type(cell).__name__}")
 
 
@@ -91,7 +95,21 @@ class Table:
 
 
 def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
-    """Rows of `split` from `data` (a local path) or, when no path is given, from the hub."""
+    """Rows of `split` from `data` (a local path) or, when no path is given, from the hub.
+
+    Rows that `spec.keep` rejects are dropped; with `spec.images`, image cells come from the
+    rows of another config that share the row's key.
+    """
+    table = _raw_table(spec, data, split)
+    _check_columns(table, spec)
+    if spec.images is not None:
+        table = _join_images(table, spec, data, split)
+    if spec.keep is not None:
+        table = _kept(table, spec.keep)
+    return table
+
+
+def _raw_table(spec: DataSpec, data: str | None, split: str) -> Table:
     if data is None:
         table = _from_hub(spec, split)
     else:
@@ -101,8 +119,46 @@ def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
         table = _from_local(path, split, spec.image_column, spec.config)
     if not table.rows:
         raise DataError(f"{table.source}: split {split!r} has no rows")
-    _check_columns(table, spec)
     return table
+
+
+def _kept(table: Table, keep: Callable[[dict[str, Any]], bool]) -> Table:
+    kept = []
+    for index, row in enumerate(table.rows):
+        try:
+            if keep(row):
+                kept.append(index)
+        except Exception as exc:
+            raise DataError(f"{table.source} row {index}: cannot tell whether it is a sample ({exc})") from exc
+    if not kept:
+        raise DataError(f"{table.source}: no row is a sample of this task")
+    cells = table.image_cell
+    return Table(source=table.source, rows=[table.rows[i] for i in kept],
+                 image_cell=None if cells is None else lambda j: cells(kept[j]))
+
+
+def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> Table:
+    """Each row's image cell from the `spec.images.config` row whose key equals the row's `on` value."""
+    join = spec.images
+    assert join is not None and spec.image_column is not None
+    image_spec = replace(spec, config=join.config, columns=(join.key,), images=None, keep=None)
+    images = _raw_table(image_spec, data, split)
+    _check_columns(images, image_spec)
+    if images.image_cell is None:
+        raise DataError(f"{images.source}: no {spec.image_column!r} column to take images from")
+    position = {str(row[join.key]): i for i, row in enumerate(images.rows)}
+    for row in table.rows:  # a key without an image row is an error of that sample, never a text-only prompt
+        found = position.get(str(row[join.on]))
+        row["_has_image"] = found is None or images.rows[found].get("_has_image", True)
+    cells = images.image_cell
+
+    def image_cell(index: int) -> ImageCell:
+        key = str(table.rows[index][join.on])
+        if key not in position:
+            raise KeyError(f"no {join.config} row has {join.key} {key!r}")
+        return cells(position[key])
+
+    return Table(source=table.source, rows=table.rows, image_cell=image_cell)
 
 
 def _check_columns(table: Table, spec: DataSpec) -> None:
@@ -297,7 +353,10 @@ def _from_hub(spec: DataSpec, split: str) -> Table:
     import pyarrow.compute as pc
 
     present = pc.is_valid(dataset.data.column(column)).to_pylist()
-    images = dataset.select_columns([column]).cast_column(column, datasets.Image(decode=False))
+    undecoded = datasets.Image(decode=False)
+    if not isinstance(dataset.features[column], datasets.Image):  # a list of images per row
+        undecoded = datasets.Sequence(undecoded)
+    images = dataset.select_columns([column]).cast_column(column, undecoded)
     rows = dataset.remove_columns([column]).to_list()
     for row, has_image in zip(rows, present, strict=True):
         row[column] = None

@@ -60,11 +60,28 @@ class RunPlan:
     gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
+    backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+
+class BackendCache:
+    """Holds the backend once built, so that the tasks of one command share one model load."""
+
+    def __init__(self) -> None:
+        self._backend: Backend | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def get(self, model: str, options: BackendOptions) -> Backend:
+        if self._backend is None:
+            self._backend = make_backend(model, options)
+        return self._backend
 
 
 def default_run_name(model: str) -> str:
@@ -150,13 +167,19 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
         _say_progress(plan, owned, len(pending), f" (shard {placement.shard.index} of {placement.shard.count})")
 
     def build_backend() -> Backend:
-        shard = placement.shard
-        where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
-        console.status(f"loading the model {plan.model}{where} ...")
-        backend = make_backend(plan.model, plan.backend_options)
+        cache = plan.backend_cache
+        loading = cache is None or not cache.loaded  # the tasks of one command share one load
+        if loading:
+            shard = placement.shard
+            where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
+            console.status(f"loading the model {plan.model}{where} ...")
+        backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
+            plan.model, plan.backend_options)
         described = backend.describe()
-        log.info("the model is ready: %s", ", ".join(
-            f"{key.replace('_', ' ')} {value}" for key, value in described.items() if value not in (None, False)))
+        if loading:
+            log.info("the model is ready: %s", ", ".join(
+                f"{key.replace('_', ' ')} {value}" for key, value in described.items()
+                if value not in (None, False)))
         _record_backend(plan.run_dir, described)
         return backend
 

@@ -6,6 +6,10 @@ points (MME's perception sum, 0-2000) are never averaged with percents. A model 
 when it has every averaged task, so no model climbs by skipping a hard task; rows are sorted by the
 average, then (or without an average column) by the task columns left to right.
 
+With a suite (`--suite NAME`) the columns are the suite's, in its order, each with the metric and
+the decimals of the published table it mirrors (a task without reports keeps an empty column);
+reports of other tasks are left out, and there is no average column.
+
 A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
 `--row label` the `--label` given at run time (the run name where none was), so several runs of one
 model (prompt styles, settings, training steps) get a row each instead of the newest alone.
@@ -20,6 +24,7 @@ from typing import Any
 
 from vlmeval.errors import UsageError
 from vlmeval.reporting.record import ReportError, RunReport, load_report
+from vlmeval.suite import Suite
 
 UNDECLARED_SCALE = "undeclared"
 
@@ -46,6 +51,8 @@ class Column:
     task: str
     metric: str
     scale: str
+    label: str | None = None
+    decimals: int = 2
 
 
 @dataclass
@@ -94,13 +101,16 @@ def _row_name(report: RunReport, path: Path, row_by: str) -> str:
     return run_name if row_by == "run" else report.label or run_name
 
 
-def _entry(path: Path, warnings: list[str], row_by: str = "model") -> Entry | None:
+def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None,
+           row_by: str = "model") -> Entry | None:
     try:
         report = load_report(path)
     except ReportError as exc:
         warnings.append(f"skipped: {exc}")
         return None
-    metric = report.primary_metric
+    if metric_of is not None and report.task not in metric_of:
+        return None  # not a task of the suite
+    metric = (metric_of or {}).get(report.task) or report.primary_metric
     value = report.metrics.get(metric)
     if value is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
@@ -114,16 +124,17 @@ def _entry(path: Path, warnings: list[str], row_by: str = "model") -> Entry | No
                  report.breakdown)
 
 
-def build_leaderboard(paths: Sequence[Path], row_by: str = "model") -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model") -> Leaderboard:
     if row_by not in ROW_KINDS:
         raise UsageError(f"unknown row kind {row_by!r} ({', '.join(ROW_KINDS)})")
     warnings: list[str] = []
+    metric_of = None if suite is None else {c.task: c.metric for c in suite.columns}
     chosen: dict[tuple[str, str], Entry] = {}
     found = [f for path in paths for f in _report_files(path)]
     if not found:
         raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
     for file in found:
-        entry = _entry(file, warnings, row_by)
+        entry = _entry(file, warnings, metric_of, row_by)
         if entry is None:
             continue
         key = (entry.row, entry.task)
@@ -146,6 +157,8 @@ def build_leaderboard(paths: Sequence[Path], row_by: str = "model") -> Leaderboa
     averaged = [c.task for c in columns if c.scale == "percent"]
     if len(averaged) < 2:
         averaged = []
+    if suite is not None:
+        columns, averaged = _suite_columns(suite, columns), []
     rows = []
     for name in sorted({e.row for e in chosen.values()}):
         entries = {task: e for (row, task), e in chosen.items() if row == name}
@@ -154,6 +167,16 @@ def build_leaderboard(paths: Sequence[Path], row_by: str = "model") -> Leaderboa
         rows.append(Row(name, average, entries))
     rows.sort(key=lambda row: _sort_key(row, columns))
     return Leaderboard(columns, rows, averaged, warnings, row_by)
+
+
+def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
+    by_task = {c.task: c for c in found}
+    columns = []
+    for spec in suite.columns:
+        seen = by_task.get(spec.task)
+        metric = spec.metric or (seen.metric if seen else "primary")
+        columns.append(Column(spec.task, metric, seen.scale if seen else "percent", spec.label, spec.decimals))
+    return columns
 
 
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:

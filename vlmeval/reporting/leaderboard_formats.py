@@ -23,6 +23,8 @@ CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the 
 
 
 def _header(column: Column) -> str:
+    if column.label is not None:  # a suite's column: the published table's name
+        return column.label if column.scale == "percent" else f"{column.label} ({column.scale})"
     unit = "" if column.scale == "percent" else f", {column.scale}"
     return f"{column.task} ({column.metric}{unit})"
 
@@ -39,7 +41,7 @@ def _cells(board: Leaderboard, row: Row) -> list[tuple[str, bool]]:
     cells = []
     for column in board.columns:
         entry = row.entries.get(column.task)
-        cells.append(("", False) if entry is None else (f"{entry.value:.2f}", entry.value == _best(board, column)))
+        cells.append(("", False) if entry is None else (f"{entry.value:.{column.decimals}f}", entry.value == _best(board, column)))
     return cells
 
 

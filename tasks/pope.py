@@ -1,0 +1,124 @@
+"""POPE (Li et al., "Evaluating Object Hallucination in Large Vision-Language Models", EMNLP 2023),
+as evaluated by LLaVA-1.5.
+
+Dataset: lmms-lab/POPE, config default, split test (9,000 yes/no questions on COCO val2014 images,
+3,000 per `category`: adversarial, popular, random). `question_id` repeats across categories; the
+sample id is the unique `id` column. LLaVA-1.5 used POPE's first COCO release (random: 2,910).
+Prompt: LLaVA-1.5's short-answer suffix; max_new_tokens 128 (`model_vqa_loader`'s default).
+Scorer: haotian-liu/LLaVA `llava/eval/eval_pope.py` (reading in `vlmeval.answers.yesno`), per
+category with yes as the positive class: accuracy, precision TP/(TP+FP), recall TP/(TP+FN), F1 and
+the yes-ratio. `f1` (primary) is the mean of the categories' F1, the POPE column of LLaVA-1.5's
+table; `accuracy` is over all questions (the categories are equal-sized, so it is also their mean).
+A missing or failed answer is wrong (read as the opposite of the label); an empty answer reads yes,
+as in the official script, and is counted as failure `empty`. Where a category has no predicted
+(or no actual) yes, the official script divides by zero; precision (recall) is 0 here.
+Reference, LLaVA-1.5-13B: F1 adversarial 84.5, popular 86.2, random 87.1; mean 85.9.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+
+from vlmeval_tasks._vqa_common import SHORT_ANSWER
+
+from vlmeval.answers.yesno import YES, llava_pope_yes_no
+from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+
+CATEGORIES = ("adversarial", "popular", "random")
+
+
+def to_sample(row: Row, index: int) -> Sample:
+    image = row.get("image")
+    answer = str(row["answer"]).strip().lower()
+    if answer not in ("yes", "no"):
+        raise ValueError(f"answer {row['answer']!r} is neither yes nor no")
+    return Sample(
+        id=str(row["id"]),
+        text=f"{row['question']}\n{SHORT_ANSWER}",
+        images=(image,) if image is not None else (),
+        target=answer,
+        meta={"category": row["category"], "question_id": str(row.get("question_id"))},
+    )
+
+
+def score_one(sample: Sample, prediction: str | None) -> Scored:
+    label_yes = float(sample.target == YES)
+    if prediction is None:  # wrong either way: the opposite of the label
+        return Scored(None, {"correct": 0.0, "pred_yes": 1.0 - label_yes, "label_yes": label_yes}, "error")
+    answer = llava_pope_yes_no(prediction)
+    pred_yes = float(answer == YES)
+    failure = None if prediction.strip() else "empty"
+    return Scored(answer, {"correct": float(pred_yes == label_yes), "pred_yes": pred_yes,
+                           "label_yes": label_yes}, failure)
+
+
+def _counts(records: Sequence[Record]) -> tuple[int, int, int]:
+    """(TP, FP, FN) with yes as the positive class."""
+    tp = sum(r.scores["pred_yes"] == 1.0 and r.scores["label_yes"] == 1.0 for r in records)
+    fp = sum(r.scores["pred_yes"] == 1.0 and r.scores["label_yes"] == 0.0 for r in records)
+    fn = sum(r.scores["pred_yes"] == 0.0 and r.scores["label_yes"] == 1.0 for r in records)
+    return tp, fp, fn
+
+
+def precision(records: Sequence[Record]) -> float:
+    tp, fp, _ = _counts(records)
+    return 100.0 * tp / (tp + fp) if tp + fp else 0.0
+
+
+def recall(records: Sequence[Record]) -> float:
+    tp, _, fn = _counts(records)
+    return 100.0 * tp / (tp + fn) if tp + fn else 0.0
+
+
+def f1(records: Sequence[Record]) -> float:
+    p, r = precision(records), recall(records)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def mean_category_f1(records: Sequence[Record]) -> float:
+    by_category: dict[str, list[Record]] = {}
+    for record in records:
+        by_category.setdefault(str(record.meta.get("category")), []).append(record)
+    return statistics.fmean(f1(group) for group in by_category.values())
+
+
+def _per_category(category: str) -> tuple[Metric, ...]:
+    where = meta_equals("category", category)
+    reductions: tuple[tuple[str, Callable[[Sequence[Record]], float]], ...] = (
+        ("precision", precision), ("recall", recall))
+    return (
+        Metric(name=f"{category}_f1", reduce=f1, where=where),
+        mean_metric(f"{category}_accuracy", "correct", where=where),
+        *(Metric(name=f"{category}_{name}", reduce=fn, where=where) for name, fn in reductions),
+        mean_metric(f"{category}_yes_ratio", "pred_yes", where=where),
+    )
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(name="f1", reduce=mean_category_f1),
+    mean_metric("accuracy", "correct"),
+    *(metric for category in CATEGORIES for metric in _per_category(category)),
+)
+
+
+def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
+    parts = ", ".join(f"{c} {metrics[f'{c}_f1']:.1f}" for c in CATEGORIES if f"{c}_f1" in metrics)
+    return f"POPE F1 {metrics['f1']:.1f} ({parts}); accuracy {metrics['accuracy']:.1f}; {n_samples} questions"
+
+
+@task("pope")
+def pope() -> Task:
+    return Task(
+        name="pope",
+        description="POPE (adversarial, popular, random), LLaVA-1.5 prompt and eval_pope.py reading",
+        data=DataSpec(hub="lmms-lab/POPE", split="test", size=9000,
+                      columns=("id", "question_id", "question", "answer", "category")),
+        to_sample=to_sample,
+        scorer=per_sample(score_one),
+        metrics=METRICS,
+        max_new_tokens=128,
+        breakdowns=("category",),
+        summary_line=summary_line,
+    )

@@ -1,0 +1,80 @@
+"""TextVQA (Singh et al., "Towards VQA Models That Can Read", CVPR 2019), validation, as evaluated
+by LLaVA-1.5.
+
+Dataset: lmms-lab/textvqa, split validation (5,000 questions, 10 human answers each, `ocr_tokens`).
+Prompt: LLaVA-1.5's `llava_textvqa_val_v051_ocr.jsonl`: the question, the OCR tokens, the
+short-answer suffix (`{Question}\\nReference OCR token: {tokens joined by ", "}\\nAnswer the question
+using a single word or phrase.`); max_new_tokens 128. The dataset's questions are lower-case; LLaVA's
+file starts them with a capital (its `eval_textvqa.py` lower-cases the prompt's question to find the
+annotation; lmms-eval's reproduction applies `str.capitalize()`, which is what is done here).
+Score: LLaVA's `llava/eval/eval_textvqa.py` with `m4c_evaluator.TextVQAAccuracyEvaluator` (from
+facebookresearch/mmf): the EvalAI answer processor (`vlmeval.answers.vqa.evalai_normalize`, the
+same processor, checked against m4c_evaluator.py) on the prediction and on each of the 10 answers,
+unconditionally; the score is the mean over the 10 leave-one-out subsets of
+min(1, matches among the other 9 / 3), 0 when the prediction matches no answer. Unlike VQAv2's
+evaluator, nothing depends on whether the answers agree.
+Reference: LLaVA-1.5 58.2 (7B), 61.3 (13B).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from vlmeval_tasks._vqa_common import SHORT_ANSWER
+
+from vlmeval.answers.vqa import evalai_normalize
+from vlmeval.metrics import mean_metric
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+
+N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
+
+
+def to_sample(row: Row, index: int) -> Sample:
+    answers = [str(a) for a in row["answers"]]
+    if len(answers) != N_ANSWERS:
+        raise ValueError(f"question {row['question_id']} has {len(answers)} answers; TextVQA has {N_ANSWERS}")
+    tokens = ", ".join(str(t) for t in (row.get("ocr_tokens") or ()))
+    image = row.get("image")
+    return Sample(
+        id=str(row["question_id"]),
+        text=f"{str(row['question']).capitalize()}\nReference OCR token: {tokens}\n{SHORT_ANSWER}",
+        images=(image,) if image is not None else (),
+        target=answers,
+    )
+
+
+def m4c_accuracy(prediction: str, answers: Sequence[str]) -> float:
+    """`TextVQAAccuracyEvaluator`'s score of one prediction (both sides EvalAI-processed)."""
+    processed = [evalai_normalize(a) for a in answers]
+    predicted = evalai_normalize(prediction)
+    matches = [a == predicted for a in processed]
+    total = 0.0
+    for own in matches:  # annotator i left out; summed left to right as the official sum()
+        total += min(1.0, (sum(matches) - own) / 3)
+    return total / len(matches)
+
+
+def score_one(sample: Sample, prediction: str | None) -> Scored:
+    if prediction is None:
+        return Scored(None, {"accuracy": 0.0}, "error")
+    failure = None if prediction.strip() else "empty"
+    return Scored(evalai_normalize(prediction), {"accuracy": m4c_accuracy(prediction, sample.target)}, failure)
+
+
+def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
+    return f"Samples: {n_samples}\nAccuracy: {metrics['accuracy']:.2f}%"
+
+
+@task("textvqa_val")
+def textvqa_val() -> Task:
+    return Task(
+        name="textvqa_val",
+        description="TextVQA validation, LLaVA-1.5 OCR-token prompt, m4c TextVQA accuracy",
+        data=DataSpec(hub="lmms-lab/textvqa", split="validation", size=5000,
+                      columns=("question_id", "question", "answers", "ocr_tokens")),
+        to_sample=to_sample,
+        scorer=per_sample(score_one),
+        metrics=(mean_metric("accuracy", "accuracy"),),
+        max_new_tokens=128,
+        summary_line=summary_line,
+    )

@@ -1,0 +1,91 @@
+"""GQA: the two hub configs joined on imageId, LLaVA's conversion and GQA eval.py's accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import COLORS, image_cell, png_bytes, write_jsonl, write_parquet
+from vlmeval.cli import main
+from vlmeval.engine.samples import load_samples
+from vlmeval.registry import load_registry
+
+# (answer, structural, semantic, prediction as generated): LLaVA strips trailing periods and
+# lower-cases; GQA's eval.py wants exact equality, so inner spaces and articles stay wrong.
+CASES = [
+    ("yes", "verify", "attr", "Yes."), ("no", "verify", "rel", "no"), ("table", "query", "obj", "The table."),
+    ("table", "query", "cat", "table.."), ("left", "choose", "rel", "Left"), ("yes", "logical", "obj", "yes ."),
+    ("red", "query", "attr", "RED"), ("no", "compare", "attr", ""), ("man", "query", "global", "a man"),
+    ("right", "choose", "rel", "right"),
+]
+IMAGES = {"n1": "red", "n2": "green", "n3": "blue"}
+
+
+def gqa_row(i: int, answer: str, structural: str, semantic: str, balanced: bool = True) -> dict[str, Any]:
+    """One row of lmms-lab/GQA `testdev_balanced_instructions` (split testdev)."""
+    image_id = list(IMAGES)[i % 3] if i < 9 else "n404"  # the last row's image is not in the image config
+    return {"id": f"20{i:04d}", "imageId": image_id, "question": f"Question {i}?", "answer": answer,
+            "fullAnswer": f"The answer is {answer}.", "isBalanced": balanced,
+            "groups": {"global": None, "local": "10c-x"}, "entailed": "", "equivalent": f"20{i:04d}",
+            "types": {"structural": structural, "semantic": semantic, "detailed": f"{semantic}Detail"},
+            "annotations": {"answer": {"0": "1"}, "fullAnswer": {"0": "1"}, "question": {"0": "1"}},
+            "semantic": [{"operation": "select", "argument": "x", "dependencies": []}], "semanticStr": "select: x"}
+
+
+def build(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "GQA"
+    rows = [gqa_row(i, *case[:3]) for i, case in enumerate(CASES)]
+    rows.append(gqa_row(len(CASES), "yes", "verify", "attr", balanced=False))  # not counted by eval.py
+    write_parquet(root / "testdev_balanced_instructions" / "testdev-00000-of-00001.parquet", rows)
+    write_parquet(root / "testdev_balanced_images" / "testdev-00000-of-00001.parquet",
+                  [{"id": key, "image": image_cell(png_bytes(COLORS[color]))} for key, color in IMAGES.items()])
+    preds = [{"id": r["id"], "prediction": case[3]} for r, case in zip(rows, CASES)]
+    return root, write_jsonl(tmp_path / "preds.jsonl", preds)
+
+
+def test_configs_are_joined_on_image_id(tmp_path: Path) -> None:
+    root, _ = build(tmp_path)
+    samples = load_samples(load_registry().get("gqa"), str(root), None, None).samples
+    assert len(samples) == len(CASES)  # the unbalanced row is no sample
+    assert samples[0].text == "Question 0?\nAnswer the question using a single word or phrase."
+    for sample in samples[:9]:
+        color = IMAGES[sample.meta["image_id"]]
+        assert sample.images[0].load().getpixel((5, 5)) == COLORS[color]
+    with pytest.raises(Exception, match="no testdev_balanced_images row has id 'n404'"):
+        samples[9].images[0].load()
+
+
+def test_accuracy_equals_the_oracle(tmp_path: Path) -> None:
+    root, preds = build(tmp_path)
+    out = tmp_path / "out"
+    assert main(["score", "--task", "gqa", "--predictions", str(preds), "--data", str(root),
+                 "--output", str(out)]) == 0
+    metrics = json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]
+    # convert_gqa_for_eval.py then eval.py, from their description
+    right = [p.rstrip(".").lower() == a for a, _, _, p in CASES]
+    assert metrics["accuracy"] == pytest.approx(100 * sum(right) / len(CASES))
+    open_ = [ok for ok, case in zip(right, CASES) if case[1] == "query"]
+    binary = [ok for ok, case in zip(right, CASES) if case[1] != "query"]
+    assert metrics["open"] == pytest.approx(100 * sum(open_) / len(open_))
+    assert metrics["binary"] == pytest.approx(100 * sum(binary) / len(binary))
+    for kind in ("verify", "query", "choose", "logical", "compare"):
+        group = [ok for ok, case in zip(right, CASES) if case[1] == kind]
+        assert metrics[f"structural_{kind}"] == pytest.approx(100 * sum(group) / len(group))
+    rel = [ok for ok, case in zip(right, CASES) if case[2] == "rel"]
+    assert metrics["semantic_rel"] == pytest.approx(100 * sum(rel) / len(rel))
+
+
+def test_hub_configs_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    questions = datasets.Dataset.from_list([gqa_row(i, *case[:3]) for i, case in enumerate(CASES[:3])])
+    images = datasets.Dataset.from_list(
+        [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}} for key, color in IMAGES.items()],
+        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image()}))
+    configs = {"testdev_balanced_instructions": questions, "testdev_balanced_images": images}
+    monkeypatch.setattr(datasets, "load_dataset", lambda hub, config, split: configs[config])
+    samples = load_samples(load_registry().get("gqa"), None, None, None).samples
+    assert [s.images[0].load().getpixel((1, 1)) for s in samples] == [COLORS[c] for c in IMAGES.values()]

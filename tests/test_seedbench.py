@@ -1,0 +1,80 @@
+"""SEED-Bench image questions: the data_type filter, LLaVA's prompt, convert_seed_for_submission.py's scoring."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import image_cell, png_bytes, write_jsonl, write_parquet
+from vlmeval.cli import main
+from vlmeval.engine.samples import load_samples
+from vlmeval.registry import load_registry
+
+# (answer, question_type_id, prediction): only a generated text equal to the letter counts.
+CASES = [("A", 1, "A"), ("B", 1, "B."), ("C", 2, "C"), ("D", 2, " D \n"), ("A", 5, "The answer is A"),
+         ("B", 5, "b"), ("C", 9, "(C)"), ("D", 9, "D"), ("A", 9, ""), ("B", 8, "B")]
+
+
+def seed_row(i: int, answer: str, type_id: int, data_type: str = "image") -> dict[str, Any]:
+    """One row in the lmms-lab/SEED-Bench (test) schema; `image` is a list of images."""
+    frames = 1 if data_type == "image" else 3
+    return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird", "choice_d": "a fish",
+            "data_id": f"{i}.jpg", "data_type": data_type, "question": f"What animal is shown? ({i})",
+            "question_id": str(100 + i), "question_type_id": type_id,
+            "image": [image_cell(png_bytes()) for _ in range(frames)], "segment": None}
+
+
+def build(tmp_path: Path) -> tuple[Path, Path]:
+    rows = [seed_row(i, *case[:2]) for i, case in enumerate(CASES)]
+    rows.insert(3, seed_row(50, "A", 10, data_type="video"))  # not an image question
+    data = write_parquet(tmp_path / "SEED-Bench" / "data" / "test-00000-of-00001.parquet", rows)
+    preds = [{"id": str(100 + i), "prediction": case[2]} for i, case in enumerate(CASES)]
+    return data, write_jsonl(tmp_path / "preds.jsonl", preds)
+
+
+def test_image_questions_and_prompt(tmp_path: Path) -> None:
+    data, _ = build(tmp_path)
+    samples = load_samples(load_registry().get("seedbench_img"), str(data), None, None).samples
+    assert [s.id for s in samples] == [str(100 + i) for i in range(len(CASES))]
+    assert samples[0].text == ("What animal is shown? (0)\nA. a cat\nB. a dog\nC. a bird\nD. a fish\n"
+                               "Answer with the option's letter from the given choices directly.")
+    assert samples[0].images[0].load().size == (32, 32)  # the one image of the list
+    assert samples[0].meta == {"dimension": "scene_understanding"}
+
+
+def test_accuracy_equals_the_oracle(tmp_path: Path) -> None:
+    data, preds = build(tmp_path)
+    out = tmp_path / "out"
+    assert main(["score", "--task", "seedbench_img", "--predictions", str(preds), "--data", str(data),
+                 "--output", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    # convert_seed_for_submission.py: the (stripped) generated text equals the answer letter
+    per_type: dict[int, list[bool]] = defaultdict(list)
+    for answer, type_id, prediction in CASES:
+        per_type[type_id].append(prediction.strip() == answer)
+    names = {1: "scene_understanding", 2: "instance_identity", 5: "instances_counting",
+             8: "visual_reasoning", 9: "text_understanding"}
+    for type_id, results in per_type.items():
+        assert report["metrics"][names[type_id]] == pytest.approx(100 * sum(results) / len(results))
+    total = [ok for results in per_type.values() for ok in results]
+    assert report["metrics"]["accuracy"] == pytest.approx(100 * sum(total) / len(total))
+    assert report["counts"]["failures"] == {"unparsed": 4, "empty": 1}
+
+
+def test_hub_copy_with_a_list_of_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    rows = [seed_row(0, "A", 1), seed_row(1, "B", 10, data_type="video")]
+    features = datasets.Features({
+        **{k: datasets.Value("string") for k in ("answer", "choice_a", "choice_b", "choice_c", "choice_d",
+                                                  "data_id", "data_type", "question", "question_id", "segment")},
+        "question_type_id": datasets.Value("int64"), "image": datasets.Sequence(datasets.Image())})
+    hub = datasets.Dataset.from_list(rows, features=features)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: hub)
+    samples = load_samples(load_registry().get("seedbench_img"), None, None, None).samples
+    assert [s.id for s in samples] == ["100"]
+    assert samples[0].images[0].load().size == (32, 32)

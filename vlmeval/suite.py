@@ -1,0 +1,51 @@
+"""Suites: named, ordered lists of tasks that are run and laid out together.
+
+A suite is data, registered like a task (`@suite` in a module of the `vlmeval.tasks` entry-point
+group or a task folder): its columns name each task, the metric a published table reports for it,
+the column's label and the number of decimals that table prints. `vlmeval run --suite NAME` runs its
+tasks with one model load; `vlmeval leaderboard --suite NAME` lays the columns out in its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SuiteColumn:
+    """One column of a suite's table: `metric` of `task` (None: the task's primary metric)."""
+
+    task: str
+    label: str
+    metric: str | None = None
+    decimals: int = 1
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    columns: tuple[SuiteColumn, ...]
+
+    @property
+    def tasks(self) -> list[str]:
+        """The suite's tasks in column order, each once."""
+        return list(dict.fromkeys(column.task for column in self.columns))
+
+
+_SUITES: dict[str, Callable[[], Suite]] = {}
+
+
+def suite(name: str) -> Callable[[Callable[[], Suite]], Callable[[], Suite]]:
+    """Register a factory returning a Suite under `name` (the `--suite` value)."""
+
+    def register(factory: Callable[[], Suite]) -> Callable[[], Suite]:
+        _SUITES[name] = factory
+        return factory
+
+    return register
+
+
+def registered_suites() -> dict[str, Callable[[], Suite]]:
+    return dict(_SUITES)
