@@ -29,6 +29,7 @@ from vlmeval.errors import UsageError
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.validation import Text
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -156,16 +157,19 @@ def _several_runs(where: Predicate | None) -> Predicate:
     return lambda r: "model_run1" in r.scores and (where is None or where(r))
 
 
+# How each metric reduces (vlmeval.metrics.Reduces), for intervals and paired tests: the relative
+# score is a ratio of means (and rounded as the official summary rounds), not a mean of per-question
+# values, hence "custom"; the per-side means are means of each question's own mean over judge runs.
 METRICS: tuple[Metric, ...] = (
-    Metric(name="relative", reduce=relative),
-    *(Metric(name=c, reduce=relative, where=meta_equals("category", c)) for c in CATEGORIES),
-    Metric(name="model_mean", reduce=_mean_of("model"), scale="points"),
-    Metric(name="reference_mean", reduce=_mean_of("reference"), scale="points"),
-    Metric(name="relative_std", reduce=relative_std, where=_several_runs(None), scale="spread"),
+    Metric(name="relative", reduce=relative, reduces="custom"),
+    *(Metric(name=c, reduce=relative, where=meta_equals("category", c), reduces="custom") for c in CATEGORIES),
+    Metric(name="model_mean", reduce=_mean_of("model"), scale="points", reduces="mean"),
+    Metric(name="reference_mean", reduce=_mean_of("reference"), scale="points", reduces="mean"),
+    Metric(name="relative_std", reduce=relative_std, where=_several_runs(None), scale="spread", reduces="custom"),
     *(Metric(name=f"{c}_std", reduce=relative_std, where=_several_runs(meta_equals("category", c)),
-             scale="spread") for c in CATEGORIES),
+             scale="spread", reduces="custom") for c in CATEGORIES),
     Metric(name="failed_judgements", reduce=lambda rs: sum(r.scores.get("failed_judgements", 0.0) for r in rs),
-           scale="count"),
+           scale="count", reduces="sum"),
 )
 
 
@@ -184,7 +188,8 @@ def llava_bench_wild() -> Task:
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
                     f"(official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
-                      columns=("question_id", "question", "caption", "gpt_answer", "category")),
+                      columns=("question_id", "question", "caption", "gpt_answer", "category"),
+                      checks=(Text("question"), Text("gpt_answer"))),
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

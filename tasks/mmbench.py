@@ -24,15 +24,16 @@ MMB-CN 63.6; 7B: 64.3, 58.3).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
+from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.validation import OptionLetter, Text
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",
@@ -165,8 +166,6 @@ def write_submission(
     samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext
 ) -> list[str]:
     """`submission.xlsx`: the official TSV columns without `image`, plus the raw `prediction`."""
-    import pandas as pd
-
     letters = "ABCD" + ("E" if any("E" in s.meta["options"] for s in samples) else "")
     with_answers = any(s.target is not None for s in samples)
     rows = []
@@ -181,9 +180,7 @@ def write_submission(
                     "prediction": prediction if prediction is not None else ""})
         rows.append(row)
     path = context.output_folder / SUBMISSION
-    partial_path = context.output_folder / f".{SUBMISSION}.tmp"
-    pd.DataFrame(rows).to_excel(partial_path, index=False, engine="openpyxl")
-    os.replace(partial_path, path)
+    atomic_write_xlsx(path, rows)
     return [SUBMISSION]
 
 
@@ -198,6 +195,7 @@ def mmbench(language: str, split: str) -> Task:
             split=split,
             size=SIZES[language, split],
             columns=("index", "question", "hint", "A", "B", "category"),
+            checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
         ),
         to_sample=partial(to_sample, language),
         scorer=score,

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
 from vlmeval.metrics import Metric, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.validation import OneOf, Text
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "ocr")
@@ -145,7 +146,8 @@ def mme() -> Task:
         name="mme",
         description="MME perception and cognition, LLaVA-1.5 prompt, official parser and scores",
         data=DataSpec(hub="lmms-lab/MME", split="test", size=2374,
-                      columns=("question_id", "question", "answer", "category")),
+                      columns=("question_id", "question", "answer", "category"),
+                      checks=(Text("question"), OneOf("answer", ("Yes", "No")), Text("category"))),
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

@@ -27,6 +27,7 @@ from vlmeval.errors import DataError, UsageError
 from vlmeval.judge import JUDGE_ERROR, Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.validation import Text
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -233,7 +234,8 @@ def mmvet() -> Task:
         name="mmvet",
         description=f"MM-Vet v1, bare question, official LLM-judge scoring (official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/MMVet", split="test", size=218,
-                      columns=("question_id", "question", "answer", "capability")),
+                      columns=("question_id", "question", "answer", "capability"),
+                      checks=(Text("question"), Text("answer"))),
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

@@ -25,6 +25,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER
 from vlmeval.answers.yesno import YES, llava_pope_yes_no
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.validation import OneOf, Text
 
 CATEGORIES = ("adversarial", "popular", "random")
 
@@ -89,15 +90,17 @@ def _per_category(category: str) -> tuple[Metric, ...]:
     reductions: tuple[tuple[str, Callable[[Sequence[Record]], float]], ...] = (
         ("precision", precision), ("recall", recall))
     return (
-        Metric(name=f"{category}_f1", reduce=f1, where=where),
+        Metric(name=f"{category}_f1", reduce=f1, where=where, reduces="custom"),
         mean_metric(f"{category}_accuracy", "correct", where=where),
-        *(Metric(name=f"{category}_{name}", reduce=fn, where=where) for name, fn in reductions),
+        *(Metric(name=f"{category}_{name}", reduce=fn, where=where, reduces="custom") for name, fn in reductions),
         mean_metric(f"{category}_yes_ratio", "pred_yes", where=where),
     )
 
 
+# F1, precision and recall are ratios of counts (and `f1` a mean of per-category F1s), not means of a
+# per-question value: "custom" reductions get a jackknife interval; accuracy and yes-ratio are shares.
 METRICS: tuple[Metric, ...] = (
-    Metric(name="f1", reduce=mean_category_f1),
+    Metric(name="f1", reduce=mean_category_f1, reduces="custom"),
     mean_metric("accuracy", "correct"),
     *(metric for category in CATEGORIES for metric in _per_category(category)),
 )
@@ -114,7 +117,8 @@ def pope() -> Task:
         name="pope",
         description="POPE (adversarial, popular, random), LLaVA-1.5 prompt and eval_pope.py reading",
         data=DataSpec(hub="lmms-lab/POPE", split="test", size=9000,
-                      columns=("id", "question_id", "question", "answer", "category")),
+                      columns=("id", "question_id", "question", "answer", "category"),
+                      checks=(Text("question"), OneOf("answer", ("yes", "no")))),
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

@@ -15,6 +15,7 @@ from pathlib import Path
 from vlmeval.answers.choice import LETTERS, llava_choice_letter, option_lines
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.validation import IndexInto, Strings, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 GRADES_1_6 = tuple(f"grade{g}" for g in range(1, 7))
@@ -93,6 +94,7 @@ def scienceqa() -> Task:
             size=4241,
             columns=("question", "choices", "answer", "hint", "subject", "grade"),
             demo=Path(__file__).parent / "data" / "sqa_demo.parquet",
+            checks=(Text("question"), Strings("choices"), IndexInto("answer", "choices"), Text("hint", nullable=True)),
         ),
         to_sample=to_sample,
         scorer=per_sample(score_one),

@@ -25,6 +25,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER
 from vlmeval.answers.vqa import evalai_normalize
 from vlmeval.metrics import mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.validation import Strings, Text
 
 N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
 
@@ -71,7 +72,8 @@ def textvqa_val() -> Task:
         name="textvqa_val",
         description="TextVQA validation, LLaVA-1.5 OCR-token prompt, m4c TextVQA accuracy",
         data=DataSpec(hub="lmms-lab/textvqa", split="validation", size=5000,
-                      columns=("question_id", "question", "answers", "ocr_tokens")),
+                      columns=("question_id", "question", "answers", "ocr_tokens"),
+                      checks=(Text("question"), Strings("answers"))),
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=(mean_metric("accuracy", "accuracy"),),

@@ -25,6 +25,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submi
 from vlmeval.answers.vqa import vizwiz_accuracy
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
+from vlmeval.validation import Strings, Text
 
 HUB = "lmms-lab/VizWiz-VQA"
 SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"
@@ -64,6 +65,7 @@ def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
             size=size,
             columns=("question_id", "question", "answers", "category") if answered
             else ("question_id", "question"),
+            checks=(Text("question"), Strings("answers", nullable=not answered)),
         ),
         to_sample=to_sample,
         scorer=partial(score_vqa, accuracy=vizwiz_accuracy),

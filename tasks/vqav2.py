@@ -24,6 +24,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submi
 from vlmeval.errors import DataError
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Task, task
+from vlmeval.validation import Strings, Text
 
 HUB = "lmms-lab/VQAv2"
 TEST_QUESTIONS_ENV = "VLMEVAL_VQAV2_TEST_QUESTIONS"
@@ -122,6 +123,7 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
             size=size,
             columns=("question_id", "question", "answers", "answer_type") if answered
             else ("question_id", "question"),
+            checks=(Text("question"), Strings("answers", field="answer", nullable=not answered)),
         ),
         to_sample=to_sample,
         scorer=score_vqa,

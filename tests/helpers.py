@@ -104,6 +104,57 @@ def mmvet_row(question_id: str, question: str, answer: str, capability: str) -> 
             "answer": answer, "capability": capability, "image_source": "test"}
 
 
+def pope_row(i: int, category: str, answer: str) -> dict[str, Any]:
+    """One row in the lmms-lab/POPE (default, test) schema."""
+    return {"id": str(1000 + i), "question_id": str(i % 5), "question": f"Is there a dog in the image? ({i})",
+            "answer": answer, "image_source": f"COCO_val2014_{i:012d}", "image": image_cell(png_bytes()),
+            "category": category}
+
+
+GQA_IMAGES = {"n1": "red", "n2": "green", "n3": "blue"}
+
+
+def gqa_row(i: int, answer: str, structural: str, semantic: str, balanced: bool = True) -> dict[str, Any]:
+    """One row of lmms-lab/GQA `testdev_balanced_instructions` (split testdev); from the tenth row
+    on, the image (`n404`) is not in the image config."""
+    image_id = list(GQA_IMAGES)[i % 3] if i < 9 else "n404"
+    return {"id": f"20{i:04d}", "imageId": image_id, "question": f"Question {i}?", "answer": answer,
+            "fullAnswer": f"The answer is {answer}.", "isBalanced": balanced,
+            "groups": {"global": None, "local": "10c-x"}, "entailed": "", "equivalent": f"20{i:04d}",
+            "types": {"structural": structural, "semantic": semantic, "detailed": f"{semantic}Detail"},
+            "annotations": {"answer": {"0": "1"}, "fullAnswer": {"0": "1"}, "question": {"0": "1"}},
+            "semantic": [{"operation": "select", "argument": "x", "dependencies": []}], "semanticStr": "select: x"}
+
+
+def gqa_image_rows() -> list[dict[str, Any]]:
+    """The rows of lmms-lab/GQA `testdev_balanced_images` for GQA_IMAGES."""
+    return [{"id": key, "image": image_cell(png_bytes(COLORS[color]))} for key, color in GQA_IMAGES.items()]
+
+
+def textvqa_row(i: int, answers: list[str]) -> dict[str, Any]:
+    """One row in the lmms-lab/textvqa (validation) schema."""
+    return {"image_id": f"img{i}", "question_id": 34602 + i, "question": f"what is written here {i}?",
+            "question_tokens": ["what"], "image": image_cell(png_bytes()), "image_width": 32, "image_height": 32,
+            "flickr_original_url": "", "flickr_300k_url": "", "answers": answers, "image_classes": ["Sign"],
+            "set_name": "val", "ocr_tokens": ["STOP", "cola", "3:15"] if i % 2 else []}
+
+
+def seed_row(i: int, answer: str, type_id: int, data_type: str = "image") -> dict[str, Any]:
+    """One row in the lmms-lab/SEED-Bench (test) schema; `image` is a list of images."""
+    frames = 1 if data_type == "image" else 3
+    return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird", "choice_d": "a fish",
+            "data_id": f"{i}.jpg", "data_type": data_type, "question": f"What animal is shown? ({i})",
+            "question_id": str(100 + i), "question_type_id": type_id,
+            "image": [image_cell(png_bytes()) for _ in range(frames)], "segment": None}
+
+
+def llava_bench_row(qid: int, category: str, question: str | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/llava-bench-in-the-wild (train) schema."""
+    return {"question_id": qid, "question": question or f"Describe picture {qid}.", "image": image_cell(png_bytes()),
+            "caption": f"A photo number {qid}.", "gpt_answer": f"Reference answer {qid}.", "category": category,
+            "image_id": f"{qid:03d}"}
+
+
 def _mmbench_rows(split: str) -> list[dict[str, Any]]:
     answer = (lambda letter: letter) if split == "dev" else (lambda letter: None)
     return [mmb_row(0, "Which color?", ["red", "blue", "green"], answer("A"), split=split),
@@ -135,10 +186,30 @@ def _mme_rows() -> list[dict[str, Any]]:
             for answer in ("Yes", "No")]
 
 
+def _pope_rows() -> list[dict[str, Any]]:
+    return [pope_row(c * 10 + k, category, answer) for c, category in enumerate(("adversarial", "popular", "random"))
+            for k, answer in enumerate(("yes", "no", "no"))]
+
+
+def _gqa_configs() -> dict[str, list[dict[str, Any]]]:
+    kinds = [("yes", "verify", "attr"), ("table", "query", "obj"), ("left", "choose", "rel"),
+             ("no", "logical", "obj"), ("yes", "compare", "attr")]
+    questions = [gqa_row(i, *kind) for i, kind in enumerate(kinds)]
+    questions.append(gqa_row(len(kinds), "yes", "verify", "attr", balanced=False))  # no sample
+    return {"testdev_balanced_instructions": questions, "testdev_balanced_images": gqa_image_rows()}
+
+
+def _seed_rows() -> list[dict[str, Any]]:
+    rows = [seed_row(i, "ABCD"[i % 4], type_id) for i, type_id in enumerate((1, 2, 5, 9))]
+    return [*rows, seed_row(50, "A", 10, data_type="video")]  # not an image question: no sample
+
+
 # Demo-sized data in each built-in task's hub schema, by registered task name, for the contract
 # test (tests/test_task_contract.py), which runs every registered task: a task added later needs
-# either `DataSpec.demo` or an entry here.
-DEMO_ROWS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+# either `DataSpec.demo` or an entry here: the rows of its split, or, for a task whose data is a
+# folder of configs (DataSpec.images), the rows of each config by config name.
+DemoData = list[dict[str, Any]] | dict[str, list[dict[str, Any]]]
+DEMO_ROWS: dict[str, Callable[[], DemoData]] = {
     **{f"mmbench_{lang}_{split}": functools.partial(_mmbench_rows, split)
        for lang in ("en", "cn") for split in ("dev", "test")},
     "mme": _mme_rows,
@@ -149,6 +220,13 @@ DEMO_ROWS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "vqav2_testdev": lambda: _vqa_rows(False),
     "vizwiz_val": lambda: _vizwiz_rows(True),
     "vizwiz_test": lambda: _vizwiz_rows(False),
+    "pope": _pope_rows,
+    "gqa": _gqa_configs,
+    "textvqa_val": lambda: [textvqa_row(i, answers) for i, answers in
+                            enumerate((["stop"] * 10, ["coca cola"] * 4 + ["coke"] * 6, ["3:15"] * 10))],
+    "seedbench_img": _seed_rows,
+    "llava_bench_wild": lambda: [llava_bench_row(qid, category) for qid, category in
+                                 enumerate(("conv", "detail", "complex", "conv"))],
 }
 
 

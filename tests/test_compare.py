@@ -118,7 +118,7 @@ def test_runs_over_other_samples_or_prompts_are_flagged(runs: tuple[Path, Path],
     write_run(a, "base", sqa_records(baseline()))
     other = sqa_records(baseline(), prompt="Question {i}? Think step by step.")[:380]
     write_run(b, "new", other, fingerprint="fp1")
-    assert compare(a, b, "--fail-on-regression", "5") == 0
+    assert compare(a, b, "--fail-on-regression", "5") == 1  # B lacks 20 of A's samples: not a pass
     out = capsys.readouterr().out
     assert "different samples: 20 ids only in A, 0 only in B; compared on the 380 shared ids" in out
     assert "different dataset fingerprints (fp0 vs fp1)" in out

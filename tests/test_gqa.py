@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import COLORS, image_cell, png_bytes, write_jsonl, write_parquet
+from tests.helpers import COLORS, GQA_IMAGES, gqa_image_rows, gqa_row, png_bytes, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry
@@ -21,27 +20,12 @@ CASES = [
     ("red", "query", "attr", "RED"), ("no", "compare", "attr", ""), ("man", "query", "global", "a man"),
     ("right", "choose", "rel", "right"),
 ]
-IMAGES = {"n1": "red", "n2": "green", "n3": "blue"}
-
-
-def gqa_row(i: int, answer: str, structural: str, semantic: str, balanced: bool = True) -> dict[str, Any]:
-    """One row of lmms-lab/GQA `testdev_balanced_instructions` (split testdev)."""
-    image_id = list(IMAGES)[i % 3] if i < 9 else "n404"  # the last row's image is not in the image config
-    return {"id": f"20{i:04d}", "imageId": image_id, "question": f"Question {i}?", "answer": answer,
-            "fullAnswer": f"The answer is {answer}.", "isBalanced": balanced,
-            "groups": {"global": None, "local": "10c-x"}, "entailed": "", "equivalent": f"20{i:04d}",
-            "types": {"structural": structural, "semantic": semantic, "detailed": f"{semantic}Detail"},
-            "annotations": {"answer": {"0": "1"}, "fullAnswer": {"0": "1"}, "question": {"0": "1"}},
-            "semantic": [{"operation": "select", "argument": "x", "dependencies": []}], "semanticStr": "select: x"}
-
-
 def build(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "GQA"
     rows = [gqa_row(i, *case[:3]) for i, case in enumerate(CASES)]
     rows.append(gqa_row(len(CASES), "yes", "verify", "attr", balanced=False))  # not counted by eval.py
     write_parquet(root / "testdev_balanced_instructions" / "testdev-00000-of-00001.parquet", rows)
-    write_parquet(root / "testdev_balanced_images" / "testdev-00000-of-00001.parquet",
-                  [{"id": key, "image": image_cell(png_bytes(COLORS[color]))} for key, color in IMAGES.items()])
+    write_parquet(root / "testdev_balanced_images" / "testdev-00000-of-00001.parquet", gqa_image_rows())
     preds = [{"id": r["id"], "prediction": case[3]} for r, case in zip(rows, CASES)]
     return root, write_jsonl(tmp_path / "preds.jsonl", preds)
 
@@ -52,7 +36,7 @@ def test_configs_are_joined_on_image_id(tmp_path: Path) -> None:
     assert len(samples) == len(CASES)  # the unbalanced row is no sample
     assert samples[0].text == "Question 0?\nAnswer the question using a single word or phrase."
     for sample in samples[:9]:
-        color = IMAGES[sample.meta["image_id"]]
+        color = GQA_IMAGES[sample.meta["image_id"]]
         assert sample.images[0].load().getpixel((5, 5)) == COLORS[color]
     with pytest.raises(Exception, match="no testdev_balanced_images row has id 'n404'"):
         samples[9].images[0].load()
@@ -83,9 +67,9 @@ def test_hub_configs_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
 
     questions = datasets.Dataset.from_list([gqa_row(i, *case[:3]) for i, case in enumerate(CASES[:3])])
     images = datasets.Dataset.from_list(
-        [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}} for key, color in IMAGES.items()],
+        [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}} for key, color in GQA_IMAGES.items()],
         features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image()}))
     configs = {"testdev_balanced_instructions": questions, "testdev_balanced_images": images}
     monkeypatch.setattr(datasets, "load_dataset", lambda hub, config, split: configs[config])
     samples = load_samples(load_registry().get("gqa"), None, None, None).samples
-    assert [s.images[0].load().getpixel((1, 1)) for s in samples] == [COLORS[c] for c in IMAGES.values()]
+    assert [s.images[0].load().getpixel((1, 1)) for s in samples] == [COLORS[c] for c in GQA_IMAGES.values()]

@@ -61,7 +61,7 @@ def test_every_format(three_runs: list[Path], tmp_path: Path, capsys: pytest.Cap
     md = render(board, "md").splitlines()
     assert md[0] == "| # | model | average | mmb (circular_accuracy) | mme (perception, points) | sqa (accuracy) |"
     assert md[2] == "| 1 | llava-13b | 71.50 | **68.00** | **1530.00** | **75.00** |"
-    assert md[4] == f"| 3 | {EVIL} | 45.00 | 40.00 |  | 50.00 |"
+    assert md[4] == "| 3 | \\<script\\>alert(1)\\</script\\> | 45.00 | 40.00 |  | 50.00 |"  # no inline HTML
 
     rows = list(csv.reader(io.StringIO(render(board, "csv"))))
     assert rows[0][:3] == ["rank", "model", "average"] and rows[1][1:] == ["llava-13b", "71.50", "68.00",

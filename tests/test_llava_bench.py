@@ -16,7 +16,7 @@ import pytest
 from vlmeval_tasks.llava_bench import RULE, SYSTEM, parse_scores
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, last_user_text
-from tests.helpers import image_cell, png_bytes, read_jsonl, write_jsonl, write_parquet
+from tests.helpers import llava_bench_row, read_jsonl, write_jsonl, write_parquet
 from vlmeval.cli import main
 
 # sha256 of the `llava_bench_conv` (= `_detail` = `_complex`) prompt of haotian-liu/LLaVA
@@ -58,9 +58,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def build(tmp_path: Path) -> tuple[Path, Path]:
-    rows = [{"question_id": qid, "question": f"Describe picture {qid}.", "image": image_cell(png_bytes()),
-             "caption": f"A photo number {qid}.", "gpt_answer": f"Reference answer {qid}.", "category": category,
-             "image_id": f"{qid:03d}"} for qid, category, _ in ROWS]
+    rows = [llava_bench_row(qid, category) for qid, category, _ in ROWS]
     data = write_parquet(tmp_path / "llava-bench-in-the-wild" / "train-00000-of-00001.parquet", rows)
     return data, write_jsonl(tmp_path / "preds.jsonl", [{"id": str(q), "prediction": p} for q, _, p in ROWS])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, read_jsonl, write_jsonl, write_parquet
+from tests.helpers import pope_row, read_jsonl, write_jsonl, write_parquet
 from vlmeval.answers.yesno import llava_pope_yes_no
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
@@ -18,13 +18,6 @@ from vlmeval.registry import load_registry
 # period and dropping commas, so "No\nthere is" and "NO" read yes, "There is no dog." reads no.
 ANSWERS = ["Yes", "No", "no.", "Not at all", "There is no dog.", "Yes, there is not.", "No\nthere is",
            "Yes. No.", "", "NO", "yes,no", "I don't know", "Yes there is a cat", "no", "nope", None]
-
-
-def pope_row(i: int, category: str, answer: str) -> dict[str, Any]:
-    """One row in the lmms-lab/POPE (default, test) schema."""
-    return {"id": str(1000 + i), "question_id": str(i % 5), "question": f"Is there a dog in the image? ({i})",
-            "answer": answer, "image_source": f"COCO_val2014_{i:012d}", "image": image_cell(png_bytes()),
-            "category": category}
 
 
 def oracle_reading(text: str) -> int:

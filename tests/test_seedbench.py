@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, write_jsonl, write_parquet
+from tests.helpers import seed_row, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry
@@ -17,15 +16,6 @@ from vlmeval.registry import load_registry
 # (answer, question_type_id, prediction): only a generated text equal to the letter counts.
 CASES = [("A", 1, "A"), ("B", 1, "B."), ("C", 2, "C"), ("D", 2, " D \n"), ("A", 5, "The answer is A"),
          ("B", 5, "b"), ("C", 9, "(C)"), ("D", 9, "D"), ("A", 9, ""), ("B", 8, "B")]
-
-
-def seed_row(i: int, answer: str, type_id: int, data_type: str = "image") -> dict[str, Any]:
-    """One row in the lmms-lab/SEED-Bench (test) schema; `image` is a list of images."""
-    frames = 1 if data_type == "image" else 3
-    return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird", "choice_d": "a fish",
-            "data_id": f"{i}.jpg", "data_type": data_type, "question": f"What animal is shown? ({i})",
-            "question_id": str(100 + i), "question_type_id": type_id,
-            "image": [image_cell(png_bytes()) for _ in range(frames)], "segment": None}
 
 
 def build(tmp_path: Path) -> tuple[Path, Path]:

@@ -11,17 +11,23 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
-from tests.helpers import COLORS, image_cell, png_bytes, sqa_row, write_parquet
-from tests.test_gqa import gqa_row
+from tests.helpers import (
+    COLORS,
+    gqa_row,
+    image_cell,
+    mmb_row,
+    mme_row,
+    mmvet_row,
+    png_bytes,
+    pope_row,
+    seed_row,
+    sqa_row,
+    textvqa_row,
+    vizwiz_row,
+    vqa_row,
+    write_parquet,
+)
 from tests.test_leaderboard import write_report
-from tests.test_mmbench import mmb_row
-from tests.test_mme import mme_row
-from tests.test_mmvet import mmvet_row
-from tests.test_pope import pope_row
-from tests.test_seedbench import seed_row
-from tests.test_textvqa import textvqa_row
-from tests.test_vizwiz import vizwiz_row
-from tests.test_vqav2 import vqa_row
 from vlmeval.cli import main
 from vlmeval.engine import evaluate
 from vlmeval.registry import load_registry
@@ -138,6 +144,7 @@ def test_leaderboard_suite_layout_and_precision(tmp_path: Path, capsys: pytest.C
     write_report(folder, "llava-13b", "sqa", "accuracy", 74.39, img_accuracy=None)
     report = json.loads((folder / "sqa" / "report.json").read_text(encoding="utf-8"))
     report["metrics"]["img_accuracy"] = 71.64  # the suite's SQA column is IMG accuracy
+    report["metric_scales"]["img_accuracy"] = "percent"  # as a real report records every metric's scale
     (folder / "sqa" / "report.json").write_text(json.dumps(report), encoding="utf-8")
     write_report(folder, "llava-13b", "mme", "perception", 1531.3125, scale="points")
     write_report(folder, "llava-13b", "pope", "f1", 85.94)

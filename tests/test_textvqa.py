@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import image_cell, png_bytes, write_jsonl, write_parquet
+from tests.helpers import textvqa_row, write_jsonl, write_parquet
 from vlmeval.answers.vqa import evalai_normalize, vqa_score
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
@@ -29,14 +28,6 @@ CASES: list[tuple[list[str], str]] = [
     (["yes"] * 10, ""),
     (["dont walk"] * 2 + ["don't walk"] * 8, "Dont walk"),
 ]
-
-
-def textvqa_row(i: int, answers: list[str]) -> dict[str, Any]:
-    """One row in the lmms-lab/textvqa (validation) schema."""
-    return {"image_id": f"img{i}", "question_id": 34602 + i, "question": f"what is written here {i}?",
-            "question_tokens": ["what"], "image": image_cell(png_bytes()), "image_width": 32, "image_height": 32,
-            "flickr_original_url": "", "flickr_300k_url": "", "answers": answers, "image_classes": ["Sign"],
-            "set_name": "val", "ocr_tokens": ["STOP", "cola", "3:15"] if i % 2 else []}
 
 
 def oracle(prediction: str, raw_answers: list[str]) -> float:

@@ -153,7 +153,21 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     compare.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
     compare.add_argument("--chart", metavar="FILE.png", help="write a chart of the differences")
+    compare.add_argument("--view", metavar="FILE.html", help="also write the two-run browser page "
+                         "(`vlmeval view RUN_A RUN_B`) of each shared task")
     compare.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+
+    view = commands.add_parser("view", help="one self-contained HTML page of a run's samples, or of "
+                               "what changed between two runs")
+    view.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run folder; a second one to see "
+                      "the samples whose verdict flipped between them")
+    view.add_argument("-o", "--output", metavar="FILE.html",
+                      help="the page (default: view.html in the (last) run folder)")
+    view.add_argument("--task", help="the task to show when a folder holds runs of several")
+    view.add_argument("--data", help="where the samples' images are, when not where the run read them")
+    view.add_argument("--thumbnails", type=int, default=2000, metavar="N",
+                      help="embed at most N downscaled images (default 2000; 0: none)")
+    view.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
 
     board = commands.add_parser("leaderboard", help="one table of models x tasks from run reports")
     board.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched for report.json files")

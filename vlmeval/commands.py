@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import GenerationSettings
 from vlmeval.errors import UsageError
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
+
+if TYPE_CHECKING:
+    from vlmeval.reporting.compare import Comparison
 
 
 def _task(args: argparse.Namespace) -> Task:
@@ -20,6 +26,25 @@ def _task(args: argparse.Namespace) -> Task:
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise UsageError(f"{name} must be at least 1 (got {value})")
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+
+
+def _check_generation_flags(args: argparse.Namespace) -> None:
+    """Values the backends would misuse silently or reject with a traceback deep inside generate."""
+    _positive("--num-beams", args.num_beams)
+    checks = (
+        ("--temperature", args.temperature, args.temperature >= 0, "must be 0 (greedy) or more"),
+        ("--top-p", args.top_p, 0 < args.top_p <= 1, "must be above 0 and at most 1"),
+        ("--repetition-penalty", args.repetition_penalty, args.repetition_penalty > 0, "must be above 0"),
+        ("--max-retries", args.max_retries, args.max_retries >= 0, "must be 0 or more"),
+    )
+    for flag, value, valid, rule in checks:
+        if not valid or (isinstance(value, float) and not math.isfinite(value)):
+            raise UsageError(f"{flag} {rule} (got {value})")
+    if not _DEVICE.fullmatch(args.device):
+        raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps (got {args.device!r})")
 
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
@@ -77,6 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
+    _check_generation_flags(args)
     from vlmeval.engine.evaluate import BackendCache, RunPlan, run
     from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.shards import SHARD_ENV
@@ -164,6 +190,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from vlmeval.reporting import escape
+
     registry = load_registry(args.tasks_dir)
     # Rich measures the real terminal (COLUMNS where set, 80 when piped). Below 150 columns the
     # dataset and split go under the description, so nothing is cut; the metrics column shows the
@@ -185,10 +213,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         size = f"{data.size:,}" if data.size else "?"
         names = [m.name for m in task.metrics]
         metrics = names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+        # Task plugins are third-party text: a `[` in a description would be read as Rich markup.
+        cells = [escape.rich(cell) for cell in (name, dataset, data.split, size, metrics, task.description)]
         if wide:
-            table.add_row(name, dataset, data.split, size, metrics, task.description)
+            table.add_row(*cells)
         else:
-            table.add_row(name, size, metrics, f"{task.description}\n[dim]{dataset}, split {data.split}[/dim]")
+            table.add_row(cells[0], cells[3], cells[4], f"{cells[5]}\n[dim]{cells[1]}, split {cells[2]}[/dim]")
     console.print(table)
     for name in sorted(registry.suites):
         suite = registry.suite(name)
@@ -204,7 +234,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _positive("--resamples", args.resamples)
     if not 0.0 < args.alpha < 1.0:
         raise UsageError(f"--alpha must be between 0 and 1 (got {args.alpha})")
-    if args.fail_on_regression is not None and args.fail_on_regression < 0:
+    if args.fail_on_regression is not None and not (
+            math.isfinite(args.fail_on_regression) and args.fail_on_regression >= 0):
         raise UsageError(f"--fail-on-regression must be at least 0 (got {args.fail_on_regression})")
     comparison = compare(Path(args.run_a), Path(args.run_b), args.tasks_dir, args.fail_on_regression,
                          args.alpha, args.primary_only, args.resamples)
@@ -216,7 +247,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.output), text)
     if args.chart:
         write_chart(comparison, Path(args.chart))
+    if args.view:
+        _write_compare_views(comparison, Path(args.view), args.tasks_dir)
     return comparison.exit_code
+
+
+def _write_compare_views(comparison: Comparison, page: Path, tasks_dirs: list[str]) -> None:
+    """One page per shared task: FILE.html for one task, FILE-<task>.html for each of several."""
+    import sys
+
+    from vlmeval.reporting.view import write_view
+
+    for item in comparison.tasks:
+        output = page if len(comparison.tasks) == 1 else page.with_name(f"{page.stem}-{item.task}{page.suffix}")
+        write_view([item.a.folder, item.b.folder], output, item.task, tasks_dirs)
+        print(f"\nBrowse the samples of {item.task}: {output}", file=sys.stderr)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from vlmeval.reporting.view import write_view
+
+    if len(args.runs) > 2:
+        raise UsageError(f"vlmeval view takes one run folder, or two to compare (got {len(args.runs)})")
+    paths = [Path(p) for p in args.runs]
+    output = Path(args.output) if args.output else _default_view_path(paths)
+    written = write_view(paths, output, args.task, args.tasks_dir, args.thumbnails, args.data)
+    print(f"wrote {written} ({written.stat().st_size / 2**20:.1f} MiB); open it in a browser")
+    return 0
+
+
+def _default_view_path(paths: list[Path]) -> Path:
+    folder = paths[-1] if paths[-1].is_dir() else paths[-1].parent
+    return folder / ("view.html" if len(paths) == 1 else "view-compare.html")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

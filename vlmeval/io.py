@@ -1,29 +1,68 @@
-"""Writing results so that a crash never leaves half a file: temporary file, then rename."""
+"""Writing results so that a crash never leaves half a file: temporary file, then rename.
+
+Every file vlmeval writes for people (reports, predictions, charts, submissions, pages) goes
+through `atomic_file`, the one place that knows how: the temporary file is created beside the
+target (so the rename stays on one file system), flushed to disk, given the permissions an
+ordinary `open()` of a new file would give under the user's umask (mkstemp alone makes it 0600,
+which hides a shared results folder from the rest of a team; a file rewritten here gets the umask's
+mode too, so results written 0600 by older versions become readable), then renamed over the target.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vlmeval.errors import VlmevalError
 
+_UMASK_LOCK = threading.Lock()
 
-def atomic_write_text(path: Path, text: str) -> None:
+
+def current_umask() -> int:
+    """The process umask. Linux shows it in /proc; elsewhere it is read by setting and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file that replaces `path` only when the block ends without an exception."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
+            os.fchmod(file.fileno(), 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as file:
+        file.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -47,3 +86,29 @@ def ensure_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise VlmevalError(f"output folder {folder} is not writable ({exc.strerror or exc})") from exc
+
+
+def atomic_write_xlsx(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A one-sheet workbook of `rows` (columns in first-seen order) whose text cells stay text.
+
+    Written cell by cell, not through pandas: openpyxl stores a string that starts with `=` as a
+    formula, which a reader (pandas, an evaluation server) then sees as an empty cell, and which a
+    spreadsheet would run. Characters XML cannot hold (control bytes in model output) are dropped
+    instead of failing the whole file.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    book = Workbook()
+    sheet = book.active
+    sheet.append(columns)
+    for row in rows:
+        values = [row.get(column) for column in columns]
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    with atomic_file(path) as file:
+        book.save(file)

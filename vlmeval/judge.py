@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmeval.errors import VlmevalError
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
 from vlmeval.task import JUDGE_ERROR
 
@@ -92,13 +93,22 @@ class _ReplyCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS replies ("
-            " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
-        )
+        try:
+            self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS replies ("
+                " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
+            )
+            self._db.execute("SELECT key, text FROM replies LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: sqlite3.Error) -> VlmevalError:
+        # The cache holds paid-for judge replies: it is never replaced behind the user's back.
+        return VlmevalError(f"{self.path}: the judge cache cannot be used ({exc}); move it aside to "
+                            f"start a new cache, or point VLMEVAL_CACHE at another folder")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -107,8 +117,11 @@ class _ReplyCache:
             for start in range(0, len(unique), 500):  # stay under sqlite's variable limit
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk)
-                found.update(rows.fetchall())
+                try:
+                    rows = self._db.execute(f"SELECT key, text FROM replies WHERE key IN ({marks})", chunk)
+                    found.update(rows.fetchall())
+                except sqlite3.DatabaseError as exc:
+                    raise self._damaged(exc) from None
         return found
 
     def put(self, key: str, model: str, text: str) -> None:

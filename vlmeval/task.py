@@ -18,6 +18,7 @@ from vlmeval.metrics import Metric
 if TYPE_CHECKING:
     from vlmeval.engine.data import LazyImage
     from vlmeval.judge import Judge
+    from vlmeval.validation import ColumnCheck
 
 Row = Mapping[str, Any]
 
@@ -119,7 +120,9 @@ class DataSpec:
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
     is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
     selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
-    kept rows only. `images` joins the images from another config (see ImageJoin).
+    kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
+    be present in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`,
+    `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file.
     """
 
     hub: str
@@ -129,6 +132,7 @@ class DataSpec:
     size: int | None = None
     image_column: str | None = "image"
     demo: Path | None = None
+    checks: tuple[ColumnCheck, ...] = ()
     keep: Callable[[Row], bool] | None = None
     images: ImageJoin | None = None
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
+from vlmeval.engine.images import to_rgb
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
 
 if TYPE_CHECKING:
@@ -20,29 +21,6 @@ if TYPE_CHECKING:
 # Defaults of GenerationSettings that the API also assumes when the field is absent;
 # sending them anyway would break servers that reject unknown fields.
 _DEFAULT_SETTINGS = GenerationSettings()
-
-
-def _max_value(image: Image) -> float:
-    low_high = image.getextrema()  # (min, max) for a single-band image
-    return float(low_high[1]) if isinstance(low_high[1], (int, float)) else 255.0
-
-
-def to_rgb(image: Image) -> Image:
-    """RGB for the model: transparency is composited onto white (as Qwen-VL's utils do),
-    palette and grayscale images are expanded, other modes converted by PIL."""
-    from PIL import Image as PILImage
-
-    if image.mode == "RGB":
-        return image
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    if has_alpha:
-        rgba = image.convert("RGBA")
-        background = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return PILImage.alpha_composite(background, rgba).convert("RGB")
-    if image.mode.startswith("I;16") or (image.mode == "I" and _max_value(image) > 255):
-        # 16-bit grayscale (medical, depth, some PNGs): scale to 8 bits; PIL would clip at 255.
-        return image.point(lambda v: v * (255.0 / 65535.0)).convert("L").convert("RGB")
-    return image.convert("RGB")
 
 
 def image_data_url(image: Image) -> str:

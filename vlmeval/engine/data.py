@@ -8,7 +8,6 @@ fetched per parquet row group on demand, so a 200k-row split never sits in memor
 from __future__ import annotations
 
 import base64
-import difflib
 import io
 import math
 import re
@@ -18,8 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlmeval.engine.images import to_rgb
 from vlmeval.errors import DataError, ImageError
 from vlmeval.task import DataSpec
+from vlmeval.validation import check_table, missing_column_message
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -36,7 +37,9 @@ class LazyImage:
         self._fetch = fetch
         self.where = where
 
-    def load(self) -> Image:
+    def load(self, max_side: int | None = None) -> Image:
+        """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
+        reduced scale, several times faster than decoding them whole)."""
         from PIL import Image as PILImage
 
         try:
@@ -44,8 +47,12 @@ class LazyImage:
             if data is None:
                 raise ValueError("the image cell is empty")
             image = PILImage.open(io.BytesIO(data))
+            if max_side is not None:
+                scale = min(1.0, max_side / max(image.size))
+                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
+                image.thumbnail((max_side, max_side))
             image.load()
-            return image.convert("RGB")
+            return to_rgb(image)
         except Exception as exc:
             raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
 
@@ -94,13 +101,15 @@ class Table:
         return LazyImage(lambda: fetch(index), f"{self.source} row {index}")
 
 
-def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
+def load_table(spec: DataSpec, data: str | None, split: str, split_given: bool = False) -> Table:
     """Rows of `split` from `data` (a local path) or, when no path is given, from the hub.
 
-    Rows that `spec.keep` rejects are dropped; with `spec.images`, image cells come from the
-    rows of another config that share the row's key.
+    Every file is checked against `spec.columns` and `spec.checks` before a row is used.
+    `split_given` (the user passed `--split`) makes a single file whose name names no such split
+    an error rather than a guess. Rows that `spec.keep` rejects are dropped; with `spec.images`,
+    image cells come from the rows of another config that share the row's key.
     """
-    table = _raw_table(spec, data, split)
+    table = _raw_table(spec, data, split, split_given)
     _check_columns(table, spec)
     if spec.images is not None:
         table = _join_images(table, spec, data, split)
@@ -109,14 +118,14 @@ def load_table(spec: DataSpec, data: str | None, split: str) -> Table:
     return table
 
 
-def _raw_table(spec: DataSpec, data: str | None, split: str) -> Table:
+def _raw_table(spec: DataSpec, data: str | None, split: str, split_given: bool = False) -> Table:
     if data is None:
         table = _from_hub(spec, split)
     else:
         path = Path(data).expanduser()
         if not path.exists():
             raise DataError(f"--data {data}: no such file or folder")
-        table = _from_local(path, split, spec.image_column, spec.config)
+        table = _from_local(path, split, spec, split_given)
     if not table.rows:
         raise DataError(f"{table.source}: split {split!r} has no rows")
     return table
@@ -141,7 +150,7 @@ def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> 
     """Each row's image cell from the `spec.images.config` row whose key equals the row's `on` value."""
     join = spec.images
     assert join is not None and spec.image_column is not None
-    image_spec = replace(spec, config=join.config, columns=(join.key,), images=None, keep=None)
+    image_spec = replace(spec, config=join.config, columns=(join.key,), images=None, keep=None, checks=())
     images = _raw_table(image_spec, data, split)
     _check_columns(images, image_spec)
     if images.image_cell is None:
@@ -165,12 +174,7 @@ def _check_columns(table: Table, spec: DataSpec) -> None:
     present = set(table.rows[0])
     missing = [c for c in spec.columns if c not in present]
     if missing:
-        columns = sorted(c for c in present if not c.startswith("_"))
-        close = difflib.get_close_matches(missing[0], columns, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DataError(
-            f"{table.source}: missing column {missing[0]!r}{hint} (columns: {', '.join(columns)})"
-        )
+        raise DataError(missing_column_message(table.source, missing[0], present))
 
 
 def split_files(folder: Path, split: str, config: str | None = None) -> list[Path]:
@@ -188,25 +192,40 @@ def _split_and_all_files(folder: Path, split: str, config: str | None) -> tuple[
     return [p for p in files if in_split.match(p.name) or p.parent.name == split], files
 
 
-def _local_files(path: Path, split: str, config: str | None = None) -> list[Path]:
+def _names_split(file: Path, split: str) -> bool:
+    """Whether a single file's name or folder names `split` as a word (`mmbench_dev_20230712.tsv`)."""
+    word = re.compile(rf"(?:^|[-._ ]){re.escape(split)}(?:[-._ 0-9]|$)")
+    return bool(word.search(file.name)) or file.parent.name == split
+
+
+def _local_files(path: Path, split: str, config: str | None, split_given: bool) -> list[Path]:
     if path.is_file():
+        if split_given and not _names_split(path, split):
+            raise DataError(f"{path}: --split {split} was given but this file's name names no such split; "
+                            f"pass the file of split {split!r}, or leave --split out to read this file")
         return [path]
     named, files = _split_and_all_files(path, split, config)
     if not files:
         raise DataError(f"{path}: no .parquet or .tsv files in this folder")
-    return named or files
+    if not named:
+        # Reading every file instead would mix splits (train into test) without a word.
+        found = ", ".join(p.relative_to(path).as_posix() for p in files[:6])
+        more = f" and {len(files) - 6} more" if len(files) > 6 else ""
+        raise DataError(f"{path}: no file of split {split!r} (named `{split}-*.parquet`, `{split}.tsv` "
+                        f"or inside a `{split}/` folder); found: {found}{more}")
+    return named
 
 
-def _from_local(path: Path, split: str, image_column: str | None, config: str | None = None) -> Table:
-    files = _local_files(path, split, config)
+def _from_local(path: Path, split: str, spec: DataSpec, split_given: bool = False) -> Table:
+    files = _local_files(path, split, spec.config, split_given)
     rows: list[dict[str, Any]] = []
     readers: list[Callable[[int], ImageCell]] = []
     owners: list[tuple[int, int]] = []  # (reader index, row offset) per row
     for file in files:
         if file.suffix == ".tsv":
-            file_rows, reader = _read_tsv(file, image_column)
+            file_rows, reader = _read_tsv(file, spec)
         else:
-            file_rows, reader = _read_parquet(file, image_column)
+            file_rows, reader = _read_parquet(file, spec)
         if reader is not None:
             owners.extend((len(readers), i) for i in range(len(file_rows)))
             readers.append(reader)
@@ -223,10 +242,11 @@ def _from_local(path: Path, split: str, image_column: str | None, config: str | 
 
 
 def _read_parquet(
-    file: Path, image_column: str | None
+    file: Path, spec: DataSpec
 ) -> tuple[list[dict[str, Any]], Callable[[int], ImageCell] | None]:
     import pyarrow.parquet as pq
 
+    image_column = spec.image_column
     try:
         parquet = pq.ParquetFile(file)
     except Exception as exc:
@@ -234,6 +254,7 @@ def _read_parquet(
     names = parquet.schema_arrow.names
     others = [n for n in names if n != image_column]
     table = parquet.read(columns=others)
+    check_table(table, spec.checks, [c for c in spec.columns if c != image_column], str(file))
     rows = table.to_pylist()
     if image_column is None or image_column not in names:
         return rows, None
@@ -316,14 +337,22 @@ class _RowGroupReader:
 
 
 def _read_tsv(
-    file: Path, image_column: str | None
+    file: Path, spec: DataSpec
 ) -> tuple[list[dict[str, Any]], Callable[[int], ImageCell] | None]:
     import pandas as pd
+    import pyarrow as pa
 
+    image_column = spec.image_column
     try:
         frame = pd.read_csv(file, sep="\t")
     except Exception as exc:
         raise DataError(f"{file}: not a readable TSV file ({exc})") from exc
+    others = [c for c in frame.columns if c != image_column]
+    try:
+        arrow = pa.Table.from_pandas(frame[others], preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"{file}: a column mixes types ({exc})") from exc
+    check_table(arrow, spec.checks, [c for c in spec.columns if c != image_column], str(file))
     records = frame.to_dict(orient="records")
     rows = [{k: (None if is_missing(v) else v) for k, v in r.items()} for r in records]
     if image_column is None or image_column not in frame.columns:
@@ -348,6 +377,9 @@ def _from_hub(spec: DataSpec, split: str) -> Table:
             f"pass a local copy with --data PATH (parquet file or folder in that schema)"
         ) from exc
     column = spec.image_column
+    arrow = dataset.data.table
+    checked = arrow.drop_columns([column]) if column in arrow.column_names else arrow
+    check_table(checked, spec.checks, [c for c in spec.columns if c != column], f"{source} split {split!r}")
     if column is None or column not in dataset.column_names:
         return Table(source=source, rows=dataset.to_list(), image_cell=None)
     import pyarrow.compute as pc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -92,11 +91,20 @@ def default_run_name(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"
 
 
+def check_run_name(name: str | None) -> None:
+    """--run-name is one folder inside --output: a path would write (or resume) somewhere else."""
+    if name is None:
+        return
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
+        raise UsageError(f"--run-name must be a single folder name inside --output, not a path (got {name!r})")
+
+
 def run(plan: RunPlan) -> int:
     """Generate what is missing (in this process or one worker per shard), then merge and score.
 
     Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
     """
+    check_run_name(plan.run_name)
     placement = detect_placement()
     if placement.launcher != "spawned":
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
@@ -296,6 +304,7 @@ def finish(
     write_outputs(folder, records, report)
     print_report(report)
     print(f"results: {folder}")
+    print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
     print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
@@ -327,8 +336,9 @@ _MUST_MATCH = ("model", "generation", "prompt_style")
 
 
 def _read_run_file(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    from vlmeval.state import read_run_file
+
+    return read_run_file(run_dir / RUN_FILE)
 
 
 def _check_resume(run_dir: Path, identity: dict[str, Any]) -> None:
@@ -370,6 +380,10 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     recorded = _read_run_file(run_dir)
     if not recorded:
         raise UsageError(f"{run_dir}: no {RUN_FILE} here; pass a folder written by `vlmeval run`")
+    for key in ("task", "model"):
+        if key not in recorded:
+            raise UsageError(f"{run_dir / RUN_FILE}: field {key!r} is missing; this is not a run file "
+                             f"written by `vlmeval run`")
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
     sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))

@@ -1,6 +1,8 @@
 """Reading a predictions file (JSONL lines with at least `id` and `prediction`), strictly.
 
-Used by `vlmeval score` and the replay backend. Every problem names the file and line.
+Used by `vlmeval score` and the replay backend. Every problem names the file and line: bytes
+that are not UTF-8, JSON nested deeper than Python's parser recurses, integers longer than Python
+converts (4,300 digits), an `id` that is not a string or an integer.
 """
 
 from __future__ import annotations
@@ -11,24 +13,39 @@ from pathlib import Path
 from vlmeval.errors import PredictionsError
 
 
+def parse_line(raw: bytes, where: str) -> object:
+    """One JSONL line as a Python object, or a PredictionsError naming `where`."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PredictionsError(f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PredictionsError(f"{where}: not a JSON line ({exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:  # e.g. an integer past Python's 4,300-digit limit
+        reason = str(exc).split(";")[0] if isinstance(exc, ValueError) else "nested too deeply"
+        raise PredictionsError(f"{where}: not a usable JSON line ({reason})") from None
+
+
 def read_predictions(path: str | Path) -> dict[str, str | None]:
     """id -> prediction; a null prediction is kept as None (an answer the run failed to get)."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise PredictionsError(f"{file}: no such predictions file")
     predictions: dict[str, str | None] = {}
-    with file.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
+    with file.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
                 continue
             where = f"{file}:{number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PredictionsError(f"{where}: not a JSON line ({exc.msg})") from exc
+            obj = parse_line(raw, where)
             if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
                 raise PredictionsError(f"{where}: a line needs the fields 'id' and 'prediction'")
-            sample_id, prediction = str(obj["id"]), obj["prediction"]
+            raw_id, prediction = obj["id"], obj["prediction"]
+            if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+                raise PredictionsError(f"{where}: id is a {type(raw_id).__name__}, not a string or integer")
+            sample_id = str(raw_id)
             if prediction is not None and not isinstance(prediction, str):
                 raise PredictionsError(
                     f"{where}: prediction of sample {sample_id} is a {type(prediction).__name__}, not a string"

@@ -40,17 +40,20 @@ class SampleSet:
 
 def load_samples(task: Task, data: str | None, split: str | None, limit: int | None) -> SampleSet:
     """The samples of `task` from `data` (a path, `demo`, or None for the hub copy)."""
+    split_given = split is not None and data != DEMO
     split = split or task.data.split
     if data == DEMO:
         if task.data.demo is None:
             raise UsageError(f"task {task.name} has no bundled demo split; pass --data PATH")
         data = str(task.data.demo)
     with gc_paused():
-        return _build_samples(task, data, split, limit)
+        return _build_samples(task, data, split, limit, split_given)
 
 
-def _build_samples(task: Task, data: str | None, split: str, limit: int | None) -> SampleSet:
-    table = load_table(task.data, data, split)
+def _build_samples(
+    task: Task, data: str | None, split: str, limit: int | None, split_given: bool = False
+) -> SampleSet:
+    table = load_table(task.data, data, split, split_given)
     image_column = task.data.image_column
     count = len(table.rows) if limit is None else min(limit, len(table.rows))
     samples = []

@@ -52,18 +52,29 @@ class Placement:
 def detect_placement(env: Mapping[str, str] | None = None) -> Placement:
     env = os.environ if env is None else env
     if SHARD_ENV in env:
-        index, count = (int(part) for part in env[SHARD_ENV].split("/"))
+        parts = env[SHARD_ENV].split("/")
+        if len(parts) != 2:
+            raise UsageError(f"{SHARD_ENV}={env[SHARD_ENV]!r} is not INDEX/COUNT")
+        index, count = (_env_int(SHARD_ENV, part) for part in parts)
         return Placement(Shard(index, count), "spawned")
     for launcher, rank_key, size_key, local_key in (
         ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
         ("slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
     ):
-        if rank_key in env and size_key in env and int(env[size_key]) > 1:
-            rank, size = int(env[rank_key]), int(env[size_key])
+        if rank_key in env and size_key in env and _env_int(size_key, env[size_key]) > 1:
+            rank, size = _env_int(rank_key, env[rank_key]), _env_int(size_key, env[size_key])
             if not 0 <= rank < size:
                 raise UsageError(f"{rank_key}={rank} is outside {size_key}={size}")
-            return Placement(Shard(rank, size), launcher, int(env.get(local_key, "0")))
+            return Placement(Shard(rank, size), launcher, _env_int(local_key, env.get(local_key, "0")))
     return Placement(WHOLE_RUN, "single")
+
+
+def _env_int(name: str, value: str) -> int:
+    """A launcher's variable as an integer; a typo there would otherwise end in a traceback."""
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise UsageError(f"environment variable {name}={value!r} is not an integer") from None
 
 
 def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:

@@ -1,1 +1,1 @@
-"""What people read: report.json/report.md, run comparisons, leaderboards and charts."""
+"""What people read: report.json/report.md, run comparisons, leaderboards, charts and the run browser."""

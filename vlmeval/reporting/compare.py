@@ -6,15 +6,16 @@ comparison is a pure function of the per-sample logs (report.json only names the
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from vlmeval.console import plural
+from vlmeval.engine.predictions import parse_line
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Record
+from vlmeval.reporting import escape
 from vlmeval.reporting.leaderboard import report_files_under
 from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.stats.inference import RESAMPLES, SEED
@@ -56,13 +57,14 @@ def load_run(report_path: Path) -> Run:
     if not predictions.is_file():
         raise UsageError(f"{report_path}: no predictions.jsonl beside it; comparisons need per-sample records")
     records = []
-    with predictions.open(encoding="utf-8") as file:
+    with predictions.open("rb") as file:
         for number, line in enumerate(file, 1):
             if line.strip():
+                where = f"{predictions}:{number}"
                 try:
-                    records.append(Record.from_json(json.loads(line)))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise UsageError(f"{predictions}:{number}: not a record ({exc})") from exc
+                    records.append(Record.from_json(parse_line(line, where)))  # type: ignore[arg-type]
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise UsageError(f"{where}: not a record ({type(exc).__name__}: {exc})") from exc
     return Run(report_path.parent, report, records)
 
 
@@ -97,6 +99,7 @@ class Comparison:
     threshold: float | None
     alpha: float
     resamples: int
+    gaps: list[str] = field(default_factory=list)
 
     def status(self, item: TaskComparison, result: PairedResult) -> str:
         """One of: regression (fails the gate), worse or better (significant), higher or lower (a
@@ -113,9 +116,17 @@ class Comparison:
     def regressions(self) -> list[tuple[str, PairedResult]]:
         return [(t.task, r) for t in self.tasks for r in t.results if self.status(t, r) == "regression"]
 
+    def failures(self) -> list[str]:
+        """Why the gate fails: every regression, and every task or sample A answered that B did not
+        (work missing from B is not a pass)."""
+        if self.threshold is None:
+            return []
+        dropped = [f"{task} {r.metric} ({r.diff:+.2f})" for task, r in self.regressions()]
+        return dropped + self.gaps
+
     @property
     def exit_code(self) -> int:
-        return 1 if self.regressions() else 0
+        return 1 if self.failures() else 0
 
 
 def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), threshold: float | None = None,
@@ -123,6 +134,8 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
             seed: int = SEED) -> Comparison:
     from vlmeval.registry import load_registry
 
+    if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
+        raise UsageError(f"--fail-on-regression must be a number of points, 0 or more (got {threshold})")
     runs_a, runs_b = runs_by_task(path_a), runs_by_task(path_b)
     shared = [t for t in runs_a if t in runs_b]
     if not shared:
@@ -145,7 +158,19 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
         tasks.append(TaskComparison(name, a, b, results, {m.name: m.scale for m in metrics}, notes))
     only_a = [t for t in runs_a if t not in runs_b]
     only_b = [t for t in runs_b if t not in runs_a]
-    return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples)
+    gaps = [f"{t} missing from B" for t in only_a]
+    gaps += [gap for t in tasks if (gap := coverage_gap(t.task, t.a, t.b))]
+    return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples, gaps)
+
+
+def coverage_gap(task: str, a: Run, b: Run) -> str | None:
+    """A's answered samples that B has no answer for (absent, or its run failed to get one)."""
+    answered_b = {r.id for r in b.records if r.prediction is not None}
+    answered_a = [r.id for r in a.records if r.prediction is not None]
+    missing = sum(i not in answered_b for i in answered_a)
+    if not missing:
+        return None
+    return f"{task}: B answers {len(answered_b)} samples, {missing} of A's {len(answered_a)} answered samples not"
 
 
 def sample_notes(a: Run, b: Run) -> list[str]:
@@ -221,8 +246,7 @@ _MARKS = {"regression": "❌ **regression**", "worse": "▼ worse", "better": "�
           "higher": "▲ higher", "lower": "▼ lower", "": ""}
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_cell = escape.markdown
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -240,8 +264,8 @@ def render_markdown(comparison: Comparison) -> str:
     c = comparison
     lines = [
         "## vlmeval compare", "",
-        f"- **A**: `{_cell(c.label_a)}`",
-        f"- **B**: `{_cell(c.label_b)}`",
+        f"- **A**: {escape.markdown_code(c.label_a)}",
+        f"- **B**: {escape.markdown_code(c.label_b)}",
         (f"- B − A over the samples both runs hold; 95% CI: paired percentile bootstrap "
          f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
          f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
@@ -278,17 +302,23 @@ def _verdict(c: Comparison) -> str:
     regressions = c.regressions()
     if c.threshold is None:
         return "No gate (`--fail-on-regression` not given)."
+    verdicts = []
     if regressions:
         listed = ", ".join(f"{task} {r.metric} ({r.diff:+.2f})" for task, r in regressions)
         dropped = "1 metric" if len(regressions) == 1 else f"{len(regressions)} metrics"
-        return (f"**FAIL**: {dropped} dropped by more than {plural(c.threshold, 'point')} "
-                f"with p < {c.alpha:g}: {_cell(listed)}.")
+        verdicts.append(f"**FAIL**: {dropped} dropped by more than {plural(c.threshold, 'point')} "
+                        f"with p < {c.alpha:g}: {_cell(listed)}.")
+    if c.gaps:
+        verdicts.append(f"**FAIL**: B does not cover A's work: {_cell('; '.join(c.gaps))}.")
+    if verdicts:
+        return "\n\n".join(verdicts)
     return f"**PASS**: no metric dropped by more than {plural(c.threshold, 'point')} with p < {c.alpha:g}."
 
 
 def write_chart(comparison: Comparison, path: Path) -> None:
     """B - A with its interval per task and metric, coloured by significance."""
-    from vlmeval.reporting.plots import difference_chart, write_png
+    from vlmeval.io import atomic_write_bytes
+    from vlmeval.reporting.plots import difference_chart
 
     labels, differences, intervals, statuses = [], [], [], []
     for task in comparison.tasks:
@@ -305,4 +335,4 @@ def write_chart(comparison: Comparison, path: Path) -> None:
     else:
         name_a, name_b = distinct_names(Path(comparison.label_a), Path(comparison.label_b))
     title = f"B - A: {name_b} against {name_a}"
-    write_png(path, difference_chart(labels, differences, intervals, statuses, title))
+    atomic_write_bytes(path, difference_chart(labels, differences, intervals, statuses, title))

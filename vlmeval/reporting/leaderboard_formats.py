@@ -1,8 +1,8 @@
 """A leaderboard as Markdown, CSV, LaTeX, a self-contained HTML page, or JSON.
 
-In HTML every model name, task name and text is escaped (`html.escape`) and charts are inline PNG data
-URLs, so a report cannot inject markup and the page needs no other file. LaTeX escapes its special
-characters; Markdown escapes `|`.
+Every model name, task name and text is escaped for its format (`vlmeval.escape`; `html.escape` in
+HTML, whose charts are inline PNG data URLs so the page needs no other file): a report cannot break
+a table, inject markup or plant a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import csv
 import html
 import io
 import json
-import re
 from typing import Any
 
 from vlmeval.errors import UsageError
 from vlmeval.metrics import natural_key
+from vlmeval.reporting import escape
 from vlmeval.reporting.leaderboard import Column, Leaderboard, Row
 
 CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the table)
@@ -57,9 +57,7 @@ def _legend(board: Leaderboard) -> str:
 
 
 def markdown(board: Leaderboard) -> str:
-    def md(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
+    md = escape.markdown
     average = ["average"] if board.averaged else []
     head = ["#", board.row_by, *average, *(_header(c) for c in board.columns)]
     lines = ["| " + " | ".join(md(h) for h in head) + " |",
@@ -68,25 +66,16 @@ def markdown(board: Leaderboard) -> str:
         cells = [f"**{text}**" if best else text for text, best in _cells(board, row)]
         values = [str(rank), md(row.name), *([_average(row)] if board.averaged else []), *cells]
         lines.append("| " + " | ".join(values) + " |")
-    return "\n".join(lines) + f"\n\n{_legend(board)}.\n"
+    return "\n".join(lines) + f"\n\n{md(_legend(board))}.\n"
 
 
 def csv_text(board: Leaderboard) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", board.row_by, "average", *(_header(c) for c in board.columns)])
+    writer.writerow(["rank", board.row_by, "average", *(escape.csv_cell(_header(c)) for c in board.columns)])
     for rank, row in enumerate(board.rows, 1):
-        writer.writerow([rank, row.name, _average(row), *(text for text, _ in _cells(board, row))])
+        writer.writerow([rank, escape.csv_cell(row.name), _average(row), *(text for text, _ in _cells(board, row))])
     return buffer.getvalue()
-
-
-_LATEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-          "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-          "<": r"\textless{}", ">": r"\textgreater{}"}
-
-
-def latex_escape(text: str) -> str:
-    return re.sub(r"[&%$#_{}~^\\<>]", lambda m: _LATEX[m.group()], text)
 
 
 def latex(board: Leaderboard) -> str:
@@ -94,10 +83,10 @@ def latex(board: Leaderboard) -> str:
     head = [board.row_by.capitalize(), *average, *(_header(c) for c in board.columns)]
     lines = [r"% vlmeval leaderboard; needs \usepackage{booktabs}",
              r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
-             " & ".join(latex_escape(h) for h in head) + r" \\", r"\midrule"]
+             " & ".join(escape.latex(h) for h in head) + r" \\", r"\midrule"]
     for row in board.rows:
         cells = [rf"\textbf{{{text}}}" if best else text for text, best in _cells(board, row)]
-        values = [latex_escape(row.name), *([_average(row)] if board.averaged else []), *cells]
+        values = [escape.latex(row.name), *([_average(row)] if board.averaged else []), *cells]
         lines.append(" & ".join(values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

@@ -8,10 +8,7 @@ so a `$` in a model or category name is just a character.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -120,16 +117,3 @@ def difference_chart(labels: Sequence[str], differences: Sequence[float],
         axes.set_title(_label(title))
         axes.grid(axis="x", alpha=0.3)
         return canvas.png()
-
-
-def write_png(path: Path, data: bytes) -> None:
-    """Write a PNG atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

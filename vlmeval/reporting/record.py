@@ -180,6 +180,10 @@ def _check_types(report: RunReport, source: str) -> None:
             raise ReportError(f"{source}: metric {metric!r} is {value!r}, not a finite number")
     if isinstance(report.n_samples, bool) or not isinstance(report.n_samples, int):
         raise ReportError(f"{source}: report field 'n_samples' is not an integer")
+    for metric, interval in report.ci.items():  # the leaderboard and charts index [0] and [1]
+        if interval is not None and not (isinstance(interval, list) and len(interval) == 2 and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in interval)):
+            raise ReportError(f"{source}: ci of {metric!r} is {interval!r}, not a [low, high] pair of numbers")
 
 
 def load_report(path: Path) -> RunReport:
@@ -188,4 +192,6 @@ def load_report(path: Path) -> RunReport:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: not a readable report ({exc})") from exc
+    except RecursionError:
+        raise ReportError(f"{path}: not a readable report (JSON nested too deeply)") from None
     return RunReport.from_json(obj, str(path))

@@ -15,6 +15,7 @@ from typing import Any
 
 from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Record, compute_metrics, grouped
+from vlmeval.reporting import escape
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
 from vlmeval.task import JUDGE_ERROR, Task
 
@@ -131,13 +132,14 @@ def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
             continue
         name = "chart-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", by).strip("-") or "breakdown") + ".png"
         try:
-            from vlmeval.reporting.plots import bar_chart, write_png
+            from vlmeval.io import atomic_write_bytes
+            from vlmeval.reporting.plots import bar_chart
 
             intervals = report.breakdown_ci.get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
                             [intervals.get(group) for group in groups],
                             f"{report.task}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
-            write_png(folder / name, png)
+            atomic_write_bytes(folder / name, png)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
             continue
@@ -154,20 +156,24 @@ def _fmt_ci(interval: Any) -> str:
 
 
 def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) -> str:
-    """The report for people; `charts` ({breakdown key: PNG file beside report.md}) are linked."""
+    """The report for people; `charts` ({breakdown key: PNG file beside report.md}) are linked.
+
+    Every name that comes from a user, a checkpoint or a dataset goes through `reporting.escape`.
+    """
+    md = escape.markdown
     charts = charts or {}
     ci = report.ci
-    lines = [f"# {report.task}: {run_title(report)}", ""]
+    lines = [f"# {md(report.task)}: {md(run_title(report))}", ""]
     dataset = report.dataset
     lines.append(
-        f"{report.n_samples} samples from {dataset.get('source', '?')} "
-        f"(split {dataset.get('split', '?')}, fingerprint {dataset.get('fingerprint', '?')})."
+        f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
+        f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
     )
     lines.append("")
     if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
         for name, value in report.metrics.items():
-            lines.append(f"| {name} | {_fmt(value)} | {_fmt_ci(ci.get(name))} "
+            lines.append(f"| {md(name)} | {_fmt(value)} | {_fmt_ci(ci.get(name))} "
                          f"| {report.metrics_n.get(name, '')} |")
         if ci:
             lines += ["", "95% CI: bootstrap over samples (over clusters for clustered metrics); "
@@ -175,25 +181,25 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     else:
         lines.append("The split has no answers: no metric is computed.")
     for artifact in report.artifacts or []:
-        lines.append(f"\nSubmission file written: `{artifact}`.")
+        lines.append(f"\nSubmission file written: {escape.markdown_code(artifact)}.")
     counts = report.counts
     lines += ["", (f"Answered {counts.answered} of {report.n_samples}; "
                    f"errors {counts.errors}, missing {counts.missing}.")]
     if counts.failures:
-        listed = ", ".join(f"{k}: {v}" for k, v in counts.failures.items())
+        listed = ", ".join(f"{md(k)}: {v}" for k, v in counts.failures.items())
         lines.append(f"Scored wrong without a usable answer: {listed}.")
     for by, groups in report.breakdown.items():
-        metric = report.primary_metric
-        lines += ["", f"## {metric} by {by}", ""]
-        if by in charts:
-            lines += [f"![{metric} by {by}]({charts[by]})", ""]
-        lines += [f"| {by} | {metric} | 95% CI | n |", "|---|---:|---:|---:|"]
+        metric, shown = report.primary_metric, md(report.primary_metric)
+        lines += ["", f"## {shown} by {md(by)}", ""]
+        if by in charts:  # chart file names are made of [A-Za-z0-9._-] (write_charts)
+            lines += [f"![{shown} by {md(by)}]({charts[by]})", ""]
+        lines += [f"| {md(by)} | {shown} | 95% CI | n |", "|---|---:|---:|---:|"]
         intervals = report.breakdown_ci.get(by, {})
         for group, values in groups.items():
-            lines.append(f"| {group} | {_fmt(values.get(metric))} | {_fmt_ci(intervals.get(group))} "
+            lines.append(f"| {md(group)} | {_fmt(values.get(metric))} | {_fmt_ci(intervals.get(group))} "
                          f"| {values['n']} |")
     if report.summary:
-        lines += ["", f"`{report.summary}`"]
+        lines += ["", escape.markdown_code(report.summary)]
     return "\n".join(lines) + "\n"
 
 
@@ -207,14 +213,15 @@ def print_report(report: RunReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    rich = escape.rich
     console = Console()
     run_name = report.label or report.run_name or report.model
-    table = Table(title=f"{report.task}: {run_name}")  # short: a long title wraps inside the table's width
+    table = Table(title=rich(f"{report.task}: {run_name}"))  # short: a long title wraps inside the table
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("n", justify="right")
     for name, value in report.metrics.items():
-        table.add_row(name, _fmt(value), str(report.metrics_n.get(name, "")))
+        table.add_row(rich(name), _fmt(value), str(report.metrics_n.get(name, "")))
     if report.metrics:
         console.print(table)
     if run_name != report.model:

@@ -1,0 +1,119 @@
+"""Bad data is refused with one line naming the file, row and column; splits are never guessed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import sqa_row, vlmeval, write_parquet
+from tests.test_mmbench import mmb_row, write_tsv
+from tests.test_mme import mme_row
+from tests.test_vizwiz import vizwiz_row
+from tests.test_vqav2 import vqa_row
+from vlmeval.engine.samples import load_samples
+from vlmeval.errors import DataError
+from vlmeval.registry import load_registry
+
+
+def _load(task: str, data: Path, split: str | None = None) -> Any:
+    return load_samples(load_registry().get(task), str(data), split, None)
+
+
+def _refused(task: str, data: Path, *expected: str, split: str | None = None) -> str:
+    with pytest.raises(DataError) as caught:
+        _load(task, data, split)
+    message = str(caught.value)
+    assert "\n" not in message
+    for text in expected:
+        assert text in message, message
+    return message
+
+
+def test_a_bad_cell_in_a_later_file_is_named_by_file_row_and_column(tmp_path: Path) -> None:
+    folder = tmp_path / "sqa"
+    write_parquet(folder / "test-00000-of-00002.parquet", [sqa_row() for _ in range(3)])
+    late = write_parquet(folder / "test-00001-of-00002.parquet",
+                         [sqa_row(), sqa_row(), sqa_row(choices=["a", "b"], answer=2)])
+    _refused("sqa", folder, str(late), "row 2", "'answer'", "outside the 2 entries of 'choices'")
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "problem"),
+    [
+        ({"choices": None}, "choices", "is empty"),
+        ({"answer": -1}, "answer", "outside"),
+        ({"question": None}, "question", "is empty"),
+    ],
+)
+def test_scienceqa_cells(tmp_path: Path, change: dict[str, Any], column: str, problem: str) -> None:
+    rows = [sqa_row(), {**sqa_row(), **change}]
+    data = write_parquet(tmp_path / "t.parquet", rows)
+    _refused("sqa", data, str(data), "row 1", f"column {column!r}", problem)
+
+
+def test_scienceqa_types(tmp_path: Path) -> None:
+    numbers = write_parquet(tmp_path / "n.parquet", [{**sqa_row(), "choices": [1, 2]}])
+    _refused("sqa", numbers, "column 'choices'", "expected a list of text")
+    text_index = write_parquet(tmp_path / "s.parquet", [{**sqa_row(), "answer": "0"}])
+    _refused("sqa", text_index, "column 'answer'", "expected an integer index")
+
+
+def test_mmbench_answer_must_name_a_present_option(tmp_path: Path) -> None:
+    rows = [mmb_row(1, "q?", ["x", "y", "z"], "C"), mmb_row(2, "q?", ["x", "y", None, "w"], "D")]
+    data = write_parquet(tmp_path / "dev-0.parquet", rows)
+    _refused("mmbench_en_dev", data, "row 1", "column 'answer'", "'D' is not one of the row's options (A, B)")
+    tsv = write_tsv(tmp_path / "mmbench_dev_20230712.tsv", [mmb_row(1, "q?", ["x", "y"], "E")])
+    _refused("mmbench_en_dev", tsv, str(tsv), "row 0", "'E' is not one of the row's options (A, B)")
+    lower = write_parquet(tmp_path / "dev-1.parquet", [mmb_row(1, "q?", ["x", "y"], None)])
+    _refused("mmbench_en_dev", lower, "row 0", "column 'answer'", "is empty")
+
+
+def test_mme_answer_is_yes_or_no(tmp_path: Path) -> None:
+    rows = [mme_row("a.png", "Is it red?", "Yes", "color"), mme_row("a.png", "Is it blue?", "Maybe", "color")]
+    data = write_parquet(tmp_path / "test.parquet", rows)
+    _refused("mme", data, "row 1", "column 'answer'", "'Maybe' is not Yes or No")
+
+
+def test_vqa_answers_are_lists_of_text(tmp_path: Path) -> None:
+    rows = [vizwiz_row("v1", ["a"] * 10), {**vizwiz_row("v2", ["a"] * 10), "answers": None}]
+    data = write_parquet(tmp_path / "val.parquet", rows)
+    _refused("vizwiz_val", data, "row 1", "column 'answers'", "is empty")
+    rows = [vqa_row(1, ["yes"] * 10), {**vqa_row(2, ["no"] * 10), "question": None}]
+    data = write_parquet(tmp_path / "validation.parquet", rows)
+    _refused("vqav2_val", data, "row 1", "column 'question'", "is empty")
+    hidden = write_parquet(tmp_path / "test.parquet", [vqa_row(3, None), vqa_row(4, None)])
+    assert len(_load("vqav2_test", hidden).samples) == 2  # test splits hide their answers
+
+
+def test_a_folder_without_the_split_is_refused_not_read_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "sqa"
+    write_parquet(folder / "train-00000-of-00001.parquet", [sqa_row()])
+    write_parquet(folder / "validation-00000-of-00001.parquet", [sqa_row()])
+    _refused("sqa", folder, "no file of split 'test'", "train-00000-of-00001.parquet",
+             "validation-00000-of-00001.parquet")
+
+
+def test_a_split_given_for_a_single_file_must_match_its_name(tmp_path: Path) -> None:
+    data = write_parquet(tmp_path / "train.parquet", [sqa_row()])
+    _refused("sqa", data, str(data), "--split test", split="test")
+    assert len(_load("sqa", data).samples) == 1  # no --split: the file is what the user chose
+    named = write_parquet(tmp_path / "sqa_test_2024.parquet", [sqa_row()])
+    assert len(_load("sqa", named, split="test").samples) == 1
+
+
+def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
+    data = write_parquet(tmp_path / "t.parquet", [sqa_row(), sqa_row(answer=9)])
+    result = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"vlmeval: error: {data} row 1 column 'answer': index 9 is outside the 4 entries of 'choices'")
+
+
+def test_the_hub_copy_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    rows = [sqa_row(), sqa_row(), sqa_row(answer=7)]
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: datasets.Dataset.from_list(rows))
+    with pytest.raises(DataError, match=r"lmms-lab/ScienceQA \(ScienceQA-FULL\) split 'test' row 2 column 'answer'"):
+        load_samples(load_registry().get("sqa"), None, None, None)
