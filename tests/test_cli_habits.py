@@ -74,17 +74,37 @@ def test_run_says_what_it_does_then_resumes_with_counts(tmp_path: Path) -> None:
     # -v logs the generation in words, not as a dataclass repr.
     assert "answered 3 of 3 samples (0 failed)" in first.stderr and "GenerationSummary(" not in first.stderr
 
-    more = vlmeval(*common, "--limit", "5")
+    more = vlmeval(*common, "--limit", "5", "-v")
     assert more.returncode == 0, more.stderr
     run_dir = tmp_path / "out" / default_name(predictions) / "sqa"
     assert f"kept 3 of 5 answers in {run_dir}; answering 2" in more.stderr
-    again = vlmeval(*common, "--limit", "5")
+    again = vlmeval(*common, "--limit", "5", "-v")
     assert f"kept 5 of 5 answers in {run_dir}; nothing left to answer" in again.stderr
     assert "loading the model" not in again.stderr
 
-    quiet = vlmeval(*common, "--limit", "5", "-q")
-    assert quiet.returncode == 0 and quiet.stderr == ""
-    assert "results:" in quiet.stdout
+    # Into a pipe (not a terminal) a plain run prints no status lines; -q none anywhere.
+    for flags in ((), ("-q",)):
+        plain = vlmeval(*common, "--limit", "5", *flags)
+        assert plain.returncode == 0 and plain.stderr == ""
+        assert "results:" in plain.stdout
+
+
+def test_status_lines_show_on_a_terminal_or_with_verbose(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from vlmeval import console
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, quiet, verbose, shown in ((Terminal(), False, False, True), (io.StringIO(), False, False, False),
+                                          (io.StringIO(), False, True, True), (Terminal(), True, False, False)):
+        monkeypatch.setattr("sys.stderr", stream)
+        console.configure(quiet=quiet, verbose=verbose)
+        console.status("loading the model demo ...")
+        assert (stream.getvalue() == "loading the model demo ...\n") is shown
+    console.configure()
 
 
 def default_name(predictions: Path) -> str:

@@ -76,8 +76,8 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     assert missing_column.returncode == 2
     assert "missing column 'choices'" in missing_column.stderr and str(data) in missing_column.stderr
     assert len(missing_column.stderr.strip().splitlines()) == 1
-    # Without -q the status line that says what was being read comes first.
-    chatty = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl")
+    # With -v the status line that says what was being read comes first.
+    chatty = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl", "-v")
     assert chatty.stderr.splitlines() == [f"reading the sqa samples from {data} ...",
                                           missing_column.stderr.strip()]
 

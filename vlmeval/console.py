@@ -1,7 +1,7 @@
 """What a command tells the user while it works: short status lines on stderr.
 
 stdout stays for results (tables, Markdown, exports), so `vlmeval compare ... > summary.md` and pipes
-get only the results. `-q` silences status lines; `-v` adds the detail lines (`detail`). Plain
+get only the results. Status lines show on a terminal or with `-v`; `-q` silences them. Plain
 `print` with flush, no Rich: this module is imported before anything heavy loads, so the first line
 appears at once.
 """
@@ -28,14 +28,12 @@ def is_quiet() -> bool:
 
 
 def status(message: str) -> None:
-    """A step starts or ends ("reading data ...", "loading the model ..."): hidden by -q."""
-    if not _quiet:
-        print(message, file=sys.stderr, flush=True)
+    """A step starts ("reading data ...", "loading the model ..."), or what a resumed run kept.
 
-
-def detail(message: str) -> None:
-    """Extra detail shown only with -v."""
-    if _verbose and not _quiet:
+    Shown on a terminal, and everywhere with -v; hidden by -q. Where stderr is a file or a pipe
+    (CI logs, scripts, tests) a plain run keeps its promise that an error is one line on stderr.
+    """
+    if not _quiet and (_verbose or sys.stderr.isatty()):
         print(message, file=sys.stderr, flush=True)
 
 
