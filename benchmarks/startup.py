@@ -9,6 +9,9 @@ Where PYTHONDONTWRITEBYTECODE is set (it is on this project's machines) nothing 
 every run compiles vlmeval's own modules again; `--bytecode` also times the runs with caches
 written to a temporary PYTHONPYCACHEPREFIX, as on a user's normal install.
 
+It also says which heavy packages (torch, transformers, accelerate, datasets, matplotlib) `--help`,
+`tasks`, `score`, `compare` and `leaderboard` import: none, with every package installed.
+
 Run: ``python benchmarks/startup.py [--runs N] [--no-bytecode]``.
 """
 
@@ -60,6 +63,44 @@ def measure(label: str, env: dict[str, str], runs: int) -> dict[str, float]:
     return medians
 
 
+HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib")
+_PROBE = ("import sys, time\nstart = time.perf_counter()\nfrom vlmeval.cli import main\n"
+          "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as exit:\n    code = exit.code\n"
+          f"print('PROBE', time.perf_counter() - start, code, ','.join(m for m in {HEAVY!r} if m in sys.modules),"
+          " file=sys.stderr)\n")
+
+
+def heavy_imports(runs: int) -> None:
+    """Which heavy packages `--help`, `tasks`, `score`, `compare`, `leaderboard` import (none is the aim)."""
+    import subprocess
+
+    print(f"-- heavy packages imported ({', '.join(HEAVY)}); in-process seconds, median of {runs}")
+    with tempfile.TemporaryDirectory(prefix="vlmeval-startup-") as scratch:
+        work = Path(scratch)
+        from vlmeval.engine.samples import load_samples
+        from vlmeval.registry import load_registry
+
+        samples = load_samples(load_registry().get("sqa"), "demo", None, None).samples
+        predictions = work / "p.jsonl"
+        predictions.write_text("".join(f'{{"id": "{s.id}", "prediction": "A"}}\n' for s in samples))
+        score = ["score", "--task", "sqa", "--data", "demo", "--predictions", str(predictions)]
+        commands = {"--help": ["--help"], "tasks": ["tasks"], "score": [*score, "--output", str(work / "a")],
+                    "compare": ["compare", str(work / "a"), str(work / "a")],
+                    "leaderboard": ["leaderboard", str(work / "a")]}
+        for name, args in commands.items():
+            seconds, loaded = [], set()
+            for _ in range(runs):
+                child = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
+                                       check=False)
+                line = next(x for x in child.stderr.splitlines() if x.startswith("PROBE"))
+                _, took, code, names = (line.split(" ") + [""])[:4]
+                if code != "0":
+                    raise SystemExit(f"vlmeval {name} failed: {child.stderr[-1000:]}")
+                seconds.append(float(took))
+                loaded.update(filter(None, names.split(",")))
+            print(f"  vlmeval {name:<12} {median(seconds):.3f} s; imports: {', '.join(sorted(loaded)) or 'none of them'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -69,6 +110,7 @@ def main() -> None:
     print_header("start-up", {"runs": args.runs, "command": " ".join(console_script()),
                               "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", "unset")})
     measure("as this environment is configured", dict(os.environ), args.runs)
+    heavy_imports(max(1, min(args.runs, 3)))
     if args.bytecode:
         with tempfile.TemporaryDirectory(prefix="vlmeval-pycache-") as cache:
             env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -7,7 +7,7 @@ fresh interpreter: imports, reading the rows, building samples, reading predicti
 metrics and breakdowns, and writing report.json, report.md and predictions.jsonl. Peak memory is
 the child's maximum resident set. `--phases` also times each engine step in this process.
 
-Run: ``python benchmarks/vqav2_score_cli.py [--questions N] [--workdir DIR] [--repeat R] [--phases]``.
+Run: ``python benchmarks/vqav2_score_cli.py [--questions N] [--workdir DIR] [--repeat R] [--phases] [--charts]``.
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ def write_inputs(folder: Path, n_questions: int, seed: int) -> tuple[Path, Path]
     return data, predictions
 
 
-def time_cli(data: Path, predictions: Path, output: Path) -> tuple[float, float, float, dict[str, float]]:
+def time_cli(data: Path, predictions: Path, output: Path,
+             charts: bool = False) -> tuple[float, float, float, dict[str, float]]:
     """(wall s, CPU s, peak RSS MiB, report metrics) of one `vlmeval score` process."""
     command = [sys.executable, "-m", "vlmeval", "score", "--task", TASK, "--data", str(data),
-               "--predictions", str(predictions), "--output", str(output)]
+               "--predictions", str(predictions), "--output", str(output), *(["--charts"] if charts else [])]
     log = output.parent / f"{output.name}.log"
     with log.open("w", encoding="utf-8") as sink:
         start = time.perf_counter()
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="timed CLI runs (best is reported)")
     parser.add_argument("--workdir", type=Path, help="keep the inputs and outputs here")
     parser.add_argument("--phases", action="store_true", help="also time each engine step in-process")
+    parser.add_argument("--charts", action="store_true", help="time `vlmeval score --charts` (matplotlib PNGs)")
     args = parser.parse_args()
 
     print(f"machine: {platform.platform()} | cpu_count={os.cpu_count()} | python {platform.python_version()}")
@@ -132,7 +134,7 @@ def main() -> None:
               f"(parquet {sum(f.stat().st_size for f in data.iterdir()) / 2**20:.0f} MiB)")
         walls = []
         for run in range(args.repeat):
-            wall, cpu, peak_mib, metrics = time_cli(data, predictions, folder / f"out-{run}")
+            wall, cpu, peak_mib, metrics = time_cli(data, predictions, folder / f"out-{run}", args.charts)
             walls.append((wall, cpu))
             print(f"`vlmeval score --task {TASK}` end to end: {wall:.2f} s wall, {cpu:.2f} s CPU, "
                   f"peak RSS {peak_mib:.0f} MiB")

@@ -25,7 +25,8 @@ SUBMISSION_FILE = "submission.json"
 def gt_answers(answers: Sequence[Any] | None) -> list[str] | None:
     """The human answers of a row as strings, or None where the split hides them.
 
-    VQAv2 rows hold `{answer, answer_confidence, answer_id}` dicts, VizWiz rows plain strings;
+    VQAv2 rows hold `{answer, answer_confidence, answer_id}` dicts (or their `answer` strings when
+    read through `DataSpec.list_fields`), VizWiz rows plain strings;
     test splits hold None, an empty list or empty strings.
     """
     if not answers:

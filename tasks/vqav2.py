@@ -124,6 +124,7 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
             columns=("question_id", "question", "answers", "answer_type") if answered
             else ("question_id", "question"),
             checks=(Text("question"), Strings("answers", field="answer", nullable=not answered)),
+            list_fields=(("answers", "answer"),),  # 2.1 M answer dicts on val: read the strings only
         ),
         to_sample=to_sample,
         scorer=score_vqa,

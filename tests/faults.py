@@ -7,6 +7,8 @@ wait for a condition on its output files with `wait_for`, then `kill_shard_worke
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -75,3 +78,76 @@ def tear_last_line(file: Path, keep_bytes: int = 7) -> None:
     """Cut the last line of FILE after a few bytes: a crash in the middle of a write."""
     lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
     file.write_text("".join(lines[:-1]) + lines[-1][:keep_bytes], encoding="utf-8")
+
+
+class _FullDiskFile(io.RawIOBase):
+    """A real file that takes `budget` more bytes, then fails every write with ENOSPC."""
+
+    def __init__(self, raw: io.FileIO, budget: list[int]) -> None:
+        self._raw = raw
+        self._budget = budget
+
+    def readable(self) -> bool:
+        return self._raw.readable()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._raw.readinto(buffer) or 0
+
+    def write(self, data: Any) -> int:
+        if self._budget[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = bytes(data[: self._budget[0]])
+        self._budget[0] -= len(taken)
+        return self._raw.write(taken) or 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def full_disk_open(budget_bytes: int) -> Callable[..., Any]:
+    """An `open` whose files share `budget_bytes` of free space: patch it over a module's `open`
+    to fill the disk part-way through a write, as a real full disk does (a partial last write)."""
+    budget = [budget_bytes]
+
+    def fake_open(path: Any, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+                  **kwargs: Any) -> Any:
+        raw_mode = mode.replace("b", "").replace("t", "")
+        raw = _FullDiskFile(io.FileIO(path, raw_mode), budget)
+        if buffering == 0:
+            return raw
+        buffered = io.BufferedRandom(raw) if raw.readable() else io.BufferedWriter(raw)
+        return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
+
+    return fake_open
+
+
+def full_disk_fdopen(name_prefix: str) -> Callable[..., Any]:
+    """An `os.fdopen` under which files written atomically as `name_prefix...` (their temporary
+    `.{name}.XXXX.tmp`) meet a full disk at the first byte; other files are written as usual."""
+    real = os.fdopen
+    no_space = full_disk_open(0)
+
+    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        target = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        if target.startswith(f".{name_prefix}") and "r" not in mode:
+            return no_space(fd, mode, *args, **kwargs)
+        return real(fd, mode, *args, **kwargs)
+
+    return fdopen

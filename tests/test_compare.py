@@ -10,7 +10,6 @@ import pytest
 
 from tests.helpers import vlmeval
 from vlmeval.cli import main
-from vlmeval.io import atomic_write_json, atomic_write_jsonl
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
 from vlmeval.reporting.record import Counts, RunInfo, RunReport
@@ -38,11 +37,7 @@ def write_run(folder: Path, model: str, records: list[Record], fingerprint: str 
                                 "fingerprint": fingerprint},
                        generation={"temperature": 0.0}, backend={"prompt_style": "chat"})
     report = build_report(task, records, model, True, run_info)
-    if charts:
-        write_outputs(folder, records, report)
-    else:
-        atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
-        atomic_write_json(folder / "report.json", report.to_json())
+    write_outputs(folder, records, report, charts=charts)
     return report.to_json()
 
 
@@ -169,6 +164,9 @@ def test_report_carries_intervals_and_charts(tmp_path: Path) -> None:
         assert f"![accuracy by {by}](chart-{by}.png)" in markdown
         assert (tmp_path / f"chart-{by}.png").read_bytes().startswith(PNG)
     assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["ci"] == report["ci"]
+    plain = tmp_path / "no-charts"  # charts are opt-in (--charts): by default none is drawn or linked
+    write_run(plain, "base", sqa_records(correct))
+    assert not list(plain.glob("chart-*")) and "![" not in (plain / "report.md").read_text(encoding="utf-8")
 
 
 def test_only_higher_is_better_scales_are_gated(tmp_path: Path) -> None:

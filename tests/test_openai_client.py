@@ -133,14 +133,18 @@ def test_timeouts_exhausted_raise() -> None:
     assert len(server.requests) == 2
 
 
-def test_connection_refused_is_retried_then_reported() -> None:
+def test_connection_refused_is_retried_once_then_fails_fast() -> None:
     with socket.socket() as probe:  # a port that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = ChatClient(f"http://127.0.0.1:{port}/v1", "m", backoff_s=0.001, max_retries=2)
+    client = ChatClient(f"http://127.0.0.1:{port}/v1", "m", backoff_s=0.001, max_retries=6)
     with client, pytest.raises(ChatError) as caught:
         client.complete(HELLO, temperature=0.0, max_tokens=5)
-    assert "connection failed" in str(caught.value) and caught.value.attempts == 3
+    assert "connection failed" in str(caught.value) and caught.value.attempts == 2
+    # Once the endpoint has refused for good, later requests are not retried at all.
+    with client:
+        later = client.complete_many([ChatCall(HELLO)] * 3)
+    assert all(isinstance(r, ChatError) and r.attempts == 1 for r in later)
 
 
 def test_key_is_a_bearer_header_and_never_in_errors() -> None:

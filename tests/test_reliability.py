@@ -131,7 +131,7 @@ def test_unwritable_output_fails_before_any_work(tmp_path: Path, scripted: Scrip
 
 
 def test_a_crash_while_writing_a_report_leaves_the_old_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vlmeval.io import atomic_write_json
+    from vlmeval.io import WriteError, atomic_write_json
 
     target = tmp_path / "report.json"
     atomic_write_json(target, {"old": True})
@@ -140,7 +140,7 @@ def test_a_crash_while_writing_a_report_leaves_the_old_one(tmp_path: Path, monke
         raise OSError(errno.EIO, "I/O error")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match="I/O error"):
         atomic_write_json(target, {"new": True})
     assert json.loads(target.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -18,6 +18,9 @@ class FakePopen:
     def wait(self) -> int:
         return 0
 
+    def poll(self) -> int:
+        return 0
+
 
 @pytest.fixture()
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:

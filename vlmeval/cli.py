@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from vlmeval.backends._prompt_styles import PROMPT_STYLES
+from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
+from vlmeval.redact import install_log_redaction, redact
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def _add_task_source(parser: argparse.ArgumentParser, several: bool = False) -> None:
@@ -42,7 +46,11 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
                         help="environment variable holding the judge's API key (default OPENAI_API_KEY)")
     parser.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
+    parser.add_argument("--judge-request-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds to wait for one judge reply before retrying it (default 120)")
     parser.add_argument("--judge-runs", type=int, default=1, help="score N judge runs, report mean and std")
+    parser.add_argument("--charts", action="store_true",
+                        help="also draw a PNG bar chart per breakdown beside report.md (needs matplotlib)")
     parser.add_argument("--answer-reading", metavar="NAME",
                         help="how answers are read, for tasks that offer several readings (default: the "
                         "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
@@ -113,10 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=8, help="API requests in flight (default 8)")
     run.add_argument("--max-retries", type=int, default=6,
                      help="API retries per request on 429/5xx/time-outs, with backoff (default 6)")
+    run.add_argument("--request-timeout", type=float, default=120.0, metavar="S",
+                     help="seconds to wait for one API reply before retrying it (default 120)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
                      "e.g. step-2000; recorded in report.json")
+    run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
+                     "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--shards", type=int, help="worker processes, each with its own model replica "
                      "(default: one per visible GPU, one on a CPU); ignored under torchrun/Slurm")
@@ -196,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+    install_log_redaction()
     from vlmeval import console
 
     console.configure(quiet=args.quiet, verbose=args.verbose)
@@ -205,12 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args))
     except VlmevalError as exc:
-        print(f"vlmeval: error: {exc}", file=sys.stderr)
+        print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("vlmeval: interrupted; answers so far are kept, re-run the command to resume",
+    except (KeyboardInterrupt, Terminated) as exc:
+        signal_name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
+        print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
 
 
 def entry() -> None:

@@ -28,6 +28,11 @@ def _positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be at least 1 (got {value})")
 
 
+def _positive_seconds(name: str, value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"{name} must be a positive number of seconds (got {value})")
+
+
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
 
 
@@ -49,18 +54,22 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
+    _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
     if task is not None:
         task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading, charts=args.charts)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
-    client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
-                        concurrency=args.judge_concurrency)
+    try:
+        client = ChatClient(args.judge_base_url, args.judge, api_key_env=args.judge_api_key_env,
+                            concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
+    except ValueError as exc:  # the message shows the URL without its credentials
+        raise UsageError(f"--judge-base-url: {exc}") from exc
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
-                        answer_reading=args.answer_reading)
+                        answer_reading=args.answer_reading, charts=args.charts)
 
 
 def _check_model_value(model: str) -> None:
@@ -102,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
+    _positive_seconds("--request-timeout", args.request_timeout)
     _check_generation_flags(args)
     from vlmeval.engine.evaluate import BackendCache, RunPlan, run
     from vlmeval.engine.multi import resolve_data, run_tasks
@@ -125,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         max_retries=args.max_retries,
+        timeout=args.request_timeout,
         device_map="auto" if args.gpus_per_shard > 1 else None,
     )
     context = _score_context(args, None)
@@ -158,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             argv=tuple(args.argv),
             backend_cache=backends,
             label=args.label,
+            restart=args.restart,
         )
         return run(plan)
 
@@ -246,7 +258,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         atomic_write_text(Path(args.output), text)
     if args.chart:
-        write_chart(comparison, Path(args.chart))
+        from vlmeval.extras import plots_or_note
+
+        if plots_or_note(f"--chart {args.chart}"):
+            write_chart(comparison, Path(args.chart))
     if args.view:
         _write_compare_views(comparison, Path(args.view), args.tasks_dir)
     return comparison.exit_code

@@ -24,6 +24,17 @@ from vlmeval.errors import VlmevalError
 _UMASK_LOCK = threading.Lock()
 
 
+class WriteError(VlmevalError):
+    """A result file could not be written (full disk, lost mount, permissions)."""
+
+
+def write_error(path: Path, exc: OSError) -> WriteError:
+    return WriteError(
+        f"cannot write {path} ({exc.strerror or exc}); nothing written before is lost: "
+        f"free space or fix the folder, then re-run the same command"
+    )
+
+
 def current_umask() -> int:
     """The process umask. Linux shows it in /proc; elsewhere it is read by setting and restoring it."""
     try:
@@ -41,18 +52,25 @@ def current_umask() -> int:
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """A binary file that replaces `path` only when the block ends without an exception."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A binary file that replaces `path` only when the block ends without an exception.
+
+    An OSError (a full disk, a lost mount) becomes a one-line WriteError naming `path`.
+    """
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
             os.fchmod(file.fileno(), 0o666 & ~current_umask())
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as exc:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from exc
         raise
 
 
@@ -81,9 +99,11 @@ def ensure_writable(folder: Path) -> None:
     """Fail before any work is done when results could not be saved."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".vlmeval-write-check"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
+        # A name of its own: shards started together check one folder at once, and a shared
+        # name let one remove the other's probe ("No such file or directory").
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".vlmeval-write-check.")
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
         raise VlmevalError(f"output folder {folder} is not writable ({exc.strerror or exc})") from exc
 

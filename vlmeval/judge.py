@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from vlmeval.task import JUDGE_ERROR
 
 __all__ = ["JUDGE_ERROR", "Judge", "JudgeQuery", "JudgeReply", "JudgeStats", "prompt_hash"]
 
+log = logging.getLogger(__name__)
 CACHE_FILE = "judge-cache.sqlite"
 
 
@@ -93,6 +95,7 @@ class _ReplyCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self._write_failed = False
         try:
             self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -125,11 +128,18 @@ class _ReplyCache:
         return found
 
     def put(self, key: str, model: str, text: str) -> None:
+        """Cache a reply; a full disk costs the cache entry (said once), never the reply itself."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO replies (key, model, text, created) VALUES (?, ?, ?, ?)",
-                (key, model, text, time.time()),
-            )
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO replies (key, model, text, created) VALUES (?, ?, ?, ?)",
+                    (key, model, text, time.time()),
+                )
+            except sqlite3.Error as exc:
+                if not self._write_failed:
+                    log.warning("judge cache %s not written (%s): replies are used, and asked again "
+                                "on the next run", self.path, exc)
+                self._write_failed = True
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from vlmeval.redact import redact
+
 if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _DETAIL_CHARS = 200
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# A refused connection is tried once more (a server restarting), then every later request of the
+# client gets a single attempt: a server that is not there fails a batch in milliseconds instead
+# of backing off for a minute per request.
+CONNECT_RETRIES = 1
 
 
 def _http() -> Any:
@@ -87,6 +93,7 @@ class _Failure:
     detail: str
     retryable: bool
     retry_after: float | None = None
+    refused: bool = False  # no connection could be made (refused, unknown host)
 
 
 def one_line(text: str, limit: int = _DETAIL_CHARS) -> str:
@@ -163,7 +170,8 @@ class ChatClient:
 
     Thread-safe: one client can serve many threads; `concurrency` bounds the requests in
     flight across all of them. Retries (up to `max_retries` after the first attempt) cover
-    429, 408, 409, 5xx, time-outs, connection errors and malformed ("garbage") replies,
+    429, 408, 409, 5xx, time-outs, dropped connections and malformed ("garbage") replies; a
+    refused connection is retried once (`CONNECT_RETRIES`), and not at all after one has failed,
     waiting `backoff_s * 2**n` with jitter, or longer if the server sends Retry-After.
     """
 
@@ -199,6 +207,7 @@ class ChatClient:
         self._client: httpx.Client | None = None
         # A local server must never be reached through a proxy from the environment.
         self._trust_env = parts.hostname not in _LOOPBACK_HOSTS
+        self._refused = False  # a request failed for good because no connection could be made
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "unset"
@@ -244,9 +253,13 @@ class ChatClient:
             attempt += 1
             if not outcome.retryable or attempt > self.max_retries:
                 break
+            if outcome.refused and (self._refused or attempt > CONNECT_RETRIES):
+                break
             self._count(retries=1)
             time.sleep(self._delay(attempt, outcome.retry_after))
         self._count(failures=1)
+        if outcome.refused:
+            self._refused = True
         raise ChatError(self.url, self.model, outcome.status, outcome.detail, attempt)
 
     def complete_many(
@@ -315,6 +328,9 @@ class ChatClient:
                 return _Failure(None, f"timed out after {self.timeout:g}s", retryable=True)
             except (http.UnsupportedProtocol, http.InvalidURL) as error:
                 return _Failure(None, self._scrub(f"{type(error).__name__}: {error}"), False)
+            except http.ConnectError as error:
+                detail = f"connection failed ({type(error).__name__}: {error})"
+                return _Failure(None, self._scrub(detail), retryable=True, refused=True)
             except http.TransportError as error:
                 detail = f"connection failed ({type(error).__name__}: {error})"
                 return _Failure(None, self._scrub(detail), retryable=True)
@@ -349,10 +365,10 @@ class ChatClient:
         return min(delay, self.max_backoff_s)
 
     def _scrub(self, text: str) -> str:
-        """One line, with the API key cut out (servers sometimes echo it)."""
+        """One line, with the API key and any URL credentials cut out (servers sometimes echo them)."""
         if self._api_key:
             text = text.replace(self._api_key, "***")
-        return one_line(text)
+        return one_line(redact(text))
 
     def _count(self, attempts: int = 0, retries: int = 0, failures: int = 0) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ Json = dict[str, Any]
 # The run.json fields that `run` and `merge` read.
 RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "invocation": (dict,), "dataset": (dict,), "generation": (dict,),
-    "backend": (dict,), "sharding": (dict,), "prompt_style": (str,),
+    "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,), "label": (str,),
 }
 
 
@@ -66,7 +66,7 @@ def read_run_file(path: Path) -> Json:
     """run.json of a run folder ({} when there is none yet), with the field types the engine reads."""
     if not path.is_file():
         return {}
-    remedy = "delete the run folder or pass another --run-name to start over"
+    remedy = "pass another --run-name, or --restart to start over"
     return check_fields(read_json_object(path, "run file", remedy), RUN_FIELDS, (), str(path), remedy)
 
 

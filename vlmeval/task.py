@@ -62,6 +62,7 @@ class ScoreContext:
 
     `data` is the local data path the samples came from (`--data`), None for the hub copy: a task
     that must read a sibling split (VQAv2 test-dev's submission lists all of test2015) finds it there.
+    `charts` (`--charts`) asks the engine for report.md's PNG charts; scorers ignore it.
     """
 
     judge: Judge | None = None
@@ -69,6 +70,7 @@ class ScoreContext:
     output_dir: Path | None = None
     data: str | None = None
     answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
+    charts: bool = False
 
     @property
     def output_folder(self) -> Path:
@@ -122,7 +124,9 @@ class DataSpec:
     selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
     kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
     be present in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`,
-    `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file.
+    `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file. `list_fields`
+    names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
+    2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
     """
 
     hub: str
@@ -135,6 +139,7 @@ class DataSpec:
     checks: tuple[ColumnCheck, ...] = ()
     keep: Callable[[Row], bool] | None = None
     images: ImageJoin | None = None
+    list_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,9 @@ class Task:
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
+    # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
+    # answers of the old version are then refused instead of being mixed into new reports.
+    version: int = 1
 
     @property
     def primary_metric(self) -> str:

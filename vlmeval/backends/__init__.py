@@ -13,23 +13,28 @@ __all__ = ["Backend", "BackendOptions", "GenerationSettings", "Request", "Sample
 def make_backend(model: str, options: BackendOptions) -> Backend:
     if model.startswith("openai:"):
         from vlmeval.backends.openai import OpenAIBackend
+        from vlmeval.errors import UsageError
 
         if not options.base_url:
-            from vlmeval.errors import UsageError
-
             raise UsageError(f"--model {model} needs --base-url (e.g. http://localhost:8000/v1)")
-        return OpenAIBackend(
-            model.removeprefix("openai:"),
-            options.base_url,
-            concurrency=options.concurrency,
-            api_key_env=options.api_key_env,
-            timeout=options.timeout,
-            max_retries=options.max_retries,
-        )
+        try:
+            return OpenAIBackend(
+                model.removeprefix("openai:"),
+                options.base_url,
+                concurrency=options.concurrency,
+                api_key_env=options.api_key_env,
+                timeout=options.timeout,
+                max_retries=options.max_retries,
+            )
+        except ValueError as exc:  # the message shows the URL without its credentials
+            raise UsageError(f"--base-url / --concurrency / --max-retries: {exc}") from exc
     if model.startswith("replay:"):
         from vlmeval.backends.replay import ReplayBackend
 
         return ReplayBackend(model.removeprefix("replay:"))
+    from vlmeval.extras import require
+
+    require("hf", f"--model {model} (a local model, run with transformers)")
     from vlmeval.backends.transformers import TransformersBackend
 
     return TransformersBackend(resolve_checkpoint(model), options)

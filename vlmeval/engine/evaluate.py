@@ -8,12 +8,26 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from vlmeval import console
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
+from vlmeval.engine.claims import held, try_claim
+from vlmeval.engine.memory import gc_paused
 from vlmeval.engine.predictions import read_predictions
+from vlmeval.engine.run_folder import (
+    MERGE_CLAIM,
+    RUN_FILE,
+    answering_shard,
+    check_merge,
+    fingerprint_of_first,
+    open_run,
+    read_run_file,
+    restart,
+    run_identity,
+    run_record,
+    update_run_file,
+)
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.scoring import score_answers
@@ -22,23 +36,21 @@ from vlmeval.engine.shards import (
     WorkerResult,
     detect_placement,
     gpu_slice,
-    merge_lock,
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.engine.store import Answer, AnswerStore
+from vlmeval.engine.store import Answer, AnswerStore, warn_torn
 from vlmeval.errors import PredictionsError, UsageError
-from vlmeval.io import atomic_write_json, ensure_writable
+from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
-from vlmeval.task import Sample, ScoreContext, Task
+from vlmeval.task import ScoreContext, Task
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class RunPlan:
     gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
+    restart: bool = False
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
 
@@ -106,13 +119,18 @@ def run(plan: RunPlan) -> int:
     """
     check_run_name(plan.run_name)
     placement = detect_placement()
+    if plan.restart and placement.launcher in ("torchrun", "slurm"):
+        raise UsageError(f"--restart under {placement.launcher}: every rank would delete the others' "
+                         f"answers; delete {plan.run_dir} once before launching instead")
     if placement.launcher != "spawned":
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     ensure_writable(plan.run_dir)
-    identity = _run_identity(plan, sample_set)
-    _check_resume(plan.run_dir, identity)
+    if plan.restart and placement.launcher == "single":
+        restart(plan.run_dir)  # spawned workers find the folder their parent started over
+    open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
+             lambda n: fingerprint_of_first(plan, sample_set, n))
     store = AnswerStore(plan.run_dir)
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
@@ -122,8 +140,8 @@ def run(plan: RunPlan) -> int:
         if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
             console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
         count = plan.shards or _default_shard_count(plan)
-        _record_run(plan.run_dir, identity, {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                              "gpus_per_shard": plan.gpus_per_shard})
+        update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
+                                                    "gpus_per_shard": plan.gpus_per_shard}})
         if count > 1:
             console.status(f"starting {count} shards, each with its own model ...")
             gpus = visible_gpus() if _uses_gpus(plan) else []
@@ -131,23 +149,37 @@ def run(plan: RunPlan) -> int:
             if failed:
                 return _report_failed_shards(failed, sample_set, store)
         else:
-            _generate_shard(plan, sample_set, store, placement, pending)
+            _generate_shard(plan, sample_set, store, placement)
         return _finish_run(plan, sample_set, store)
     if placement.launcher != "spawned":
-        _record_run(plan.run_dir, identity, {"shards": placement.shard.count, "launcher": placement.launcher,
-                                              "gpus_per_shard": plan.gpus_per_shard})
+        update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": placement.launcher,
+                                                    "gpus_per_shard": plan.gpus_per_shard}})
         _select_local_gpus(placement, plan)
     _generate_shard(plan, sample_set, store, placement)
     if placement.launcher == "spawned":
         return EXIT_OK  # the parent merges once every worker has returned
-    with merge_lock(plan.run_dir):
-        answered = store.read().answers
-        waiting = sum(s.id not in answered for s in sample_set.samples)
-        if waiting:
-            print(f"shard {placement.shard.index} of {placement.shard.count} done; {waiting} samples "
-                  f"of other shards still unanswered: the last shard to finish merges "
-                  f"(or run `vlmeval merge {plan.run_dir}`)")
-            return EXIT_OK
+    return _merge_if_last(plan, sample_set, store, placement)
+
+
+def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """Under torchrun/Slurm the shard that finds every sample answered merges.
+
+    Each shard closes its answer file before looking, so the last one to finish sees all
+    answers; of shards finishing together, the one that creates the merge claim merges.
+    """
+    where = f"shard {placement.shard.index} of {placement.shard.count} done"
+    answered = store.read().answers
+    waiting = sum(s.id not in answered for s in sample_set.samples)
+    if waiting:
+        print(f"{where}; {waiting} samples of other shards still unanswered: the last shard to "
+              f"finish merges (or run `vlmeval merge {plan.run_dir}`)")
+        return EXIT_OK
+    claim = plan.run_dir / MERGE_CLAIM
+    holder = try_claim(claim)
+    if holder is not None:
+        print(f"{where}; another shard ({holder.describe()}) is merging")
+        return EXIT_OK
+    with held(claim):
         return _finish_run(plan, sample_set, store)
 
 
@@ -166,33 +198,32 @@ def _say_progress(plan: RunPlan, owned: int, pending: int, where: str) -> None:
         console.status(f"answering {pending} samples{where}")
 
 
-def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement,
-                    pending: list[Sample] | None = None) -> None:
-    """Answer the shard's pending samples; a worker finds (and reports) them itself."""
-    if pending is None:
-        pending = pending_samples(sample_set.samples, store, placement.shard)
-        owned = sum(placement.shard.owns(s.id) for s in sample_set.samples)
-        _say_progress(plan, owned, len(pending), f" (shard {placement.shard.index} of {placement.shard.count})")
+def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
+    """Answer this shard's pending samples, holding the shard's claim so nobody answers them twice."""
+    shard = placement.shard
+    with answering_shard(plan.run_dir, store, shard):
+        pending = pending_samples(sample_set.samples, store, shard)
+        if placement.is_worker:  # a single process said what the whole run kept before
+            owned = sum(shard.owns(s.id) for s in sample_set.samples)
+            _say_progress(plan, owned, len(pending), f" (shard {shard.index} of {shard.count})")
 
-    def build_backend() -> Backend:
-        cache = plan.backend_cache
-        loading = cache is None or not cache.loaded  # the tasks of one command share one load
-        if loading:
-            shard = placement.shard
-            where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
-            console.status(f"loading the model {plan.model}{where} ...")
-        backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
-            plan.model, plan.backend_options)
-        described = backend.describe()
-        if loading:
-            log.info("the model is ready: %s", ", ".join(
-                f"{key.replace('_', ' ')} {value}" for key, value in described.items()
-                if value not in (None, False)))
-        _record_backend(plan.run_dir, described)
-        return backend
+        def build_backend() -> Backend:
+            cache = plan.backend_cache
+            loading = cache is None or not cache.loaded  # the tasks of one command share one load
+            if loading:
+                where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
+                console.status(f"loading the model {plan.model}{where} ...")
+            backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
+                plan.model, plan.backend_options)
+            described = backend.describe()
+            if loading:
+                log.info("the model is ready: %s", ", ".join(
+                    f"{key.replace('_', ' ')} {value}" for key, value in described.items()
+                    if value not in (None, False)))
+            update_run_file(plan.run_dir, {"backend": described})
+            return backend
 
-    generate(pending, build_backend, plan.settings, store, plan.batch_size, placement.shard,
-             plan.show_progress)
+        generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
 
 
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
@@ -203,7 +234,7 @@ def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int
 
 def _record_label(run_dir: Path, label: str) -> None:
     """The latest --label given for this run folder (a re-run may rename the run)."""
-    atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "label": label})
+    update_run_file(run_dir, {"label": label})
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
@@ -251,22 +282,24 @@ def score_file(
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
     console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
-    sample_set = load_samples(task, data, split, limit)
-    predictions = read_predictions(predictions_file)
-    known = {s.id for s in sample_set.samples}
-    unknown = [i for i in predictions if i not in known]
-    if unknown:
-        raise PredictionsError(
-            f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
-            f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
-        )
-    answers = {
-        i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
-        for i, p in predictions.items()
-    }
-    ensure_writable(output)
-    run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
-                       run_name=_run_name_of(output, task), label=label)
+    # Rows, samples, prediction lines and answers: bulk, acyclic, no network (see gc_paused).
+    with gc_paused():
+        sample_set = load_samples(task, data, split, limit)
+        predictions = read_predictions(predictions_file)
+        known = {s.id for s in sample_set.samples}
+        unknown = [i for i in predictions if i not in known]
+        if unknown:
+            raise PredictionsError(
+                f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
+                f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
+            )
+        answers = {
+            i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+            for i, p in predictions.items()
+        }
+        ensure_writable(output)
+        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
+                           run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
 
@@ -293,16 +326,20 @@ def finish(
     reading = task.answer_reading(context.answer_reading)
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
-    report = build_report(task, records, model, scored, run_info)
-    if reading is not None:
-        report.answer_reading = reading.describe()
-    if task.write_artifacts is not None and not scored:
-        predictions = [r.prediction for r in records]
-        report.artifacts = task.write_artifacts(samples, predictions, context)
-    if context.judge is not None:
-        report.judge = context.judge.describe()
-    write_outputs(folder, records, report)
-    print_report(report)
+    # Reports, files and the console table are built without making cycles; with the collector on,
+    # its full passes rescanned the whole heap of samples and records, also while modules such as
+    # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
+    with gc_paused():
+        report = build_report(task, records, model, scored, run_info)
+        if reading is not None:
+            report.answer_reading = reading.describe()
+        if task.write_artifacts is not None and not scored:
+            predictions = [r.prediction for r in records]
+            report.artifacts = task.write_artifacts(samples, predictions, context)
+        if context.judge is not None:
+            report.judge = context.judge.describe()
+        write_outputs(folder, records, report, charts=context.charts)
+        print_report(report)
     print(f"results: {folder}")
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
@@ -319,55 +356,15 @@ def _local_data(task: Task, data: str | None) -> str | None:
     return data
 
 
-def _run_identity(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
-    data = plan.data if plan.data in (None, DEMO) else str(Path(plan.data).expanduser().resolve())
-    return {
-        "task": plan.task.name,
-        "model": plan.model,
-        "dataset": sample_set.describe(),
-        "generation": plan.settings.to_dict(),
-        "prompt_style": plan.backend_options.prompt_style,
-        "invocation": {"data": data, "split": plan.split, "limit": plan.limit,
-                       "tasks_dirs": list(plan.tasks_dirs)},
-    }
-
-
-_MUST_MATCH = ("model", "generation", "prompt_style")
-
-
-def _read_run_file(run_dir: Path) -> dict[str, Any]:
-    from vlmeval.state import read_run_file
-
-    return read_run_file(run_dir / RUN_FILE)
-
-
-def _check_resume(run_dir: Path, identity: dict[str, Any]) -> None:
-    """Refuse to mix answers from different models or settings in one run folder."""
-    previous = _read_run_file(run_dir)
-    for key in _MUST_MATCH:
-        if key in previous and previous[key] != identity[key]:
-            raise UsageError(
-                f"{run_dir} holds a run with another {key} ({previous[key]!r}); "
-                f"pass another --run-name or --output, or delete that folder"
-            )
-
-
-def _record_run(run_dir: Path, identity: dict[str, Any], sharding: dict[str, Any]) -> None:
-    previous = _read_run_file(run_dir)
-    atomic_write_json(run_dir / RUN_FILE, {**previous, **identity, "sharding": sharding})
-
-
-def _record_backend(run_dir: Path, backend: dict[str, Any]) -> None:
-    atomic_write_json(run_dir / RUN_FILE, {**_read_run_file(run_dir), "backend": backend})
-
-
 def _run_info(run_dir: Path) -> RunInfo:
-    recorded = _read_run_file(run_dir)
+    recorded = read_run_file(run_dir)
+    identity = recorded.get("identity")
     return RunInfo(
         dataset=recorded.get("dataset", {}),
         generation=recorded.get("generation", {}),
         backend=recorded.get("backend", {}),
         sharding=recorded.get("sharding", {}),
+        identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),
     )
@@ -377,7 +374,7 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`)."""
     from vlmeval.registry import load_registry
 
-    recorded = _read_run_file(run_dir)
+    recorded = read_run_file(run_dir)
     if not recorded:
         raise UsageError(f"{run_dir}: no {RUN_FILE} here; pass a folder written by `vlmeval run`")
     for key in ("task", "model"):
@@ -387,6 +384,10 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
     sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
-    answers = AnswerStore(run_dir).read().answers
+    check_merge(run_dir, recorded, task, sample_set,
+                lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
+    state = AnswerStore(run_dir).read()
+    warn_torn(state)
+    answers = state.answers
     context = replace(context, data=_local_data(task, invocation.get("data")))
     return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)

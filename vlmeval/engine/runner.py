@@ -19,7 +19,7 @@ from typing import Any
 
 from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend, Request, SampleError
 from vlmeval.engine.shards import WHOLE_RUN, Shard
-from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter
+from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
 from vlmeval.task import Sample
 
@@ -51,9 +51,7 @@ class GenerationSummary:
 def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard) -> list[Sample]:
     """The shard's samples that have no successful answer yet."""
     state = store.read()
-    if state.torn_lines:
-        log.warning("%d unreadable answer lines skipped (first: %s); their samples are answered again",
-                    len(state.torn_lines), state.torn_lines[0])
+    warn_torn(state)
     done = state.answers
     return [
         s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].ok)

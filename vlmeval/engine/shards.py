@@ -8,15 +8,14 @@ so one that dies cannot hang the rest, and whoever finishes last merges.
 
 from __future__ import annotations
 
-import fcntl
 import os
+import signal
 import subprocess
 import sys
+import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from vlmeval.errors import UsageError
 
@@ -128,28 +127,51 @@ def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> s
     return str(max(1, cores // count))
 
 
+class Terminated(Exception):
+    """SIGTERM reached this process; raised where it waits so that cleanup runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def spawn_workers(argv: Sequence[str], count: int, gpus: Sequence[str], per_shard: int) -> list[WorkerResult]:
-    """Run `vlmeval <argv>` once per shard and wait for all of them, whatever each one does."""
-    processes = []
+    """Run `vlmeval <argv>` once per shard and wait for all of them, whatever each one does.
+
+    SIGTERM or SIGINT to this process stops every worker (SIGTERM, then SIGKILL after
+    `STOP_GRACE_S`) before it returns: no worker is left running on its own.
+    """
+    processes: list[tuple[Shard, subprocess.Popen[bytes]]] = []
     threads = None if gpus else cpu_threads_per_shard(count)
-    for index in range(count):
-        env = {**os.environ, SHARD_ENV: f"{index}/{count}"}
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_slice(gpus, index, per_shard))
-        elif threads is not None:
-            env["OMP_NUM_THREADS"] = threads
-        processes.append(
-            (Shard(index, count), subprocess.Popen([sys.executable, "-m", "vlmeval", *argv], env=env))
-        )
-    return [WorkerResult(shard, process.wait()) for shard, process in processes]
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        for index in range(count):
+            env = {**os.environ, SHARD_ENV: f"{index}/{count}"}
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_slice(gpus, index, per_shard))
+            elif threads is not None:
+                env["OMP_NUM_THREADS"] = threads
+            processes.append(
+                (Shard(index, count), subprocess.Popen([sys.executable, "-m", "vlmeval", *argv], env=env))
+            )
+        return [WorkerResult(shard, process.wait()) for shard, process in processes]
+    finally:
+        _stop([process for _, process in processes])
+        signal.signal(signal.SIGTERM, previous)
 
 
-@contextmanager
-def merge_lock(run_dir: Path) -> Iterator[None]:
-    """Serialises merges of one run folder between shards that finish at the same moment."""
-    with open(run_dir / ".merge.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+STOP_GRACE_S = 10.0
+
+
+def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Terminate the workers still running, and kill those that ignore it."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in running:
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -3,19 +3,21 @@
 Each shard appends to its own `answers/shard-K-of-N.jsonl`, one line per sample, flushed after
 every batch, so a killed process loses at most the batch in flight. Reading takes every file in
 the folder, whatever the shard count that wrote it, and the last line for an id wins. A line cut
-off by a crash is skipped and its sample is answered again.
+off by a crash (whatever byte it ends on) is skipped and its sample is answered again.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 ANSWERS_DIR = "answers"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class StoreState:
     torn_lines: list[str]
 
 
+def warn_torn(state: StoreState) -> None:
+    if state.torn_lines:
+        log.warning("%d unreadable answer lines skipped (first: %s); their samples are answered again",
+                    len(state.torn_lines), state.torn_lines[0])
+
+
 class AnswerStore:
     def __init__(self, run_dir: Path) -> None:
         self.folder = run_dir / ANSWERS_DIR
@@ -50,8 +58,7 @@ class AnswerStore:
         if not self.folder.is_dir():
             return StoreState(answers, torn)
         for file in sorted(self.folder.glob("shard-*.jsonl")):
-            for line_no, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-                answer = _parse_line(line)
+            for line_no, answer in enumerate(_answers_in(file.read_bytes()), 1):
                 if answer is None:
                     torn.append(f"{file}:{line_no}")
                     continue
@@ -63,6 +70,28 @@ class AnswerStore:
     def writer(self, shard: int, n_shards: int) -> AnswerWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         return AnswerWriter(self.shard_file(shard, n_shards))
+
+    def claim_file(self, shard: int, n_shards: int) -> Path:
+        """Held by the one process answering that shard (`vlmeval.engine.claims`)."""
+        return self.folder / f"shard-{shard:05d}-of-{n_shards:05d}.claim"
+
+
+def _answers_in(data: bytes) -> list[Answer | None]:
+    """Every line of an answer file, None for one that cannot be used.
+
+    Bytes, not text: a line cut by a crash or a full disk may end inside a multi-byte character,
+    which must cost that line only, not the whole file.
+    """
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the file ends with a newline: no tail
+    parsed: list[Answer | None] = []
+    for raw in lines:
+        try:
+            parsed.append(_parse_line(raw.decode("utf-8")))
+        except UnicodeDecodeError:
+            parsed.append(None)
+    return parsed
 
 
 def _parse_line(line: str) -> Answer | None:
@@ -77,16 +106,20 @@ def _parse_line(line: str) -> Answer | None:
 
 
 class AnswerWriter:
-    """Appends answers to one shard file; a torn tail from a crash is closed off first."""
+    """Appends answers to one shard file; a torn tail from a crash is closed off first.
+
+    Unbuffered bytes: each batch reaches the file in one `write` call or raises there, so a full
+    disk is reported once, at that batch, and closing has nothing left to flush.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open
-        self._file.seek(0, os.SEEK_END)
-        if self._file.tell() > 0:
-            self._file.seek(self._file.tell() - 1)
-            if self._file.read(1) != "\n":
-                self._file.write("\n")
+        self._file = open(path, "ab+", buffering=0)  # noqa: SIM115 - kept open
+        end = self._file.seek(0, os.SEEK_END)
+        if end > 0:
+            self._file.seek(end - 1)
+            if self._file.read(1) != b"\n":
+                self._write_all(b"\n")
 
     def write(self, answers: Iterable[Answer]) -> None:
         lines = [
@@ -94,8 +127,15 @@ class AnswerWriter:
             for a in answers
         ]
         if lines:
-            self._file.write("\n".join(lines) + "\n")
-            self._file.flush()
+            self._write_all(("\n".join(lines) + "\n").encode("utf-8"))
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            if not written:
+                raise OSError(errno.EIO, "the write made no progress")
+            view = view[written:]
 
     def close(self) -> None:
         self._file.close()

@@ -162,8 +162,11 @@ def html_page(board: Leaderboard) -> str:
             css = "num best" if best else "num"
             cells.append(f'<td class="{css}" title="{e(tip)}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
+    from vlmeval.extras import plots_or_note
+
     try:
-        charts = _charts(board)
+        charts = _charts(board) if plots_or_note("the leaderboard's charts") else [
+            '<p class="note">charts not drawn: matplotlib is not installed (pip install \'vlmeval[plots]\')</p>']
     except Exception as exc:  # noqa: BLE001 - the table is the page; charts are a bonus
         charts = [f'<p class="note">charts not drawn: {e(str(exc))}</p>']
     warnings = "".join(f"<li>{e(w)}</li>" for w in board.warnings)

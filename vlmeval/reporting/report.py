@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import platform
 import re
@@ -11,13 +12,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vlmeval.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from vlmeval.metrics import Record, compute_metrics, grouped
+from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from vlmeval.metrics import Record, grouped
+from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
 from vlmeval.task import JUDGE_ERROR, Task
+
+if TYPE_CHECKING:
+    from vlmeval.stats.resampling import RecordView
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +74,24 @@ def build_report(
         identity=dict(run_info.identity) if run_info.identity is not None else None,
         prompt_example=records[0].prompt if records else None,
         versions=package_versions(),
-        command=" ".join(sys.argv),
+        command=redact_argv(sys.argv),  # no user:password@ of a --base-url
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     if scored:
-        report.metrics = compute_metrics(task.metrics, records)
-        report.metrics_n = {m.name: len(m.select(records)) for m in task.metrics if m.name in report.metrics}
+        from vlmeval.stats.resampling import RecordView
+
+        # Each metric's selection is evaluated once and shared with the intervals (VQAv2 val: three
+        # predicates over 214k records were evaluated three times each).
+        view = RecordView(records)
+        for metric in task.metrics:
+            mask = view.selected(metric.where).tolist()
+            chosen = list(records) if metric.where is None else list(itertools.compress(records, mask))
+            if chosen:
+                report.metrics[metric.name] = metric.reduce(chosen)
+                report.metrics_n[metric.name] = len(chosen)
         primary = task.metrics[0]
         report.breakdown = {by: grouped(primary, by, records) for by in task.breakdowns}
-        add_intervals(report, task, records)
+        add_intervals(report, task, view)
         if task.summary_line is not None:
             report.summary = task.summary_line(report.metrics, len(records))
     return report
@@ -91,12 +105,11 @@ def incomplete_summary(report: RunReport) -> str:
     return f"{sum(counts.values())} samples to redo ({detail})"
 
 
-def add_intervals(report: RunReport, task: Task, records: Sequence[Record]) -> None:
+def add_intervals(report: RunReport, task: Task, view: RecordView) -> None:
     """95% intervals of every metric and breakdown group (vlmeval.stats.resampling), and metric scales."""
     from vlmeval.stats.inference import LEVEL, SEED
-    from vlmeval.stats.resampling import RecordView, breakdown_intervals, metric_intervals
+    from vlmeval.stats.resampling import breakdown_intervals, metric_intervals
 
-    view = RecordView(records)
     intervals = metric_intervals(task.metrics, view)
     report.ci = {name: [i.low, i.high] for name, i in intervals.items()}
     methods = {"bootstrap": "percentile bootstrap", "jackknife": "delete-a-group jackknife, normal"}
@@ -116,16 +129,23 @@ def add_intervals(report: RunReport, task: Task, records: Sequence[Record]) -> N
     }
 
 
-def write_outputs(folder: Path, records: Sequence[Record], report: RunReport) -> None:
+def write_outputs(folder: Path, records: Sequence[Record], report: RunReport, charts: bool = False) -> None:
+    """predictions.jsonl, report.json and report.md; with `charts`, the breakdown charts beside it
+    (opt-in: importing matplotlib and drawing cost more than scoring a small task)."""
     atomic_write_jsonl(folder / "predictions.jsonl", (r.to_json() for r in records))
     atomic_write_json(folder / "report.json", report.to_json())
-    atomic_write_text(folder / "report.md", render_markdown(report, write_charts(folder, report)))
+    drawn = write_charts(folder, report) if charts else {}
+    atomic_write_text(folder / "report.md", render_markdown(report, drawn))
 
 
 def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
     """One bar chart per breakdown beside report.md: {breakdown key: file name}. A chart that cannot
     be drawn is logged and skipped: the report itself is what must not be lost."""
+    from vlmeval.extras import plots_or_note
+
     charts: dict[str, str] = {}
+    if not report.breakdown or not plots_or_note("report.md's charts"):
+        return charts
     metric = report.primary_metric
     for by, groups in report.breakdown.items():
         if not groups:
@@ -140,6 +160,8 @@ def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
                             [intervals.get(group) for group in groups],
                             f"{report.task}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
             atomic_write_bytes(folder / name, png)
+        except WriteError:
+            raise  # a full disk is not a chart that cannot be drawn: it stops the run, loudly
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("chart of %s by %s not written: %s", metric, by, exc)
             continue

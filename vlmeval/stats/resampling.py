@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vlmeval.metrics import Metric, Record, natural_key
+from vlmeval.metrics import Metric, Predicate, Record, natural_key
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
@@ -55,6 +55,18 @@ class RecordView:
         self.records = records
         self._positions: dict[object, tuple[list[str], np.ndarray]] = {}
         self._scores: dict[str, np.ndarray] = {}
+        self._selected: dict[object, np.ndarray] = {}
+
+    def selected(self, where: Predicate | None) -> np.ndarray:
+        """Which records a metric's `where` keeps (bool per record), evaluated once per predicate."""
+        import numpy as np
+
+        if where is None:
+            return np.ones(len(self.records), dtype=bool)
+        if where not in self._selected:
+            self._selected[where] = np.fromiter((bool(where(r)) for r in self.records), dtype=bool,
+                                                count=len(self.records))
+        return self._selected[where]
 
     def units(self, metric: Metric) -> Units:
         import numpy as np
@@ -65,12 +77,7 @@ class RecordView:
             found = [positions.setdefault(unit(r) if unit else r.id, len(positions)) for r in self.records]
             self._positions[unit] = (list(positions), np.asarray(found, dtype=np.int64))
         keys, index = self._positions[unit]
-        where = metric.where
-        if where is None:
-            selected = np.ones(len(self.records), dtype=bool)
-        else:
-            selected = np.fromiter((bool(where(r)) for r in self.records), dtype=bool, count=len(self.records))
-        return Units(keys, index, selected, unit is not None)
+        return Units(keys, index, self.selected(metric.where), unit is not None)
 
     def scores(self, field: str) -> np.ndarray:
         import numpy as np

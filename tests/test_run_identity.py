@@ -1,0 +1,271 @@
+"""Run identity: stored answers are reused only for the same question, model and settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse
+from tests.faults import start_cli
+from tests.helpers import COLORS, png_bytes, read_jsonl, sqa_row, write_parquet
+from tests.test_reliability import ScriptedBackend
+from vlmeval.cli import main
+from vlmeval.engine.claims import create_exclusive, try_claim
+from vlmeval.io import ensure_writable
+
+
+@pytest.fixture()
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
+    backend = ScriptedBackend()
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
+    yield backend
+
+
+def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8) -> Path:
+    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb))
+            for i, rgb in enumerate(list(COLORS.values()) * (n // 4))]
+    return write_parquet(folder / "test-00000-of-00001.parquet", rows)
+
+
+def _run(out: Path, data: Path | str, *extra: str, model: str = "scripted") -> int:
+    return main(["run", "--task", "sqa", "--model", model, "--data", str(data), "--output", str(out),
+                 "--run-name", "r", "--no-progress", *extra])
+
+
+def _error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_other_data_into_the_same_run_folder_is_refused(tmp_path: Path, scripted: ScriptedBackend,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = _sqa(tmp_path / "a"), _sqa(tmp_path / "b", question="Which colour is it?")
+    assert _run(tmp_path / "out", first) == 0
+    capsys.readouterr()
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", second) == 2
+    error = _error(capsys)
+    assert "holds answers of another run" in error and "--data/--split data" in error
+    assert "--restart" in error and "--run-name" in error and scripted.calls == []
+    report = json.loads((tmp_path / "out" / "r" / "sqa" / "report.json").read_text())
+    assert report["dataset"]["source"] == str(first)  # the old report was left alone
+
+
+def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: ScriptedBackend,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    _sqa(tmp_path / "d", question="A rewritten prompt")
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2
+    assert "dataset content" in _error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--dtype", "float16"], "dtype"),
+        (["--attn-implementation", "eager"], "attn_implementation"),
+        (["--prompt-style", "plain"], "prompt_style"),
+        (["--temperature", "0.7"], "generation"),
+        (["--max-new-tokens", "3"], "generation"),
+        (["--split", "validation"], "split"),
+    ],
+)
+def test_each_setting_that_decides_answers_is_checked(tmp_path: Path, scripted: ScriptedBackend,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      flags: list[str], named: str) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data, *flags) == 2
+    assert named in _error(capsys)
+
+
+def test_task_version_and_checkpoint_are_checked(tmp_path: Path, scripted: ScriptedBackend,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text('{"hidden_size": 8}')
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    (checkpoint / "config.json").write_text('{"hidden_size": 16}')
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint" in _error(capsys)
+    (checkpoint / "config.json").write_text('{"hidden_size": 8}')
+    import vlmeval.commands
+
+    real_tasks = vlmeval.commands._selected_tasks
+    monkeypatch.setattr(vlmeval.commands, "_selected_tasks",
+                        lambda args: [replace(task, version=2) for task in real_tasks(args)])
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "task_version (recorded 1, now 2)" in _error(capsys)
+
+
+def test_restart_starts_over(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, "--temperature", "0.5", "--restart") == 0
+    assert sum(map(len, scripted.calls)) == 8  # every sample asked again
+    recorded = json.loads((tmp_path / "out" / "r" / "sqa" / "run.json").read_text())
+    assert recorded["identity"]["generation"]["temperature"] == 0.5
+    assert recorded["identity"]["schema_version"] == 1
+
+
+def test_a_larger_or_smaller_limit_reuses_the_shared_answers(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    data = _sqa(tmp_path / "d", n=12)
+    assert _run(tmp_path / "out", data, "--limit", "4") == 0
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, "--limit", "8") == 0
+    assert sorted(i for call in scripted.calls for i in call) == [str(i) for i in range(4, 8)]
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, "--limit", "2") == 0
+    assert _run(tmp_path / "out", data) == 0
+    assert sorted(int(i) for call in scripted.calls for i in call) == list(range(8, 12))
+
+
+def test_exactly_one_exclusive_create_wins(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def race(n: int) -> None:
+        barrier.wait()
+        wins.append(create_exclusive(target, f"writer {n}"))
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    assert target.read_text().startswith("writer ") and [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    claim = tmp_path / "shard.claim"
+    import socket
+
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    assert try_claim(claim) is None  # stale: this process holds it now
+    assert json.loads(claim.read_text())["pid"] == os.getpid()
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": time.time()}))
+    holder = try_claim(claim)
+    assert holder is not None and holder.pid == os.getppid()
+    # A live pid that started after the claim was taken is another process that reused the pid.
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": 1.0}))
+    assert try_claim(claim) is None
+
+
+def test_concurrent_write_checks_do_not_trip_over_each_other(tmp_path: Path) -> None:
+    """The race behind 'output folder ... is not writable (No such file or directory)'."""
+    errors: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            for _ in range(300):
+                ensure_writable(tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def _slow(body: dict[str, Any], headers: Any) -> FakeResponse:
+    return FakeResponse.text("A", delay_s=0.03)
+
+
+def _api_args(server: FakeOpenAIServer, out: Path, *extra: str) -> list[str]:
+    return ["run", "--task", "sqa", "--model", "openai:fake-model", "--base-url", server.base_url,
+            "--data", "demo", "--output", str(out), "--run-name", "api", "--batch-size", "4",
+            "--concurrency", "1", "--no-progress", *extra]
+
+
+def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) -> None:
+    with FakeOpenAIServer(reply=_slow) as server:
+        runs = [start_cli(*_api_args(server, tmp_path, "--temperature", t)) for t in ("0", "0.5")]
+        results = [(p.wait(timeout=240), p.communicate()[1]) for p in runs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "holds answers of another run" in refused and "generation" in refused
+    answers = read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")
+    assert len(answers) == 60
+
+
+def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: Path) -> None:
+    with FakeOpenAIServer(reply=_slow) as server:
+        runs = [start_cli(*_api_args(server, tmp_path)) for _ in range(2)]
+        results = [(p.wait(timeout=240), p.communicate()[1]) for p in runs]
+        asked = len(server.requests)
+    assert 0 in [code for code, _ in results], results
+    for code, err in results:
+        assert code == 0 or (code == 2 and "is answering shard 0 of 1" in err), err
+    assert asked == 60  # nobody answered a sample twice
+    assert len(read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")) == 60
+
+
+def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_path: Path) -> None:
+    """The torchrun/Slurm merge is decided by an exclusively created file, not flock."""
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if k not in {"RANK", "WORLD_SIZE", "SLURM_PROCID", "VLMEVAL_SHARD"}}
+    run_dir = tmp_path / "api" / "sqa"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with FakeOpenAIServer("A") as server:
+            first = subprocess.run([sys.executable, "-m", "vlmeval", *_api_args(server, tmp_path)],
+                                   env={**env, "RANK": "0", "WORLD_SIZE": "2"}, capture_output=True, text=True,
+                                   check=False)
+            assert first.returncode == 0, first.stderr
+            (run_dir / ".merging").write_text(json.dumps(
+                {"host": socket.gethostname(), "pid": holder.pid, "since": time.time()}))
+            last = [sys.executable, "-m", "vlmeval", *_api_args(server, tmp_path)]
+            second = subprocess.run(last, env={**env, "RANK": "1", "WORLD_SIZE": "2"}, capture_output=True,
+                                    text=True, check=False)
+            assert second.returncode == 0, second.stderr
+            assert f"pid {holder.pid}" in second.stdout and "is merging" in second.stdout
+            assert not (run_dir / "report.json").exists()
+            holder.kill()
+            holder.wait()
+            again = subprocess.run(last, env={**env, "RANK": "1", "WORLD_SIZE": "2"}, capture_output=True,
+                                   text=True, check=False)
+        assert again.returncode == 0, again.stderr
+        assert (run_dir / "report.json").exists() and not (run_dir / ".merging").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted: ScriptedBackend,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    assert main(["merge", str(run_dir)]) == 0
+    _sqa(tmp_path / "d", question="Rewritten after the run")
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "ids, prompts or targets changed" in error

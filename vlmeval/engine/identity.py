@@ -1,0 +1,154 @@
+"""A run's identity: everything that decides an answer, checked before any stored answer is reused.
+
+Recorded under `identity` in `run.json`, which the first process to start a run folder creates
+exclusively (`claims.create_exclusive`): of two processes started at once with other settings,
+exactly one wins and the other is refused. `vlmeval run --restart` starts a folder over.
+
+The dataset part may grow: a run with a larger `--limit` (or a dataset that gained rows) reuses
+the answers of the samples it shares with the recorded run, once those samples' fingerprint
+(ids, prompts, targets) is shown to be the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from vlmeval.errors import UsageError
+
+IDENTITY_SCHEMA_VERSION = 1
+RESTART_HINT = "pass another --run-name, or --restart to delete its answers and start over"
+# Files a checkpoint folder is identified by: its config and the index of its weight files.
+_CONFIG_FILES = ("config.json", "generation_config.json", "model.safetensors.index.json",
+                 "pytorch_model.bin.index.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+class IdentityMismatch(UsageError):
+    """Stored answers belong to another run."""
+
+
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """Which samples: the `--data` source, the split, and the fingerprint of the first `n_rows`."""
+
+    data: str | None  # resolved local path, "demo", or None for the hub copy
+    source: str
+    split: str
+    n_rows: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What decides an answer. Fields that do not apply to a backend (dtype for an API) are None."""
+
+    task: str
+    task_version: int
+    model: str
+    backend: str  # "transformers", "openai", "replay"
+    checkpoint: str | None  # hub revision or hash of config + weights index; None where unknown
+    dtype: str | None
+    quantization: str | None
+    attn_implementation: str | None
+    prompt_style: str | None
+    generation: Mapping[str, Any]
+    dataset: DatasetIdentity
+    schema_version: int = IDENTITY_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunIdentity:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["dataset"] = DatasetIdentity(**data["dataset"])
+        values["generation"] = dict(data["generation"])
+        return cls(**values)
+
+    def differences(self, recorded: RunIdentity) -> list[str]:
+        """What differs from `recorded`, one phrase each; the dataset's growth is checked apart."""
+        found = []
+        for name in (f.name for f in fields(self)):
+            old, new = getattr(recorded, name), getattr(self, name)
+            if name == "dataset":
+                found += [f"--data/--split {part}" for part in _dataset_differences(old, new)]
+            elif name == "checkpoint" and (old is None or new is None):
+                continue  # an uncached hub id has no known revision yet: nothing to compare
+            elif old != new:
+                found.append(f"{name} (recorded {_short(old)}, now {_short(new)})")
+        return found
+
+
+def _dataset_differences(old: DatasetIdentity, new: DatasetIdentity) -> list[str]:
+    return [f"{name} (recorded {_short(getattr(old, name))}, now {_short(getattr(new, name))})"
+            for name in ("data", "source", "split") if getattr(old, name) != getattr(new, name)]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check(
+    current: RunIdentity, recorded: RunIdentity, run_dir: Path,
+    fingerprint_of_first: Callable[[int], str | None],
+) -> None:
+    """Refuse `current` unless its answers may be mixed with those of `recorded`.
+
+    `fingerprint_of_first(n)` is the fingerprint of the first n samples now, None when there
+    are fewer than n (a smaller --limit: those are then loaded by the caller).
+    """
+    differences = current.differences(recorded)
+    if not differences and recorded.dataset.n_rows and current.dataset != recorded.dataset:
+        now = fingerprint_of_first(recorded.dataset.n_rows)
+        if now != recorded.dataset.fingerprint:
+            differences.append(f"dataset content (ids, prompts or targets of the first "
+                               f"{recorded.dataset.n_rows} samples differ from the recorded run's)")
+    if differences:
+        raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
+
+
+def checkpoint_identity(model: str) -> str | None:
+    """A checkpoint's revision (hub cache) or a hash of its config and weights index (folder)."""
+    if model.startswith("openai:"):
+        return None
+    if model.startswith("replay:"):
+        path = Path(model.removeprefix("replay:")).expanduser()
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+    from vlmeval.backends import resolve_checkpoint
+
+    folder = Path(resolve_checkpoint(model)).expanduser()
+    if folder.is_dir():
+        return _folder_hash(folder)
+    return _hub_revision(model)
+
+
+def _folder_hash(folder: Path) -> str:
+    """Config files by content; weight files by name and size (hashing gigabytes would take minutes)."""
+    digest = hashlib.sha256()
+    for name in _CONFIG_FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(folder.iterdir()):
+        if path.suffix in _WEIGHT_SUFFIXES and path.is_file():
+            digest.update(f"{path.name}:{path.stat().st_size}\0".encode())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _hub_revision(model: str) -> str | None:
+    """The commit `main` points to in the local Hugging Face cache, when the model is there."""
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
+    ref = Path(hub) / f"models--{model.replace('/', '--')}" / "refs" / "main"
+    try:
+        return "revision:" + ref.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
