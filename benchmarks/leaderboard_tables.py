@@ -73,6 +73,9 @@ def main() -> None:
              "pandas + Styler, jinja2 (to_latex)": "import pandas\nfrom pandas.io.formats.style import Styler"}
     base = median(floor)
     for label, code in added.items():
+        if run_process([python, "-c", code]).returncode != 0:  # tabulate is no dependency of vlmeval
+            print(f"  {label:<38} not measured: a module is not installed (pip install tabulate)")
+            continue
         walls = time_command([python, "-c", code], args.runs)
         print(f"  {label:<38} {spread(walls)}; +{median(walls) - base:.3f} s over the floor")
 

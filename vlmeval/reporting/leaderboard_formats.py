@@ -7,7 +7,7 @@ a table, inject markup or plant a spreadsheet formula.
 Markdown, CSV and LaTeX are written here, not through pandas (`DataFrame.to_markdown`, `to_csv`,
 `Styler.to_latex`; issue 18 asked for them unless a measured reason said otherwise). Measured by
 benchmarks/leaderboard_tables.py (2 shared cores, 20 models x 6 tasks): `vlmeval leaderboard
---format md|csv|latex` takes ~0.12-0.13 s and imports no pandas; `import pandas` alone adds ~0.40-0.43 s,
+--format md|csv|latex` takes ~0.12-0.13 s and imports no pandas; `import pandas` alone adds ~0.40-0.44 s,
 `tabulate` (to_markdown's dependency, not installed today) ~0.01-0.08 s more, and a pandas build of
 these three renderers took the command to 0.43-0.65 s (4x). It saved no lines either: the escaping
 (`vlmeval.escape`) and the bold best value stay ours, and `Styler.to_latex` would add jinja2 to the
