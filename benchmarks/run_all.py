@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 # (name, script, arguments, arguments with --quick)
 SUITE: list[tuple[str, str, list[str], list[str]]] = [
     ("startup", "startup.py", [], ["--runs", "3"]),
+    ("leaderboard-tables", "leaderboard_tables.py", [], ["--runs", "3"]),
     ("overhead", "harness_overhead.py", ["--phases", "--repeat", "2"], ["--repeat", "1", "--phases"]),
     ("generation", "generation.py", [], ["--samples", "96"]),
     ("generation-1-thread", "generation.py", ["--threads", "1"], ["--samples", "96", "--threads", "1"]),

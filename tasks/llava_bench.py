@@ -25,7 +25,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vlmeval.errors import UsageError
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
@@ -86,13 +85,9 @@ def parse_scores(review: str) -> tuple[float, float] | None:
 
 
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
-    if context.judge is None:
-        raise UsageError(
-            f"llava_bench_wild is scored by an LLM judge and none was given; answers are kept: re-run the "
-            f"same command with --judge MODEL --judge-base-url URL (the official judge is {OFFICIAL_JUDGE})"
-        )
+    judge = context.require_judge("llava_bench_wild", OFFICIAL_JUDGE)
     runs = context.judge_runs
-    context.judge.declare_prompt("llava_bench", RULE)
+    judge.declare_prompt("llava_bench", RULE)
     asked = [(i, run) for i, p in enumerate(predictions) if p is not None for run in range(runs)]
     queries = [
         JudgeQuery(judge_content(samples[i].meta["caption"], samples[i].text, samples[i].target,
@@ -100,7 +95,7 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
                    temperature=JUDGE_TEMPERATURE, max_tokens=JUDGE_MAX_TOKENS, run=run, system=SYSTEM)
         for i, run in asked
     ]
-    replies = dict(zip(asked, context.judge.ask_many(queries), strict=True)) if queries else {}
+    replies = dict(zip(asked, judge.ask_many(queries), strict=True)) if queries else {}
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:

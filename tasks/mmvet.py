@@ -155,22 +155,18 @@ def _run_scores(scores: Sequence[float]) -> dict[str, float]:
 
 
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
-    if context.judge is None:
-        raise UsageError(
-            f"mmvet is scored by an LLM judge and none was given; answers are kept: re-run the same "
-            f"command with --judge MODEL --judge-base-url URL (the official judge is {OFFICIAL_JUDGE})"
-        )
+    judge = context.require_judge("mmvet", OFFICIAL_JUDGE)
     runs = context.judge_runs
     if runs < 1:
         raise UsageError(f"--judge-runs must be at least 1 (got {runs})")
-    context.judge.declare_prompt("mmvet", JUDGE_PROMPT)
+    judge.declare_prompt("mmvet", JUDGE_PROMPT)
     gradings = {
         (index, run): Grading(judge_prompt(sample.text, sample.target, prediction), run)
         for index, (sample, prediction) in enumerate(zip(samples, predictions, strict=True))
         if prediction is not None
         for run in range(runs)
     }
-    grade(context.judge, list(gradings.values()))
+    grade(judge, list(gradings.values()))
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,7 @@ def test_demo_split_has_every_scienceqa_breakdown() -> None:
     assert all(0 <= r["answer"] < len(r["choices"]) for r in rows)
 
 
-def test_demo_model_beats_chance_on_demo_split(demo_model: tuple[Any, Any]) -> None:
+def test_demo_model_beats_chance_on_held_out_demo_split(demo_model: tuple[Any, Any]) -> None:
     import pyarrow.parquet as pq
     from PIL import Image
 
@@ -164,6 +165,38 @@ def test_demo_model_beats_chance_on_demo_split(demo_model: tuple[Any, Any]) -> N
     letters = [chr(ord("A") + r["answer"]) for r in rows]
     accuracy = sum(a == letter for a, letter in zip(answers, letters)) / len(rows)
     chance = sum(1 / len(r["choices"]) for r in rows) / len(rows)
-    assert accuracy >= 0.7 and accuracy >= chance + 0.25, (accuracy, chance, answers)
-    # Generation stops at </s>: the answers are bare letters, not runs of tokens.
-    assert all(len(a) == 1 for a in answers), answers
+    # Held-out questions (unseen words, noisier pictures): well above chance, honestly below 100%.
+    assert chance + 0.15 <= accuracy <= 0.9, (accuracy, chance, answers)
+    with_image = [a == letter for a, letter, r in zip(answers, letters, rows) if r["image"] is not None]
+    assert sum(with_image) / len(with_image) != accuracy  # IMG-Accuracy is not the overall accuracy
+    # Generation stops at </s>: the answers are bare letters (or nothing), not runs of tokens.
+    assert all(len(a) <= 1 for a in answers), answers
+
+
+def _training_script() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_demo.py"
+    spec = importlib.util.spec_from_file_location("train_demo", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_split_is_held_out_from_training() -> None:
+    """The committed split is what the script writes, and no text-only test question can be a training one."""
+    import pyarrow.parquet as pq
+
+    script = _training_script()
+    rows = pq.read_table(DEMO_PARQUET).to_pylist()
+    generated = script.demo_split(seed=2000)
+    assert [(s.hint, s.question, s.choices, s.answer) for s in generated] == [
+        (r["hint"], r["question"], r["choices"], r["answer"]) for r in rows
+    ]
+    script.check_held_out(generated)  # raises when a text-only question has no held-out word
+    draw = script.training_sampler(seed=1)
+    seen = {(s.hint, s.question) for s in (draw() for _ in range(3000)) if s.image is None}
+    text_only = [(r["hint"], r["question"]) for r in rows if r["image"] is None]
+    assert text_only and not seen & set(text_only)

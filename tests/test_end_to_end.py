@@ -71,10 +71,15 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     row = sqa_row()
     del row["choices"]
     data = write_parquet(tmp_path / "nochoices.parquet", [row])
-    missing_column = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl")
+    # -q leaves only results, warnings and errors: the error is exactly one line.
+    missing_column = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl", "-q")
     assert missing_column.returncode == 2
     assert "missing column 'choices'" in missing_column.stderr and str(data) in missing_column.stderr
     assert len(missing_column.stderr.strip().splitlines()) == 1
+    # With -v the status line that says what was being read comes first.
+    chatty = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl", "-v")
+    assert chatty.stderr.splitlines() == [f"reading the sqa samples from {data} ...",
+                                          missing_column.stderr.strip()]
 
     good = write_parquet(tmp_path / "good.parquet", [sqa_row()])
     no_model = vlmeval("run", "--task", "sqa", "--model", str(tmp_path / "nope"), "--data", str(good),

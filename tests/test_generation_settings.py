@@ -155,7 +155,7 @@ def test_quantised_loading_without_bitsandbytes_is_one_clear_line(
 
     if importlib.util.find_spec("bitsandbytes") is not None:
         pytest.skip("bitsandbytes is installed here")
-    code, _ = _run(tiny_llava, tmp_path, flag)
+    code, _ = _run(tiny_llava, tmp_path, flag, "-q")
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err == f"vlmeval: error: {flag} needs the bitsandbytes package, which is not installed " \

@@ -53,7 +53,7 @@ def test_table_sorting_and_average(three_runs: list[Path]) -> None:
     board = build_leaderboard(three_runs)
     assert [c.task for c in board.columns] == ["mmb", "mme", "sqa"]
     assert board.averaged == ["mmb", "sqa"]  # MME points are not averaged with percentages
-    assert [(r.model, r.average) for r in board.rows] == [("llava-13b", 71.5), ("llava-7b", 65.0), (EVIL, 45.0)]
+    assert [(r.name, r.average) for r in board.rows] == [("llava-13b", 71.5), ("llava-7b", 65.0), (EVIL, 45.0)]
 
 
 def test_every_format(three_runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,7 +110,7 @@ def test_missing_tasks_duplicates_and_unscored(tmp_path: Path) -> None:
     report["metrics"] = {}
     atomic_write_json(unscored, report)
     board = build_leaderboard([tmp_path])
-    assert [(r.model, r.average) for r in board.rows] == [("m2", 50.0), ("m1", None)]
+    assert [(r.name, r.average) for r in board.rows] == [("m2", 50.0), ("m1", None)]
     assert any("m2 on t2: using" in w and "m2-old" in w for w in board.warnings)
     assert any("unscored" in w for w in board.warnings)
     assert main(["leaderboard", str(tmp_path / "nowhere")]) == 2

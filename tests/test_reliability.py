@@ -113,7 +113,7 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(tmp_path: Path, scripted: 
         real_write(self, answers)
 
     monkeypatch.setattr(AnswerWriter, "write", fill_up)
-    assert _run(tmp_path, "--limit", "20", "--batch-size", "4") == 2
+    assert _run(tmp_path, "--limit", "20", "--batch-size", "4", "-q") == 2
     error = capsys.readouterr().err.strip()
     assert "No space left on device" in error and "re-run the same command" in error
     assert len(error.splitlines()) == 1

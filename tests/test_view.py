@@ -139,11 +139,11 @@ def test_page_shows_every_sample_with_thumbnails_and_no_errors(browser: Any, run
     assert page.count() == "60 of 60 samples"
     assert page.ids()[:3] == ["0", "1", "2"] and len(page.ids()) == 50  # first page, file order
     assert sorted(page.all_ids(), key=int) == sorted(expected, key=int)
-    # 40 demo samples have an image: each shows its thumbnail, the others a placeholder.
+    # 34 demo samples have an image: each shows its thumbnail, the others a placeholder.
     page.page.select_option("#pagesize", "100")
-    assert page.page.locator("tr.row img.thumb").count() == 40
-    assert page.page.locator("tr.row .nothumb").count() == 20
-    assert "Thumbnails (160 px) of 40 samples" in page.page.inner_text("#notes")
+    assert page.page.locator("tr.row img.thumb").count() == 34
+    assert page.page.locator("tr.row .nothumb").count() == 26
+    assert "Thumbnails (160 px) of 34 samples" in page.page.inner_text("#notes")
     page.page.click("tr.row >> nth=0")
     detail = page.page.inner_text("tr.detail")
     assert expected["0"]["prompt"] in detail and "score correct" in detail

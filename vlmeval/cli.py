@@ -56,9 +56,43 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
                         "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """-v/-q on the main parser and on every subcommand, so they work before or after it.
+
+    A subcommand's copy defaults to SUPPRESS: it sets the value only when given there, and never
+    overwrites what the main parser already set.
+    """
+    default = False if top_level else argparse.SUPPRESS
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="log more detail (what each step did, in sentences)")
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="print only results, warnings and errors (no progress)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vlmeval")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _Subcommands(argparse._SubParsersAction):
+    """Subparsers that all get -v/-q."""
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:  # type: ignore[override]
+        parser = super().add_parser(name, **kwargs)  # type: ignore[arg-type]
+        _add_verbosity(parser, top_level=False)
+        return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlmeval", description="Evaluate vision-language models.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--version", action="version", version=f"vlmeval {_version()}")
+    _add_verbosity(parser, top_level=True)
+    parser.register("action", "parsers", _Subcommands)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="evaluate a model on tasks and write a report per task")
@@ -91,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds to wait for one API reply before retrying it (default 120)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
+    run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
+                     "e.g. step-2000; recorded in report.json")
     run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
                      "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -105,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--predictions", required=True, help="JSONL with `id` and `prediction` per line")
     score.add_argument("--output", help="folder for report.json and predictions.jsonl "
                        "(default: results/scored/<task>)")
+    score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
     _add_judge(score)
 
     merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")
@@ -151,15 +188,30 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     board.add_argument("--suite", metavar="NAME", help="lay the columns out as the suite's table: its tasks "
                        "in its order, its metric and decimals per column (e.g. llava_v1.5)")
     board.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+    board.add_argument("--row", default="model", choices=["model", "run", "label"],
+                       help="what names a row: the model (default), the run folder name, or the --label "
+                       "given at run time (the run name where none was given)")
+
+
+class _LogFormat(logging.Formatter):
+    """-v's detail lines read as plain sentences; warnings and errors keep their level and source."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage() if record.levelno == logging.INFO else super().format(record)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # workers started by --shards re-run the same command line
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     install_log_redaction()
+    from vlmeval import console
+
+    console.configure(quiet=args.quiet, verbose=args.verbose)
     try:
         from vlmeval import commands
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +72,15 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
                         answer_reading=args.answer_reading, charts=args.charts)
 
 
+def _check_model_value(model: str) -> None:
+    """A predictions file given as --model is a common slip: point to `replay:` before any hub look-up."""
+    if model.endswith(".jsonl") and not model.startswith(("replay:", "openai:")):
+        where = "" if Path(model).expanduser().is_file() else " (and there is no such file)"
+        raise UsageError(f"--model {model}: a .jsonl file is a predictions file, not a model{where}; "
+                         f"to answer from saved predictions pass --model replay:{model}, "
+                         f"or score them with `vlmeval score --predictions {model}`")
+
+
 def _selected_tasks(args: argparse.Namespace) -> list[Task]:
     """The tasks of `--task`, `--tasks a,b` or `--suite NAME`, in order."""
     registry = load_registry(args.tasks_dir)
@@ -88,15 +98,27 @@ def _selected_tasks(args: argparse.Namespace) -> list[Task]:
     return [registry.get(name) for name in names]
 
 
+def _what_runs(args: argparse.Namespace) -> str:
+    if args.suite:
+        return f"suite {args.suite}"
+    return f"tasks {args.tasks}" if args.tasks else f"task {args.task}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
-    from vlmeval.engine.multi import resolve_data, run_tasks
+    from vlmeval import console
 
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
                  "--gpus-per-shard"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    _check_model_value(args.model)
     _positive_seconds("--request-timeout", args.request_timeout)
     _check_generation_flags(args)
+    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
+    from vlmeval.engine.multi import resolve_data, run_tasks
+    from vlmeval.engine.shards import SHARD_ENV
+
+    if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
+        console.status(f"vlmeval run: {_what_runs(args)}, model {args.model}")
     tasks = _selected_tasks(args)
     if args.split and len(tasks) > 1:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
@@ -140,12 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             settings=settings,
             backend_options=options,
             context=context,
-            show_progress=not args.no_progress,
+            show_progress=not (args.no_progress or args.quiet),
             shards=args.shards,
             gpus_per_shard=args.gpus_per_shard,
             tasks_dirs=tuple(args.tasks_dir),
             argv=tuple(args.argv),
             backend_cache=backends,
+            label=args.label,
             restart=args.restart,
         )
         return run(plan)
@@ -169,33 +192,49 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = _task(args)
     output = Path(args.output) if args.output else Path("results") / "scored" / task.name
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args, task))
+                      _score_context(args, task), label=args.label)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     import sys
 
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from vlmeval.reporting import escape
 
     registry = load_registry(args.tasks_dir)
-    table = Table(title="vlmeval tasks")
-    for column in ("task", "dataset", "split", "size", "metrics", "description"):
-        table.add_column(column)
+    # Rich measures the real terminal (COLUMNS where set, 80 when piped). Below 150 columns the
+    # dataset and split go under the description, so nothing is cut; the metrics column shows the
+    # primary metric and how many more there are (the report lists them all).
+    console = Console()
+    wide = console.width >= 150
+    table = Table(title="vlmeval tasks", box=box.SIMPLE_HEAD, pad_edge=False, expand=True, leading=1)
+    table.add_column("task", no_wrap=True, style="bold")
+    if wide:
+        table.add_column("dataset", overflow="fold", max_width=28)
+        table.add_column("split", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("metrics", no_wrap=True)
+    table.add_column("description", ratio=1, min_width=20, overflow="fold")
     for name in registry.names():
         task = registry.get(name)
         data = task.data
         dataset = data.hub + (f" ({data.config})" if data.config else "")
         size = f"{data.size:,}" if data.size else "?"
-        metrics = ", ".join(m.name for m in task.metrics)
+        names = [m.name for m in task.metrics]
+        metrics = names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
         # Task plugins are third-party text: a `[` in a description would be read as Rich markup.
-        table.add_row(*(escape.rich(cell) for cell in (name, dataset, data.split, size, metrics, task.description)))
-    Console(width=200).print(table)
+        cells = [escape.rich(cell) for cell in (name, dataset, data.split, size, metrics, task.description)]
+        if wide:
+            table.add_row(*cells)
+        else:
+            table.add_row(cells[0], cells[3], cells[4], f"{cells[5]}\n[dim]{cells[1]}, split {cells[2]}[/dim]")
+    console.print(table)
     for name in sorted(registry.suites):
         suite = registry.suite(name)
-        print(f"suite {name}: {suite.description}: {', '.join(suite.tasks)}")
+        console.print(f"suite {name}: {suite.description}: {', '.join(suite.tasks)}", highlight=False, markup=False)
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0
@@ -264,7 +303,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vlmeval.reporting.leaderboard_formats import render
 
     layout = load_registry(args.tasks_dir).suite(args.suite) if args.suite else None
-    board = build_leaderboard([Path(d) for d in args.dirs], layout)
+    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)

@@ -6,6 +6,7 @@ functions of records, so any of them can be recomputed from a predictions.jsonl 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -129,8 +130,14 @@ def grouped(
         groups.setdefault(str(record.meta.get(by)), []).append(record)
     return {
         group: {metric.name: metric.reduce(members), "n": len(members)}
-        for group, members in sorted(groups.items())
+        for group, members in sorted(groups.items(), key=lambda item: natural_key(item[0]))
     }
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digits by value: grade2 before grade10 (not grade1, grade10, grade11)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.lower())
+                 for part in re.split(r"(\d+)", text) if part)
 
 
 def compute_metrics(metrics: Sequence[Metric], records: Sequence[Record]) -> dict[str, float]:

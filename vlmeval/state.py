@@ -21,7 +21,7 @@ Json = dict[str, Any]
 # The run.json fields that `run` and `merge` read.
 RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "invocation": (dict,), "dataset": (dict,), "generation": (dict,),
-    "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,),
+    "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,), "label": (str,),
 }
 
 

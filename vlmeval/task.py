@@ -79,6 +79,17 @@ class ScoreContext:
             raise RuntimeError("this score context has no output folder")
         return self.output_dir
 
+    def require_judge(self, task: str, official_judge: str) -> Judge:
+        """The judge of a task that cannot be scored without one; a one-line error naming the fix otherwise."""
+        if self.judge is None:
+            from vlmeval.errors import UsageError
+
+            raise UsageError(
+                f"{task} is scored by an LLM judge and none was given; answers are kept: re-run the same "
+                f"command with --judge MODEL --judge-base-url URL (the official judge is {official_judge})"
+            )
+        return self.judge
+
 
 @dataclass(frozen=True)
 class AnswerReading:

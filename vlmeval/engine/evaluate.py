@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vlmeval import console
 from vlmeval.backends import BackendOptions, make_backend
 from vlmeval.backends.base import Backend, GenerationSettings
 from vlmeval.engine.claims import held, try_claim
@@ -44,6 +46,8 @@ from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
 from vlmeval.task import ScoreContext, Task
 
+log = logging.getLogger(__name__)
+
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
@@ -69,6 +73,7 @@ class RunPlan:
     argv: tuple[str, ...] = ()
     restart: bool = False
     backend_cache: BackendCache | None = None
+    label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
 
     @property
     def run_dir(self) -> Path:
@@ -80,6 +85,10 @@ class BackendCache:
 
     def __init__(self) -> None:
         self._backend: Backend | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
 
     def get(self, model: str, options: BackendOptions) -> Backend:
         if self._backend is None:
@@ -113,18 +122,28 @@ def run(plan: RunPlan) -> int:
     if plan.restart and placement.launcher in ("torchrun", "slurm"):
         raise UsageError(f"--restart under {placement.launcher}: every rank would delete the others' "
                          f"answers; delete {plan.run_dir} once before launching instead")
+    if placement.launcher != "spawned":
+        console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher == "single":
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
     open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
     store = AnswerStore(plan.run_dir)
+    if plan.label is not None:
+        _record_label(plan.run_dir, plan.label)
     if not placement.is_worker:
+        pending = pending_samples(sample_set.samples, store, placement.shard)
+        _say_progress(plan, len(sample_set.samples), len(pending), "")
+        if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
+            console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
         count = plan.shards or _default_shard_count(plan)
         update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
                                                     "gpus_per_shard": plan.gpus_per_shard}})
         if count > 1:
+            console.status(f"starting {count} shards, each with its own model ...")
             gpus = visible_gpus() if _uses_gpus(plan) else []
             failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
             if failed:
@@ -164,18 +183,44 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         return _finish_run(plan, sample_set, store)
 
 
+def _data_name(task: Task, data: str | None) -> str:
+    if data == DEMO:
+        return "the bundled demo split"
+    return data if data is not None else f"the hub copy {task.data.hub}"
+
+
+def _say_progress(plan: RunPlan, owned: int, pending: int, where: str) -> None:
+    """What a (resumed) run found and has left to do."""
+    if pending < owned:
+        todo = f"answering {pending}" if pending else "nothing left to answer"
+        console.status(f"kept {owned - pending} of {owned} answers{where} in {plan.run_dir}; {todo}")
+    elif pending:
+        console.status(f"answering {pending} samples{where}")
+
+
 def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> None:
     """Answer this shard's pending samples, holding the shard's claim so nobody answers them twice."""
     shard = placement.shard
     with answering_shard(plan.run_dir, store, shard):
         pending = pending_samples(sample_set.samples, store, shard)
+        if placement.is_worker:  # a single process said what the whole run kept before
+            owned = sum(shard.owns(s.id) for s in sample_set.samples)
+            _say_progress(plan, owned, len(pending), f" (shard {shard.index} of {shard.count})")
 
         def build_backend() -> Backend:
-            if plan.backend_cache is not None:
-                backend = plan.backend_cache.get(plan.model, plan.backend_options)
-            else:
-                backend = make_backend(plan.model, plan.backend_options)
-            update_run_file(plan.run_dir, {"backend": backend.describe()})
+            cache = plan.backend_cache
+            loading = cache is None or not cache.loaded  # the tasks of one command share one load
+            if loading:
+                where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
+                console.status(f"loading the model {plan.model}{where} ...")
+            backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
+                plan.model, plan.backend_options)
+            described = backend.describe()
+            if loading:
+                log.info("the model is ready: %s", ", ".join(
+                    f"{key.replace('_', ' ')} {value}" for key, value in described.items()
+                    if value not in (None, False)))
+            update_run_file(plan.run_dir, {"backend": described})
             return backend
 
         generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
@@ -185,6 +230,11 @@ def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)
+
+
+def _record_label(run_dir: Path, label: str) -> None:
+    """The latest --label given for this run folder (a re-run may rename the run)."""
+    update_run_file(run_dir, {"label": label})
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
@@ -228,8 +278,10 @@ def score_file(
     limit: int | None,
     output: Path,
     context: ScoreContext,
+    label: str | None = None,
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
+    console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
     # Rows, samples, prediction lines and answers: bulk, acyclic, no network (see gc_paused).
     with gc_paused():
         sample_set = load_samples(task, data, split, limit)
@@ -246,9 +298,16 @@ def score_file(
             for i, p in predictions.items()
         }
         ensure_writable(output)
-        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file)
+        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
+                           run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)))
+
+
+def _run_name_of(folder: Path, task: Task) -> str:
+    """Runs are written to <output>/<run name>/<task>: the run name of a scored folder likewise."""
+    folder = folder.expanduser().resolve()
+    return folder.parent.name if folder.name == task.name else folder.name
 
 
 def finish(
@@ -261,6 +320,7 @@ def finish(
     context: ScoreContext,
 ) -> int:
     samples = sample_set.samples
+    console.status(f"scoring {len(samples)} samples ...")
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
     reading = task.answer_reading(context.answer_reading)
@@ -305,6 +365,8 @@ def _run_info(run_dir: Path) -> RunInfo:
         backend=recorded.get("backend", {}),
         sharding=recorded.get("sharding", {}),
         identity=identity if isinstance(identity, dict) else None,
+        run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
+        label=recorded.get("label"),
     )
 
 

@@ -40,6 +40,13 @@ class GenerationSummary:
     generate_s: float = 0.0
     input_wait_s: float = 0.0
 
+    def describe(self) -> str:
+        """The summary as a sentence for the log (-v)."""
+        rate = f", {self.answered / self.wall_s:.1f} samples/s" if self.wall_s > 0 and self.answered else ""
+        return (f"answered {self.answered} of {self.pending} samples ({self.errors} failed) in "
+                f"{self.wall_s:.1f} s{rate}; the model generated for {self.generate_s:.1f} s and waited "
+                f"{self.input_wait_s:.1f} s for images")
+
 
 def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard) -> list[Sample]:
     """The shard's samples that have no successful answer yet."""
@@ -93,7 +100,7 @@ def generate(
         pending=len(pending), answered=answered, errors=errors,
         wall_s=time.perf_counter() - started, generate_s=generate_s, input_wait_s=wait_s,
     )
-    log.info("generation: %s", summary)
+    log.info("%s", summary.describe())
     return summary
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vlmeval.console import plural
 from vlmeval.engine.predictions import parse_line
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Record
@@ -221,6 +222,26 @@ def value_notes(a: Run, b: Run, results: Sequence[PairedResult]) -> list[str]:
     return notes
 
 
+def distinct_names(a: Path, b: Path) -> tuple[str, str]:
+    """Short names that tell two paths apart: the last parts (at least two) where they differ, e.g.
+    results/baselines/demo-sqa and results/demo/sqa give baselines/demo-sqa and demo/sqa."""
+    parts_a, parts_b = a.resolve().parts, b.resolve().parts
+    for count in range(2, max(len(parts_a), len(parts_b)) + 1):
+        name_a, name_b = "/".join(parts_a[-count:]), "/".join(parts_b[-count:])
+        if name_a != name_b:
+            return name_a, name_b
+    return str(a), str(b)
+
+
+def run_names(a: Run, b: Run) -> tuple[str, str]:
+    """How the two runs are named in headings: their labels or run names, or their paths when
+    those are the same (a baseline and a new run of the same model)."""
+    from vlmeval.reporting.report import run_title
+
+    title_a, title_b = run_title(a.report), run_title(b.report)
+    return (title_a, title_b) if title_a != title_b else distinct_names(a.folder, b.folder)
+
+
 _MARKS = {"regression": "❌ **regression**", "worse": "▼ worse", "better": "▲ better",
           "higher": "▲ higher", "lower": "▼ lower", "": ""}
 
@@ -251,11 +272,11 @@ def render_markdown(comparison: Comparison) -> str:
          f"reductions; significant at p < {c.alpha:g}."),
     ]
     if c.threshold is not None:
-        lines.append(f"- Gate: fail when a metric drops by more than {c.threshold:g} points with "
-                     f"p < {c.alpha:g}.")
+        lines.append(f"- Gate: fail when a metric drops by more than {plural(c.threshold, 'point')} "
+                     f"with p < {c.alpha:g}.")
     for task in c.tasks:
-        model_a, model_b = task.a.report.model, task.b.report.model
-        lines += ["", f"### {_cell(task.task)}: {_cell(model_a)} (A) vs {_cell(model_b)} (B)", ""]
+        name_a, name_b = run_names(task.a, task.b)
+        lines += ["", f"### {_cell(task.task)}: A = {_cell(name_a)}, B = {_cell(name_b)}", ""]
         lines += [f"> ⚠️ {_cell(note)}" for note in task.notes]
         if task.notes:
             lines.append("")
@@ -284,13 +305,14 @@ def _verdict(c: Comparison) -> str:
     verdicts = []
     if regressions:
         listed = ", ".join(f"{task} {r.metric} ({r.diff:+.2f})" for task, r in regressions)
-        verdicts.append(f"**FAIL**: {len(regressions)} metric(s) dropped by more than {c.threshold:g} "
-                        f"points with p < {c.alpha:g}: {_cell(listed)}.")
+        dropped = "1 metric" if len(regressions) == 1 else f"{len(regressions)} metrics"
+        verdicts.append(f"**FAIL**: {dropped} dropped by more than {plural(c.threshold, 'point')} "
+                        f"with p < {c.alpha:g}: {_cell(listed)}.")
     if c.gaps:
         verdicts.append(f"**FAIL**: B does not cover A's work: {_cell('; '.join(c.gaps))}.")
     if verdicts:
         return "\n\n".join(verdicts)
-    return f"**PASS**: no metric dropped by more than {c.threshold:g} points with p < {c.alpha:g}."
+    return f"**PASS**: no metric dropped by more than {plural(c.threshold, 'point')} with p < {c.alpha:g}."
 
 
 def write_chart(comparison: Comparison, path: Path) -> None:
@@ -308,5 +330,9 @@ def write_chart(comparison: Comparison, path: Path) -> None:
             differences.append(r.diff)
             intervals.append(r.interval)
             statuses.append({"worse": "regression", "better": "improvement"}.get(status, status or "same"))
-    title = f"B - A: {Path(comparison.label_b).name} vs {Path(comparison.label_a).name}"
+    if len(comparison.tasks) == 1:
+        name_a, name_b = run_names(comparison.tasks[0].a, comparison.tasks[0].b)
+    else:
+        name_a, name_b = distinct_names(Path(comparison.label_a), Path(comparison.label_b))
+    title = f"B - A: {name_b} against {name_a}"
     atomic_write_bytes(path, difference_chart(labels, differences, intervals, statuses, title))

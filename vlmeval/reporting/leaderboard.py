@@ -9,6 +9,10 @@ average, then (or without an average column) by the task columns left to right.
 With a suite (`--suite NAME`) the columns are the suite's, in its order, each with the metric and
 the decimals of the published table it mirrors (a task without reports keeps an empty column);
 reports of other tasks are left out, and there is no average column.
+
+A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
+`--row label` the `--label` given at run time (the run name where none was), so several runs of one
+model (prompt styles, settings, training steps) get a row each instead of the newest alone.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import UsageError
-from vlmeval.reporting.record import ReportError, load_report
+from vlmeval.reporting.record import ReportError, RunReport, load_report
 from vlmeval.suite import Suite
 
 UNDECLARED_SCALE = "undeclared"
@@ -27,8 +31,9 @@ UNDECLARED_SCALE = "undeclared"
 
 @dataclass(frozen=True)
 class Entry:
-    """One model's primary metric on one task, from one report."""
+    """One run's primary metric on one task, from one report; `row` names the leaderboard row."""
 
+    row: str
     model: str
     task: str
     metric: str
@@ -52,9 +57,14 @@ class Column:
 
 @dataclass
 class Row:
-    model: str
+    name: str  # the model, run name or label (`Leaderboard.row_by`)
     average: float | None
     entries: dict[str, Entry]
+
+    @property
+    def models(self) -> str:
+        """The model(s) behind the row (one unless a label was reused across models)."""
+        return ", ".join(sorted({e.model for e in self.entries.values()}))
 
 
 @dataclass
@@ -63,6 +73,7 @@ class Leaderboard:
     rows: list[Row]
     averaged: list[str]  # tasks in the average column; empty when fewer than two
     warnings: list[str] = field(default_factory=list)
+    row_by: str = "model"
 
 
 def _report_files(path: Path) -> list[Path]:
@@ -79,7 +90,19 @@ def report_files_under(folder: Path) -> list[Path]:
     return sorted(p for p in found if not any(x.startswith(".") for x in p.relative_to(folder).parts))
 
 
-def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None) -> Entry | None:
+ROW_KINDS = ("model", "run", "label")
+
+
+def _row_name(report: RunReport, path: Path, row_by: str) -> str:
+    """The row a report belongs to; reports written before run names were recorded use the folder."""
+    if row_by == "model":
+        return report.model
+    run_name = report.run_name or path.resolve().parent.parent.name or report.model
+    return run_name if row_by == "run" else report.label or run_name
+
+
+def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None,
+           row_by: str = "model") -> Entry | None:
     try:
         report = load_report(path)
     except ReportError as exc:
@@ -96,11 +119,14 @@ def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | N
     if scale is None:  # written before scales were recorded: never averaged, never guessed from the value
         warnings.append(f"{path}: no recorded scale of {metric!r}; listed as {UNDECLARED_SCALE!r}, not averaged")
         scale = UNDECLARED_SCALE
-    return Entry(report.model, report.task, metric, float(value), report.ci.get(metric),
-                 report.metrics_n.get(metric), scale, str(path), report.created, report.breakdown)
+    return Entry(_row_name(report, path, row_by), report.model, report.task, metric, float(value),
+                 report.ci.get(metric), report.metrics_n.get(metric), scale, str(path), report.created,
+                 report.breakdown)
 
 
-def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None) -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model") -> Leaderboard:
+    if row_by not in ROW_KINDS:
+        raise UsageError(f"unknown row kind {row_by!r} ({', '.join(ROW_KINDS)})")
     warnings: list[str] = []
     metric_of = None if suite is None else {c.task: c.metric for c in suite.columns}
     chosen: dict[tuple[str, str], Entry] = {}
@@ -108,15 +134,16 @@ def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None) -> Lead
     if not found:
         raise UsageError(f"no report.json under {', '.join(map(str, paths))}")
     for file in found:
-        entry = _entry(file, warnings, metric_of)
+        entry = _entry(file, warnings, metric_of, row_by)
         if entry is None:
             continue
-        key = (entry.model, entry.task)
+        key = (entry.row, entry.task)
         previous = chosen.get(key)
         if previous is not None:
             newer, older = (entry, previous) if entry.created >= previous.created else (previous, entry)
-            warnings.append(f"{entry.model} on {entry.task}: using {newer.source} (newest), "
-                            f"not {older.source}")
+            hint = "" if row_by == "label" else "; `--row run` or `--row label` gives each run its own row"
+            warnings.append(f"{entry.row} on {entry.task}: using {newer.source} (newest), "
+                            f"not {older.source}{hint}")
             entry = newer
         chosen[key] = entry
     columns = []
@@ -133,13 +160,13 @@ def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None) -> Lead
     if suite is not None:
         columns, averaged = _suite_columns(suite, columns), []
     rows = []
-    for model in sorted({e.model for e in chosen.values()}):
-        entries = {task: e for (m, task), e in chosen.items() if m == model}
+    for name in sorted({e.row for e in chosen.values()}):
+        entries = {task: e for (row, task), e in chosen.items() if row == name}
         values = [entries[t].value for t in averaged if t in entries]
         average = sum(values) / len(values) if averaged and len(values) == len(averaged) else None
-        rows.append(Row(model, average, entries))
+        rows.append(Row(name, average, entries))
     rows.sort(key=lambda row: _sort_key(row, columns))
-    return Leaderboard(columns, rows, averaged, warnings)
+    return Leaderboard(columns, rows, averaged, warnings, row_by)
 
 
 def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
@@ -155,4 +182,4 @@ def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
     by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
                   for c in columns]
-    return (row.average is None, -(row.average or 0.0), *by_columns, row.model)
+    return (row.average is None, -(row.average or 0.0), *by_columns, row.name)

@@ -3,6 +3,15 @@
 Every model name, task name and text is escaped for its format (`vlmeval.escape`; `html.escape` in
 HTML, whose charts are inline PNG data URLs so the page needs no other file): a report cannot break
 a table, inject markup or plant a spreadsheet formula.
+
+Markdown, CSV and LaTeX are written here, not through pandas (`DataFrame.to_markdown`, `to_csv`,
+`Styler.to_latex`; issue 18 asked for them unless a measured reason said otherwise). Measured by
+benchmarks/leaderboard_tables.py (2 shared cores, 20 models x 6 tasks): `vlmeval leaderboard
+--format md|csv|latex` takes ~0.12-0.13 s and imports no pandas; `import pandas` alone adds ~0.40-0.44 s,
+`tabulate` (to_markdown's dependency, not installed today) ~0.01-0.08 s more, and a pandas build of
+these three renderers took the command to 0.43-0.65 s (4x). It saved no lines either: the escaping
+(`vlmeval.escape`) and the bold best value stay ours, and `Styler.to_latex` would add jinja2 to the
+core. CSV already goes through the stdlib `csv` module.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import json
 from typing import Any
 
 from vlmeval.errors import UsageError
+from vlmeval.metrics import natural_key
 from vlmeval.reporting import escape
 from vlmeval.reporting.leaderboard import Column, Leaderboard, Row
 
@@ -51,19 +61,19 @@ def _average(row: Row) -> str:
 def _legend(board: Leaderboard) -> str:
     if board.averaged:
         return (f"average: mean over {', '.join(board.averaged)} (percentages only; "
-                f"models without all of them have none)")
+                f"rows without all of them have none)")
     return "no average column: fewer than two tasks report a percentage"
 
 
 def markdown(board: Leaderboard) -> str:
     md = escape.markdown
     average = ["average"] if board.averaged else []
-    head = ["#", "model", *average, *(_header(c) for c in board.columns)]
+    head = ["#", board.row_by, *average, *(_header(c) for c in board.columns)]
     lines = ["| " + " | ".join(md(h) for h in head) + " |",
              "|" + "|".join(["---:", "---", *(["---:"] * (len(head) - 2))]) + "|"]
     for rank, row in enumerate(board.rows, 1):
         cells = [f"**{text}**" if best else text for text, best in _cells(board, row)]
-        values = [str(rank), md(row.model), *([_average(row)] if board.averaged else []), *cells]
+        values = [str(rank), md(row.name), *([_average(row)] if board.averaged else []), *cells]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + f"\n\n{md(_legend(board))}.\n"
 
@@ -71,21 +81,21 @@ def markdown(board: Leaderboard) -> str:
 def csv_text(board: Leaderboard) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", "model", "average", *(escape.csv_cell(_header(c)) for c in board.columns)])
+    writer.writerow(["rank", board.row_by, "average", *(escape.csv_cell(_header(c)) for c in board.columns)])
     for rank, row in enumerate(board.rows, 1):
-        writer.writerow([rank, escape.csv_cell(row.model), _average(row), *(text for text, _ in _cells(board, row))])
+        writer.writerow([rank, escape.csv_cell(row.name), _average(row), *(text for text, _ in _cells(board, row))])
     return buffer.getvalue()
 
 
 def latex(board: Leaderboard) -> str:
     average = ["Average"] if board.averaged else []
-    head = ["Model", *average, *(_header(c) for c in board.columns)]
+    head = [board.row_by.capitalize(), *average, *(_header(c) for c in board.columns)]
     lines = [r"% vlmeval leaderboard; needs \usepackage{booktabs}",
              r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
              " & ".join(escape.latex(h) for h in head) + r" \\", r"\midrule"]
     for row in board.rows:
         cells = [rf"\textbf{{{text}}}" if best else text for text, best in _cells(board, row)]
-        values = [escape.latex(row.model), *([_average(row)] if board.averaged else []), *cells]
+        values = [escape.latex(row.name), *([_average(row)] if board.averaged else []), *cells]
         lines.append(" & ".join(values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -96,8 +106,9 @@ def json_text(board: Leaderboard) -> str:
         "tasks": [{"task": c.task, "metric": c.metric, "scale": c.scale, "averaged": c.task in board.averaged}
                   for c in board.columns],
         "average_over": board.averaged,
+        "rows_by": board.row_by,
         "models": [
-            {"rank": rank, "model": row.model, "average": row.average,
+            {"rank": rank, "row": row.name, "model": row.models, "average": row.average,
              "results": {task: {"metric": e.metric, "value": e.value, "ci": e.ci, "n": e.n, "scale": e.scale,
                                 "report": e.source} for task, e in sorted(row.entries.items())}}
             for rank, row in enumerate(board.rows, 1)
@@ -128,14 +139,15 @@ def _charts(board: Leaderboard) -> list[str]:
         entries = [row.entries[column.task] for row in rows]
         title = f"{column.task}: {column.metric}"
         parts += [f"<h3>{html.escape(title)}</h3>",
-                  _img(bar_chart([r.model for r in rows], [e.value for e in entries], [e.ci for e in entries],
+                  _img(bar_chart([r.name for r in rows], [e.value for e in entries], [e.ci for e in entries],
                                  title, f"{column.metric}, 95% CI"), title)]
         top = rows[:CHART_MODELS]
         for by in sorted({by for e in entries for by in e.breakdown}):
-            groups = sorted({g for r in top for g in r.entries[column.task].breakdown.get(by, {})})
+            groups = sorted({g for r in top for g in r.entries[column.task].breakdown.get(by, {})},
+                            key=natural_key)
             if not groups:
                 continue
-            series = {r.model: [r.entries[column.task].breakdown.get(by, {}).get(g, {}).get(column.metric)
+            series = {r.name: [r.entries[column.task].breakdown.get(by, {}).get(g, {}).get(column.metric)
                                 for g in groups] for r in top}
             heading = f"{column.task}: {column.metric} by {by}"
             parts += [f"<h3>{html.escape(heading)}</h3>",
@@ -146,10 +158,10 @@ def _charts(board: Leaderboard) -> list[str]:
 def html_page(board: Leaderboard) -> str:
     e = html.escape
     average = ["average"] if board.averaged else []
-    head = "".join(f"<th>{e(h)}</th>" for h in ["#", "model", *average, *(_header(c) for c in board.columns)])
+    head = "".join(f"<th>{e(h)}</th>" for h in ["#", board.row_by, *average, *(_header(c) for c in board.columns)])
     body = []
     for rank, row in enumerate(board.rows, 1):
-        cells = [f'<td class="num">{rank}</td>', f"<td>{e(row.model)}</td>"]
+        cells = [f'<td class="num">{rank}</td>', f"<td>{e(row.name)}</td>"]
         if board.averaged:
             cells.append(f'<td class="num">{_average(row)}</td>')
         for column, (text, best) in zip(board.columns, _cells(board, row)):

@@ -63,6 +63,8 @@ class RunInfo:
     sharding: Mapping[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
     identity: Mapping[str, Any] | None = None
+    run_name: str | None = None  # the run folder: <output>/<run name>/<task>
+    label: str | None = None  # `--label`: the run's name in leaderboards and comparisons
 
 
 # {breakdown key: {group: {metric name: value, "n": count}}}
@@ -95,6 +97,9 @@ class RunReport:
     backend: dict[str, Any] = field(default_factory=dict)
     sharding: dict[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
+    # How people name the run: its folder (`results/<run name>/<task>`) and `--label`, when given.
+    run_name: str | None = None
+    label: str | None = None
     # The run identity (issue 13) goes here; a plain mapping until its own type lands.
     identity: dict[str, Any] | None = None
     prompt_example: str | None = None
@@ -152,8 +157,8 @@ def _plain(value: Any) -> Any:
 
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
-_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "identity", "prompt_example",
-             "answer_reading", "artifacts", "judge")
+_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "label", "identity",
+             "prompt_example", "answer_reading", "artifacts", "judge")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
              "generation", "backend", "sharding", "versions")
@@ -163,6 +168,9 @@ def _check_types(report: RunReport, source: str) -> None:
     """The fields compare and leaderboard compute with must have their types, or the report is refused."""
     for name in ("task", "model", "primary_metric"):
         if not isinstance(getattr(report, name), str):
+            raise ReportError(f"{source}: report field {name!r} is not a string")
+    for name in ("run_name", "label"):
+        if getattr(report, name) is not None and not isinstance(getattr(report, name), str):
             raise ReportError(f"{source}: report field {name!r} is not a string")
     for name in _MAPPINGS:
         if not isinstance(getattr(report, name), Mapping):

@@ -69,6 +69,8 @@ def build_report(
         backend=dict(run_info.backend),
         sharding=dict(run_info.sharding),
         predictions_file=run_info.predictions_file,
+        run_name=run_info.run_name,
+        label=run_info.label,
         identity=dict(run_info.identity) if run_info.identity is not None else None,
         prompt_example=records[0].prompt if records else None,
         versions=package_versions(),
@@ -156,7 +158,7 @@ def write_charts(folder: Path, report: RunReport) -> dict[str, str]:
             intervals = report.breakdown_ci.get(by, {})
             png = bar_chart(list(groups), [g.get(metric) for g in groups.values()],
                             [intervals.get(group) for group in groups],
-                            f"{report.task}: {metric} by {by} ({report.model})", f"{metric}, 95% CI")
+                            f"{report.task}: {metric} by {by} ({run_title(report)})", f"{metric}, 95% CI")
             atomic_write_bytes(folder / name, png)
         except WriteError:
             raise  # a full disk is not a chart that cannot be drawn: it stops the run, loudly
@@ -183,7 +185,7 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     md = escape.markdown
     charts = charts or {}
     ci = report.ci
-    lines = [f"# {md(report.task)}: {md(report.model)}", ""]
+    lines = [f"# {md(report.task)}: {md(run_title(report))}", ""]
     dataset = report.dataset
     lines.append(
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
@@ -223,13 +225,20 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     return "\n".join(lines) + "\n"
 
 
+def run_title(report: RunReport) -> str:
+    """How a run is named to people: its label or run name, with the model where that differs."""
+    name = report.label or report.run_name
+    return report.model if not name or name == report.model else f"{name} ({report.model})"
+
+
 def print_report(report: RunReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
     rich = escape.rich
     console = Console()
-    table = Table(title=rich(f"{report.task} - {report.model}"))
+    run_name = report.label or report.run_name or report.model
+    table = Table(title=rich(f"{report.task}: {run_name}"))  # short: a long title wraps inside the table
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("n", justify="right")
@@ -237,13 +246,15 @@ def print_report(report: RunReport) -> None:
         table.add_row(rich(name), _fmt(value), str(report.metrics_n.get(name, "")))
     if report.metrics:
         console.print(table)
+    if run_name != report.model:
+        print(f"model: {report.model}")  # plain print: Rich would wrap a long path mid-word
+    from vlmeval.console import counts_text
+
     counts = report.counts
-    console.print(
-        f"answered {counts.answered}/{report.n_samples}, errors {counts.errors}, "
-        f"missing {counts.missing}, unusable answers {sum(counts.failures.values())}"
-        + (f" {rich(counts.failures)}" if counts.failures else ""),
-        highlight=False,
-    )
+    unusable = sum(counts.failures.values())
+    print(f"answered {counts.answered} of {report.n_samples}; errors: {counts.errors}, "
+          f"missing: {counts.missing}, unusable answers: {unusable}"
+          + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
     for artifact in report.artifacts or []:

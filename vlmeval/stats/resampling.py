@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vlmeval.metrics import Metric, Predicate, Record
+from vlmeval.metrics import Metric, Predicate, Record, natural_key
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
@@ -197,7 +197,7 @@ def breakdown_intervals(metric: Metric, by: str, records: Sequence[Record] | Rec
     view = as_view(records)
     units = view.units(metric)
     labels = np.asarray([str(r.meta.get(by)) for r in view.records], dtype=object)
-    groups = sorted(set(labels[units.selected].tolist()))
+    groups = sorted(set(labels[units.selected].tolist()), key=natural_key)
     jobs = [(group, metric, units.restricted(labels == group)) for group in groups]
     return _intervals(jobs, view, resamples, seed, level)
 
