@@ -34,8 +34,8 @@ _LEGACY_KEYS = ("model", "generation", "prompt_style")
 
 
 def read_run_file(run_dir: Path) -> dict[str, Any]:
-    """run.json ({} when there is none yet), read strictly (`vlmeval.state`)."""
-    from vlmeval.state import read_run_file as read_state
+    """run.json ({} when there is none yet), read strictly (`vlmeval.engine.state`)."""
+    from vlmeval.engine.state import read_run_file as read_state
 
     return read_state(run_dir / RUN_FILE)
 
