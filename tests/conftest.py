@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.scripted import ScriptedBackend
 from tests.helpers import COLORS, png_bytes, sqa_row, write_parquet
 
 
@@ -37,3 +39,10 @@ def no_sdk_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     import openai._base_client
 
     monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.0)
+
+
+@pytest.fixture()
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
+    backend = ScriptedBackend()
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
+    yield backend

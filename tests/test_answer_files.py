@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reliability import ScriptedBackend
+from tests.fakes.scripted import ScriptedBackend
 from vlmeval.cli import main
 from vlmeval.engine.store import Answer, AnswerStore
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,11 @@ import psutil
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse
+from tests.fakes.scripted import ScriptedBackend
 from tests.faults import answer_lines, full_disk_fdopen, full_disk_open, shard_worker, start_cli, wait_for
 from tests.helpers import read_jsonl, vlmeval
-from tests.test_reliability import ScriptedBackend
 from vlmeval.cli import build_parser, main
 from vlmeval.engine.store import AnswerStore
-
-
-@pytest.fixture()
-def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
-    backend = ScriptedBackend()
-    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
-    yield backend
 
 
 def _run(out: Path, *extra: str) -> int:

@@ -5,51 +5,19 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, last_user_text
+from tests.fakes.scripted import ScriptedBackend
 from tests.faults import answer_lines, kill_tree, start_cli, tear_last_line, wait_for
 from tests.helpers import png_bytes, read_jsonl, sqa_row, vlmeval, write_jsonl, write_parquet
-from vlmeval.backends.base import GenerationSettings, Request, SampleError
 from vlmeval.cli import main
 from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.store import AnswerStore
 from vlmeval.errors import PredictionsError
-
-
-class ScriptedBackend:
-    """A model stand-in: answers "A", runs out of memory above `max_batch`, fails on chosen ids."""
-
-    name = "scripted"
-
-    def __init__(self, max_batch: int = 64, broken: Sequence[str] = (), soft_broken: Sequence[str] = ()):
-        self.max_batch = max_batch
-        self.broken = set(broken)
-        self.soft_broken = set(soft_broken)
-        self.calls: list[list[str]] = []
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.name}
-
-    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str | SampleError]:
-        ids = [r.sample_id for r in requests]
-        self.calls.append(ids)
-        if len(requests) > self.max_batch:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        if self.broken & set(ids):
-            raise ValueError(f"model crashed on {sorted(self.broken & set(ids))}")
-        return [SampleError("refused") if i in self.soft_broken else "A" for i in ids]
-
-
-@pytest.fixture()
-def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
-    backend = ScriptedBackend()
-    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
-    yield backend
 
 
 def _run(out: Path, *extra: str) -> int:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,12 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse
+from tests.fakes.scripted import ScriptedBackend
 from tests.faults import start_cli
 from tests.helpers import COLORS, png_bytes, read_jsonl, sqa_row, write_parquet
-from tests.test_reliability import ScriptedBackend
 from vlmeval.cli import main
 from vlmeval.engine.claims import create_exclusive, try_claim
 from vlmeval.io import ensure_writable
-
-
-@pytest.fixture()
-def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
-    backend = ScriptedBackend()
-    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
-    yield backend
 
 
 def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8) -> Path:
