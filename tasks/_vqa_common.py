@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlmeval.answers.vqa import evalai_normalize, vqa_accuracy
+from vlmeval.answers.vqa import evalai_normalize, vqa_accuracies
 from vlmeval.io import atomic_write_text
 from vlmeval.task import Sample, ScoreContext, Scored
 
@@ -35,24 +35,30 @@ def gt_answers(answers: Sequence[Any] | None) -> list[str] | None:
     return texts if any(texts) else None
 
 
-Accuracy = Callable[[str, Sequence[str]], float]
+Accuracies = Callable[[Sequence[str], Sequence[Sequence[str]]], list[float]]
 
 
 def score_vqa(
     samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext,
-    accuracy: Accuracy = vqa_accuracy,
+    accuracies: Accuracies = vqa_accuracies,
 ) -> list[Scored]:
     """The score the server gives each submitted answer: EvalAI processor, then the benchmark's
-    own evaluator (`accuracy`: VQAv2's `vqa_accuracy` by default, VizWiz's `vizwiz_accuracy`)."""
+    own evaluator, over all answers at once (`accuracies`: VQAv2's `vqa_accuracies` by default,
+    VizWiz's `vizwiz_accuracies`)."""
+    if len(samples) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(samples)} samples")
+    answers = [evalai_normalize(p) if p is not None else None for p in predictions]
+    judged = [i for i, (answer, sample) in enumerate(zip(answers, samples))
+              if answer is not None and sample.target is not None]
+    scores = dict(zip(judged, accuracies([answers[i] for i in judged],  # type: ignore[misc]
+                                         [samples[i].target for i in judged])))
     verdicts = []
-    for sample, prediction in zip(samples, predictions, strict=True):
+    for index, (answer, prediction) in enumerate(zip(answers, predictions)):
         if prediction is None:
             verdicts.append(Scored(answer=None, scores={"accuracy": 0.0}, failure="error"))
             continue
-        answer = evalai_normalize(prediction)
-        score = accuracy(answer, sample.target) if sample.target is not None else 0.0
         failure = None if prediction.strip() else "empty"
-        verdicts.append(Scored(answer=answer, scores={"accuracy": score}, failure=failure))
+        verdicts.append(Scored(answer=answer, scores={"accuracy": scores.get(index, 0.0)}, failure=failure))
     return verdicts
 
 

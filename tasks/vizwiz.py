@@ -22,7 +22,7 @@ from functools import partial
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
-from vlmeval.answers.vqa import vizwiz_accuracy
+from vlmeval.answers.vqa import vizwiz_accuracies
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
 from vlmeval.validation import Strings, Text
@@ -68,7 +68,7 @@ def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
             checks=(Text("question"), Strings("answers", nullable=not answered)),
         ),
         to_sample=to_sample,
-        scorer=partial(score_vqa, accuracy=vizwiz_accuracy),
+        scorer=partial(score_vqa, accuracies=vizwiz_accuracies),
         metrics=(
             mean_metric("accuracy", "accuracy"),
             mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),

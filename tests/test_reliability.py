@@ -216,6 +216,10 @@ def test_duplicate_sample_ids_are_refused(tmp_path: Path, capsys: pytest.Capture
         (['{"id": "0", "prediction": "A"}', '{"id": "0", "prediction": "B"}'], ":2: sample 0 appears twice"),
         (['{"id": "0", "prediction": 3}'], ":1: prediction of sample 0 is a int, not a string"),
         (['{"prediction": "A"}'], ":1: a line needs the fields 'id' and 'prediction'"),
+        (['{"id": "0", "prediction": "A"} {"id": "1", "prediction": "B"}'], ":1: not a JSON line (Extra data)"),
+        (['\ufeff{"id": "0", "prediction": "A"}'], ":1: not a JSON line (Unexpected UTF-8 BOM"),
+        (['{"id": "0", "prediction": "A"}', '[{"id": "1", "prediction": "B"}]'], ":2: a line needs the fields"),
+        (['{"id": "0", "prediction": "A", "x": [1', '2]}'], ":1: not a JSON line"),
     ],
 )
 def test_bad_prediction_files_name_the_line(tmp_path: Path, lines: list[str], message: str) -> None:
@@ -224,6 +228,17 @@ def test_bad_prediction_files_name_the_line(tmp_path: Path, lines: list[str], me
     with pytest.raises(PredictionsError, match=str(path).replace(".", r"\.") + message.replace("(", r"\(")
                        .replace(")", r"\)").replace("[", r"\[")):
         read_predictions(path)
+
+
+def test_prediction_lines_are_split_on_newlines_only(tmp_path: Path) -> None:
+    """CRLF endings, blank lines of any ASCII whitespace, and U+2028 / U+0085 inside an answer:
+    read as json.loads reads each line of the file."""
+    path = tmp_path / "p.jsonl"
+    lines = ['{"id": "0", "prediction": "line\u2028sep\u0085next"}', " \t\x0c", '{"id": 1, "prediction": null}',
+             '  {"id": "2", "prediction": "\\ud83d"}  ']
+    path.write_bytes("\r\n".join(lines).encode("utf-8") + b"\r\n\n")
+    expected = {str(o["id"]): o["prediction"] for o in (json.loads(line) for line in lines if line.strip())}
+    assert read_predictions(path) == expected == {"0": "line\u2028sep\u0085next", "1": None, "2": "\ud83d"}
 
 
 def test_unknown_ids_in_a_prediction_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,7 @@ from vlmeval.answers.vqa import (
     evalai_normalize,
     process_digit_article,
     process_punctuation,
+    vqa_accuracies,
     vqa_accuracy,
     vqa_score,
 )
@@ -226,3 +227,35 @@ def test_matches_naive_official_loop_on_random_answers() -> None:
         naive_evalai = pred.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
         naive_evalai = _naive_digit_article(_naive_punct(naive_evalai.replace("\n", " ").replace("\t", " ").strip()))
         assert normed == naive_evalai, pred
+
+
+@pytest.mark.parametrize("ragged", [False, True])
+def test_bulk_accuracies_equal_the_official_loop_bit_for_bit(ragged: bool) -> None:
+    """`vqa_accuracies` (numbered strings, numpy) against the naive loop and `vqa_accuracy`, exactly:
+    the float sums must match to the last bit, with 10 answers each (one column per annotator) and
+    with 1 to 12 (the general path)."""
+    rng = random.Random(99 + ragged)
+    pieces = ["Two", "two", "2", "dogs", "the", "A", "1,000", "yes", "Yes", "yes.", "No", "isnt", "\n", "\t",
+              "t-shirt", "none", "'s", "red", " red"]
+    predictions, gt_lists = [], []
+    for _ in range(4000):
+        vocab = ["".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(1, 3)))
+                 for _ in range(rng.randint(1, 4))]
+        gt_lists.append([rng.choice(vocab) for _ in range(rng.randint(1, 12) if ragged else 10)])
+        predictions.append(evalai_normalize(rng.choice(vocab + [rng.choice(pieces)])))
+    bulk = vqa_accuracies(predictions, gt_lists)
+    assert bulk == [vqa_accuracy(p, g) for p, g in zip(predictions, gt_lists)]
+    assert bulk == [_naive_accuracy(p, g) for p, g in zip(predictions, gt_lists)]
+    assert {round(a * 30) for a in bulk} >= {0, 9, 18, 27, 30}  # 0, 0.3, 0.6, 0.9 and 1 all occur
+
+
+def test_bulk_accuracies_refuse_what_the_single_one_refuses() -> None:
+    assert vqa_accuracies([], []) == []
+    with pytest.raises(ValueError, match="gt_answers 1 is empty"):
+        vqa_accuracies(["a", "b"], [["a"], []])
+    with pytest.raises(TypeError, match="gt_answers 0 must be a sequence"):
+        vqa_accuracies(["a"], ["a"])
+    with pytest.raises(TypeError, match="prediction 0 must be str"):
+        vqa_accuracies([None], [["a"]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="2 predictions for 1"):
+        vqa_accuracies(["a", "b"], [["a"]])

@@ -22,4 +22,9 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            # What was built stays alive for the rest of the command: once back on, the collector
+            # would scan it whole, in each generation in turn (~0.3-0.4 s of CPU at VQAv2 scale).
+            # Frozen objects are still freed by reference counting; only cycles among them would
+            # wait for `gc.unfreeze()`, and bulk data has none.
+            gc.freeze()
             gc.enable()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from vlmeval.engine.data import load_table
 from vlmeval.engine.memory import gc_paused
 from vlmeval.errors import DataError, UsageError
+from vlmeval.io import json_encoder
 from vlmeval.task import Sample, Task
 
 DEMO = "demo"
@@ -24,9 +24,10 @@ class SampleSet:
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""
+        # The text json.dumps(..., default=str) gives, sample by sample: stored fingerprints stay valid.
+        encode = json_encoder(ensure_ascii=True)
         digest = hashlib.sha256()
-        for s in self.samples:
-            digest.update(json.dumps([s.id, s.text, s.target], default=str).encode())
+        digest.update("".join([encode([s.id, s.text, s.target]) for s in self.samples]).encode())
         return digest.hexdigest()[:16]
 
     def describe(self) -> dict[str, Any]:
@@ -59,8 +60,8 @@ def _build_samples(
     samples = []
     for index in range(count):
         row = table.rows[index]
-        if image_column is not None:
-            row = {**row, image_column: table.lazy_image(index)}
+        if image_column is not None:  # in place: the rows are this call's own (a copy each cost ~0.25 s on VQAv2 val)
+            row[image_column] = table.lazy_image(index)
         try:
             samples.append(task.to_sample(row, index))
         except Exception as exc:
