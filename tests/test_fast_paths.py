@@ -5,6 +5,7 @@ versions still match."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import subprocess
@@ -14,13 +15,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 import pytest
 
+from tests.helpers import vqa_row, write_jsonl, write_parquet
+from vlmeval.cli import main
 from vlmeval.engine.data import _leaf_selection, _read_parquet
+from vlmeval.engine.memory import gc_paused, thaw
 from vlmeval.engine.samples import SampleSet
 from vlmeval.io import json_encoder
-from tests.helpers import vqa_row, write_jsonl, write_parquet
 from vlmeval.task import DataSpec, Sample
 
 
@@ -94,3 +96,16 @@ def test_scoring_vqav2_from_parquet_does_not_import_pandas(tmp_path: Path) -> No
                            "--predictions", str(predictions), "--output", str(tmp_path / "out")],
                           capture_output=True, text=True, check=False, timeout=300)
     assert "PANDAS False 3" in done.stderr, done.stderr[-2000:]  # 3: one sample has no prediction
+
+
+def test_bulk_data_leaves_the_collector_until_the_command_ends(tmp_path: Path) -> None:
+    thaw()
+    with gc_paused():
+        bulk = [[i] for i in range(1000)]
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() >= len(bulk)  # not rescanned while the command runs
+    thaw()
+    assert gc.get_freeze_count() == 0
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": "1001", "prediction": "A"}])
+    main(["score", "--task", "sqa", "--data", "demo", "--predictions", str(predictions), "--output", str(tmp_path / "o")])
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # a command gives back what it froze

@@ -225,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+    finally:
+        from vlmeval.engine.memory import thaw
+
+        thaw()
 
 
 def entry() -> None:

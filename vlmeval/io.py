@@ -14,9 +14,9 @@ import json
 import os
 import tempfile
 import threading
-from itertools import islice
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 

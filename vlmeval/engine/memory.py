@@ -24,7 +24,13 @@ def gc_paused() -> Iterator[None]:
         if enabled:
             # What was built stays alive for the rest of the command: once back on, the collector
             # would scan it whole, in each generation in turn (~0.3-0.4 s of CPU at VQAv2 scale).
-            # Frozen objects are still freed by reference counting; only cycles among them would
-            # wait for `gc.unfreeze()`, and bulk data has none.
+            # Frozen objects are still freed by reference counting; only cycles among them wait
+            # for `thaw()`, which every command calls when it ends.
             gc.freeze()
             gc.enable()
+
+
+def thaw() -> None:
+    """Give the objects frozen by `gc_paused` back to the collector (the end of a command), so
+    that a process running many commands (tests, notebooks) does not keep cyclic garbage."""
+    gc.unfreeze()

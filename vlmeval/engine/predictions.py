@@ -8,6 +8,8 @@ converts (4,300 digits), an `id` that is not a string or an integer.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from json.scanner import make_scanner
 from pathlib import Path
 
 from vlmeval.errors import PredictionsError
@@ -28,7 +30,8 @@ def parse_line(raw: bytes, where: str) -> object:
         raise PredictionsError(f"{where}: not a usable JSON line ({reason})") from None
 
 
-_DECODER = json.JSONDecoder()
+# The scanner json.loads itself runs (typeshed types make_scanner's argument wrongly).
+_SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _JSON_WHITESPACE = " \t\r\n"
 _BLANK = " \t\n\r\x0b\x0c"  # what bytes.strip() removes: a line of only these is skipped
 
@@ -39,7 +42,7 @@ def _parse_text_line(line: str, where: str) -> object:
     goes through `parse_line`, which names the problem exactly as before."""
     stripped = line.strip(_JSON_WHITESPACE)
     try:
-        obj, end = _DECODER.scan_once(stripped, 0)
+        obj, end = _SCAN(stripped, 0)
     except (StopIteration, ValueError, RecursionError):
         end = -1
     if end != len(stripped):
@@ -47,26 +50,29 @@ def _parse_text_line(line: str, where: str) -> object:
     return obj
 
 
+def _lines(file: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed object) of every non-blank line. The file is decoded at once; when it
+    is not UTF-8, line by line, so that the first bad line is the one named."""
+    data = file.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            if raw.strip(_BLANK.encode()):
+                yield number, parse_line(raw, f"{file}:{number}")
+        return
+    for number, line in enumerate(text.split("\n"), 1):
+        if line.strip(_BLANK):
+            yield number, _parse_text_line(line, f"{file}:{number}")
+
+
 def read_predictions(path: str | Path) -> dict[str, str | None]:
     """id -> prediction; a null prediction is kept as None (an answer the run failed to get)."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise PredictionsError(f"{file}: no such predictions file")
-    data = file.read_bytes()
-    try:
-        lines: list[str] | list[bytes] = data.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        lines = data.split(b"\n")  # line by line, so that the bad one is named
     predictions: dict[str, str | None] = {}
-    for number, line in enumerate(lines, 1):
-        if isinstance(line, str):
-            if not line.strip(_BLANK):
-                continue
-            obj = _parse_text_line(line, f"{file}:{number}")
-        else:
-            if not line.strip(_BLANK.encode()):
-                continue
-            obj = parse_line(line, f"{file}:{number}")
+    for number, obj in _lines(file):
         if type(obj) is not dict or "id" not in obj or "prediction" not in obj:
             raise PredictionsError(f"{file}:{number}: a line needs the fields 'id' and 'prediction'")
         raw_id, prediction = obj["id"], obj["prediction"]
