@@ -229,3 +229,26 @@ def test_a_metric_declares_its_reduction_and_nothing_is_guessed() -> None:
     share = Metric("acc", reduce, unit=lambda r: str(r.meta["q"]), reduces="record_mean")
     table = unit_table(share, RecordView(uneven))
     assert table is not None and table.sums.tolist() == [300.0, 0.0] and table.weights.tolist() == [3.0, 1.0]
+
+
+def test_record_view_metrics_equal_the_reductions_exactly() -> None:
+    """The report reads metrics and breakdowns from RecordView's columns; they must be the values
+    `Metric.compute` and `grouped` give, to the last bit (scores 1/3 make the sum order matter)."""
+    from vlmeval.metrics import compute_metrics, grouped
+
+    rng = random.Random(5)
+    recs = [Record(id=str(i), prompt="", prediction="x",
+                   scores={"acc": rng.choice([0.0, 1 / 3, 2 / 3, 1.0, 0.1]), "hit": rng.choice([0, 1, True])},
+                   meta={"kind": rng.choice(["a", "b", None, 3, True]), "grade": f"grade{rng.randint(1, 12)}"})
+            for i in range(3000)]
+    custom = Metric(name="max", reduce=lambda rs: max(r.scores["acc"] for r in rs), where=meta_equals("kind", "a"))
+    metrics = [mean_metric("acc", "acc"), mean_metric("hit", "hit", where=meta_equals("kind", 1, "b")),
+               mean_metric("a_or_none", "acc", where=meta_equals("kind", "a", None)),
+               mean_metric("lambda", "acc", where=lambda r: r.meta["grade"] < "grade5"), custom,
+               mean_metric("nothing", "acc", where=meta_equals("kind", "zzz"))]
+    view = RecordView(recs)
+    from_view = {m.name: view.reduce(m, view.selected(m.where)) for m in metrics if view.selected(m.where).any()}
+    assert from_view == compute_metrics(metrics, recs) and "nothing" not in from_view
+    for by in ("kind", "grade"):
+        assert view.grouped(metrics[0], by) == grouped(metrics[0], by, recs)
+        assert list(view.grouped(metrics[1], by)) == list(grouped(metrics[1], by, recs))

@@ -117,8 +117,20 @@ def mean_metric(name: str, score_field: str, where: Predicate | None = None) -> 
                   reduces="record_mean")
 
 
+@dataclass(frozen=True, eq=False)
+class MetaEquals:
+    """The predicate `meta[key] in values`: a value, not a lambda, so that a whole column of
+    records can be tested at once (vlmeval.stats.resampling.RecordView)."""
+
+    key: str
+    values: tuple[Any, ...]
+
+    def __call__(self, record: Record) -> bool:
+        return record.meta.get(self.key) in self.values
+
+
 def meta_equals(key: str, *values: Any) -> Predicate:
-    return lambda r: r.meta.get(key) in values
+    return MetaEquals(key, values)
 
 
 def grouped(

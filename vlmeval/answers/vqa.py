@@ -233,16 +233,17 @@ def vqa_accuracies(predictions: Sequence[str], gt_lists: Sequence[Sequence[str]]
 
     if len(predictions) != len(gt_lists):
         raise ValueError(f"{len(predictions)} predictions for {len(gt_lists)} ground-truth lists")
-    for index, (prediction, gts) in enumerate(zip(predictions, gt_lists)):
-        if not isinstance(prediction, str):
-            raise TypeError(f"prediction {index} must be str, got {type(prediction).__name__}")
-        if isinstance(gts, str):
-            raise TypeError(f"gt_answers {index} must be a sequence of answers, not one string")
-        if not gts:
-            raise ValueError(f"gt_answers {index} is empty")
+    if set(map(type, predictions)) - {str}:
+        index, wrong = next((i, p) for i, p in enumerate(predictions) if not isinstance(p, str))
+        raise TypeError(f"prediction {index} must be str, got {type(wrong).__name__}")
+    if str in set(map(type, gt_lists)):
+        index = next(i for i, gts in enumerate(gt_lists) if isinstance(gts, str))
+        raise TypeError(f"gt_answers {index} must be a sequence of answers, not one string")
     if not predictions:
         return []
     lengths = np.fromiter(map(len, gt_lists), dtype=np.int64, count=len(gt_lists))
+    if not lengths.all():
+        raise ValueError(f"gt_answers {int(np.argmin(lengths))} is empty")
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     flat = list(chain.from_iterable(gt_lists))
 
@@ -259,10 +260,12 @@ def vqa_accuracies(predictions: Sequence[str], gt_lists: Sequence[Sequence[str]]
         normalized_at[at] = numbers.setdefault(normalized, len(numbers))
     gt_cleaned, gt_normalized = cleaned_at[occurrence], normalized_at[occurrence]
     unseen = -1  # a prediction no ground truth equals
-    own_cleaned = np.fromiter((numbers.get(_clean_whitespace(p), unseen) for p in predictions),
-                              dtype=np.int64, count=len(predictions))
-    own_normalized = np.fromiter((numbers.get(_clean_and_normalize(p)[1], unseen) for p in predictions),
-                                 dtype=np.int64, count=len(predictions))
+    own: dict[str, tuple[int, int]] = {}  # distinct prediction -> (cleaned, normalised) number
+    for prediction in dict.fromkeys(predictions):
+        cleaned, normalized = _clean_and_normalize(prediction)
+        own[prediction] = (numbers.get(cleaned, unseen), numbers.get(normalized, unseen))
+    own_numbers = np.array(list(map(own.__getitem__, predictions)), dtype=np.int64).reshape(len(predictions), 2)
+    own_cleaned, own_normalized = own_numbers[:, 0], own_numbers[:, 1]
 
     differ = np.minimum.reduceat(gt_cleaned, starts) != np.maximum.reduceat(gt_cleaned, starts)
     matches = np.where(np.repeat(differ, lengths),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import platform
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from vlmeval.metrics import Record, grouped
+from vlmeval.metrics import Record
 from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
@@ -84,13 +83,12 @@ def build_report(
         # predicates over 214k records were evaluated three times each).
         view = RecordView(records)
         for metric in task.metrics:
-            mask = view.selected(metric.where).tolist()
-            chosen = list(records) if metric.where is None else list(itertools.compress(records, mask))
-            if chosen:
-                report.metrics[metric.name] = metric.reduce(chosen)
-                report.metrics_n[metric.name] = len(chosen)
+            mask = view.selected(metric.where)
+            if mask.any():
+                report.metrics[metric.name] = view.reduce(metric, mask)
+                report.metrics_n[metric.name] = int(mask.sum())
         primary = task.metrics[0]
-        report.breakdown = {by: grouped(primary, by, records) for by in task.breakdowns}
+        report.breakdown = {by: view.grouped(primary, by) for by in task.breakdowns}
         add_intervals(report, task, view)
         if task.summary_line is not None:
             report.summary = task.summary_line(report.metrics, len(records))

@@ -12,12 +12,13 @@ each of (at most) 100 groups of units left out, which never repeats a record (se
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vlmeval.metrics import Metric, Predicate, Record, natural_key
+from vlmeval.metrics import MetaEquals, Metric, Predicate, Record, natural_key
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
@@ -56,6 +57,8 @@ class RecordView:
         self._positions: dict[object, tuple[list[str], np.ndarray]] = {}
         self._scores: dict[str, np.ndarray] = {}
         self._selected: dict[object, np.ndarray] = {}
+        self._meta: dict[str, list[Any]] = {}
+        self._labels: dict[str, np.ndarray] = {}
 
     def selected(self, where: Predicate | None) -> np.ndarray:
         """Which records a metric's `where` keeps (bool per record), evaluated once per predicate."""
@@ -64,9 +67,47 @@ class RecordView:
         if where is None:
             return np.ones(len(self.records), dtype=bool)
         if where not in self._selected:
-            self._selected[where] = np.fromiter((bool(where(r)) for r in self.records), dtype=bool,
-                                                count=len(self.records))
+            if isinstance(where, MetaEquals):  # one shared column instead of a call per record
+                values = where.values
+                cells: Iterable[bool] = (cell in values for cell in self.meta_column(where.key))
+            else:
+                cells = (bool(where(r)) for r in self.records)
+            self._selected[where] = np.fromiter(cells, dtype=bool, count=len(self.records))
         return self._selected[where]
+
+    def labels(self, by: str) -> np.ndarray:
+        """The breakdown group of every record: `str(meta.get(by))`, as `vlmeval.metrics.grouped` names it."""
+        import numpy as np
+
+        if by not in self._labels:
+            self._labels[by] = np.asarray([str(cell) for cell in self.meta_column(by)], dtype=object)
+        return self._labels[by]
+
+    def meta_column(self, key: str) -> list[Any]:
+        """`meta.get(key)` of every record."""
+        if key not in self._meta:
+            self._meta[key] = [r.meta.get(key) for r in self.records]
+        return self._meta[key]
+
+    def grouped(self, metric: Metric, by: str) -> dict[str, dict[str, float | int | None]]:
+        """`vlmeval.metrics.grouped(metric, by, records)`, from the cached columns."""
+        import numpy as np
+
+        selected = self.selected(metric.where)
+        labels = self.labels(by)
+        groups = sorted(set(labels[selected].tolist()), key=natural_key)
+        out: dict[str, dict[str, float | int | None]] = {}
+        for group in groups:
+            mask = selected & (labels == group)
+            out[group] = {metric.name: self.reduce(metric, mask), "n": int(mask.sum())}
+        return out
+
+    def reduce(self, metric: Metric, mask: np.ndarray) -> float:
+        """`metric.reduce` of the records `mask` keeps (at least one). A mean metric is read from its
+        score column, summed in record order as `percent_mean` sums, so the value is the same."""
+        if metric.score_field is not None:
+            return 100.0 * sum(self.scores(metric.score_field)[mask].tolist()) / int(mask.sum())
+        return metric.reduce(list(itertools.compress(self.records, mask.tolist())))
 
     def units(self, metric: Metric) -> Units:
         import numpy as np
@@ -196,7 +237,7 @@ def breakdown_intervals(metric: Metric, by: str, records: Sequence[Record] | Rec
 
     view = as_view(records)
     units = view.units(metric)
-    labels = np.asarray([str(r.meta.get(by)) for r in view.records], dtype=object)
+    labels = view.labels(by)
     groups = sorted(set(labels[units.selected].tolist()), key=natural_key)
     jobs = [(group, metric, units.restricted(labels == group)) for group in groups]
     return _intervals(jobs, view, resamples, seed, level)
