@@ -50,8 +50,8 @@ def score_vqa(
     answers = [evalai_normalize(p) if p is not None else None for p in predictions]
     judged = [i for i, (answer, sample) in enumerate(zip(answers, samples))
               if answer is not None and sample.target is not None]
-    scores = dict(zip(judged, accuracies([answers[i] for i in judged],  # type: ignore[misc]
-                                         [samples[i].target for i in judged])))
+    judged_answers = [answers[i] or "" for i in judged]  # never None here: judged are answered
+    scores = dict(zip(judged, accuracies(judged_answers, [samples[i].target for i in judged])))
     verdicts = []
     for index, (answer, prediction) in enumerate(zip(answers, predictions)):
         if prediction is None:
