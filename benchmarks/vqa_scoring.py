@@ -4,7 +4,8 @@ Synthetic but realistic: answer types in VQAv2-val proportions (yes/no 37.6 %, n
 other 49.3 %), ground truths that are often unanimous (yes/no) and otherwise a consensus answer
 plus noise from a vocabulary of ~30,000 phrases with case, article, punctuation and number-word
 variants; raw model-like predictions ("Yes.", "Two", "The red one", trailing newline) scored with
-``vqa_score`` (EvalAI processor, then the official accuracy), caches cold at the start.
+``vqa_score`` (EvalAI processor, then the official accuracy) question by question, and with
+``vqa_accuracies`` for the whole split at once (the path ``vlmeval score`` takes); caches cold at the start.
 
 Run: ``python benchmarks/vqa_scoring.py [--questions N] [--seed S] [--repeat R]``.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-from vlmeval.answers.vqa import clear_caches, vqa_score
+from vlmeval.answers.vqa import clear_caches, evalai_normalize, vqa_accuracies, vqa_score
 
 Question = tuple[str, str, list[str]]  # (answer type, prediction, 10 ground-truth answers)
 
@@ -144,6 +145,18 @@ def main() -> None:
           f"({1e6 * best / len(questions):.2f} us/question), best CPU {min(cpu_times):.2f} s; "
           f"load average {os.getloadavg()[0]:.2f}; peak RSS of the process {_max_rss_mib():.0f} MiB")
     print("accuracy: " + ", ".join(f"{kind} {value:.2f}" for kind, value in sorted(accuracy.items())))
+
+    # The path `vlmeval score` takes: the whole split at once (`score_vqa` -> `vqa_accuracies`).
+    bulk_walls = []
+    for _ in range(args.repeat):
+        clear_caches()
+        start = time.perf_counter()
+        bulk = vqa_accuracies([evalai_normalize(p) for _, p, _ in questions], [g for _, _, g in questions])
+        bulk_walls.append(time.perf_counter() - start)
+    same = bulk == [vqa_score(p, g) for _, p, g in questions]
+    print(f"whole split at once (vqa_accuracies, cold caches), runs: "
+          f"{', '.join(f'{wall:.2f}' for wall in bulk_walls)} s; best {min(bulk_walls):.2f} s; "
+          f"equal to the per-question scores: {same}")
 
     clear_caches()
     tracemalloc.start()
