@@ -48,10 +48,10 @@ def score_vqa(
     if len(samples) != len(predictions):
         raise ValueError(f"{len(predictions)} predictions for {len(samples)} samples")
     answers = [evalai_normalize(p) if p is not None else None for p in predictions]
-    judged = [i for i, (answer, sample) in enumerate(zip(answers, samples))
-              if answer is not None and sample.target is not None]
-    judged_answers = [answers[i] or "" for i in judged]  # never None here: judged are answered
-    scores = dict(zip(judged, accuracies(judged_answers, [samples[i].target for i in judged])))
+    judged = [(i, answer, sample.target) for i, (answer, sample) in enumerate(zip(answers, samples))
+              if answer is not None and sample.target is not None]  # the rest score 0
+    values = accuracies([answer for _, answer, _ in judged], [target for _, _, target in judged])
+    scores = {i: value for (i, _, _), value in zip(judged, values, strict=True)}
     verdicts = []
     for index, (answer, prediction) in enumerate(zip(answers, predictions)):
         if prediction is None:

@@ -19,8 +19,9 @@ from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.store import Answer
 from vlmeval.judge import prompt_hash
-from vlmeval.metrics import Record, compute_metrics, grouped
+from vlmeval.metrics import Record, compute_metrics
 from vlmeval.registry import load_registry
+from vlmeval.stats.resampling import RecordView
 from vlmeval.task import ScoreContext, Task
 
 EN_SUFFIX = "Answer with the option's letter from the given choices directly."
@@ -141,10 +142,10 @@ def test_circular_eval_on_rotated_copies(tmp_path: Path) -> None:
     assert by_id["1000003"].answer == "A" and by_id["1000003"].scores["correct"] == 1.0
     primary = task.metrics[0]
     assert task.breakdowns == ("category", "L2-category")
-    by_category = grouped(primary, "category", records)
+    by_category = RecordView(records).grouped(primary, "category")
     assert by_category["color"]["circular_accuracy"] == pytest.approx(50.0)
     assert by_category["count"]["circular_accuracy"] == pytest.approx(200 / 3)
-    by_l2 = grouped(primary, "L2-category", records)
+    by_l2 = RecordView(records).grouped(primary, "L2-category")
     assert {k: v["circular_accuracy"] for k, v in by_l2.items()} == pytest.approx(
         {FINE: 100.0, "coarse_perception": 0.0, "logic_reasoning": 200 / 3})
 

@@ -76,8 +76,8 @@ class Metric:
     `reduces` declares how the value combines over those units (see `Reduces`): "mean",
     "record_mean" and "sum" are bootstrapped from per-unit sums in numpy, "custom" gets a
     delete-a-group jackknife (vlmeval.stats.resampling). `score_field` is set when the metric is
-    100 x the mean of that per-sample score (mean_metric): the per-unit sums are then read
-    straight from the score column. `scale` says what the number
+    100 x the mean of that per-sample score (mean_metric): the report's value and the per-unit
+    sums are then read straight from the score column. `scale` says what the number
     is: "percent" (0-100, higher is better), "points" (a task's own scale, higher is better, e.g.
     MME's summed scores), "count" (e.g. unresolved answers) or another name for a number where
     higher is not better ("spread"): leaderboards average only percents, and
@@ -131,19 +131,6 @@ class MetaEquals:
 
 def meta_equals(key: str, *values: Any) -> Predicate:
     return MetaEquals(key, values)
-
-
-def grouped(
-    metric: Metric, by: str, records: Sequence[Record]
-) -> dict[str, dict[str, float | int | None]]:
-    """The metric computed per value of `meta[by]`: {group: {metric name: value, "n": n}}."""
-    groups: dict[str, list[Record]] = {}
-    for record in metric.select(records):
-        groups.setdefault(str(record.meta.get(by)), []).append(record)
-    return {
-        group: {metric.name: metric.reduce(members), "n": len(members)}
-        for group, members in sorted(groups.items(), key=lambda item: natural_key(item[0]))
-    }
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:

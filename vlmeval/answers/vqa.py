@@ -225,9 +225,10 @@ def vqa_accuracies(predictions: Sequence[str], gt_lists: Sequence[Sequence[str]]
     At VQAv2-val scale (214k questions, 2.1 M answers) question-by-question scoring cost ~1.3 s with
     cold caches, ~0.9 s warm; this takes ~1.05 s and ~0.55 s (benchmarks/vqa_scoring.py). Each
     distinct string is cleaned and normalised once and numbered (equal numbers, equal strings);
-    the "do the answers differ" test, the matches and the leave-one-out sum then run on numpy arrays. The sum still adds annotator by annotator, left
-    to right, in float64 as Python does, so every accuracy equals :func:`vqa_accuracy`'s exactly
-    (tests/test_vqa_answers.py compares them on the official examples and on random answers).
+    the "do the answers differ" test, the matches and the leave-one-out sum then run on numpy
+    arrays. The sum still adds annotator by annotator, left to right, in float64 as Python does,
+    so every accuracy equals :func:`vqa_accuracy`'s exactly (tests/test_vqa_answers.py compares
+    them on random answers and with a naive restatement of the official loop).
     """
     import numpy as np
 

@@ -76,7 +76,7 @@ class RecordView:
         return self._selected[where]
 
     def labels(self, by: str) -> np.ndarray:
-        """The breakdown group of every record: `str(meta.get(by))`, as `vlmeval.metrics.grouped` names it."""
+        """The breakdown group of every record: `str(meta.get(by))`."""
         import numpy as np
 
         if by not in self._labels:
@@ -90,8 +90,8 @@ class RecordView:
         return self._meta[key]
 
     def grouped(self, metric: Metric, by: str) -> dict[str, dict[str, float | int | None]]:
-        """`vlmeval.metrics.grouped(metric, by, records)`, from the cached columns."""
-        import numpy as np
+        """The metric within each group of `meta[by]` (named `str(meta.get(by))`, in natural order:
+        grade2 before grade10): {group: {metric name: value, "n": n}}; a report's breakdown."""
 
         selected = self.selected(metric.where)
         labels = self.labels(by)
@@ -232,8 +232,7 @@ def metric_intervals(metrics: Sequence[Metric], records: Sequence[Record] | Reco
 def breakdown_intervals(metric: Metric, by: str, records: Sequence[Record] | RecordView,
                         resamples: int = RESAMPLES, seed: int = SEED,
                         level: float = LEVEL) -> dict[str, Interval]:
-    """Intervals of `metric` within each group of meta[by] (groups named as `grouped` names them)."""
-    import numpy as np
+    """Intervals of `metric` within each group of meta[by] (groups named as `RecordView.grouped` names them)."""
 
     view = as_view(records)
     units = view.units(metric)
