@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import subprocess
 import sys
@@ -14,17 +13,7 @@ from typing import Any
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 230, 30)}
 
 
-def png_bytes(rgb: tuple[int, int, int] = (200, 30, 30), size: int = 32) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (size, size), rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def image_cell(data: bytes | None) -> dict[str, Any] | None:
-    """An image cell as the hub's parquet files store it."""
-    return None if data is None else {"bytes": data, "path": None}
+from vlmeval.demo_data import image_cell, png_bytes  # noqa: F401  (re-exported for the tests)
 
 
 def sqa_row(

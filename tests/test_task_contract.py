@@ -36,15 +36,15 @@ HOSTILE: tuple[str | None, ...] = (
 def demo_samples(task: Task, folder: Path) -> SampleSet:
     if task.data.demo is not None:
         return load_samples(task, str(task.data.demo), None, None)
-    if task.name not in DEMO_ROWS:
-        pytest.fail(f"task {task.name} has no demo data: set DataSpec.demo or add it to tests/helpers.DEMO_ROWS")
+    if task.demo_rows is None and task.name not in DEMO_ROWS:
+        pytest.fail(f"task {task.name} has no demo data: set Task.demo_rows or DataSpec.demo")
     return load_samples(task, str(write_demo_data(task, folder / task.name)), None, None)
 
 
 def write_demo_data(task: Task, folder: Path) -> Path:
     """The task's demo rows as a hub copy: one split file, or one subfolder per config."""
     shard = f"{task.data.split}-00000-of-00001.parquet"
-    data = DEMO_ROWS[task.name]()
+    data = task.demo_rows() if task.demo_rows is not None else DEMO_ROWS[task.name]()
     if isinstance(data, list):
         return write_parquet(folder / shard, data)
     for config, rows in data.items():

@@ -34,6 +34,9 @@ class Sample:
 
     `target` is the ground truth (None where the split hides it); `meta` holds the fields that
     scorers and breakdowns read. Both must be JSON-serialisable: they go into predictions.jsonl.
+    `image_offsets` says where each image goes in `text` (character offsets, one per image, in
+    order): MMMU's `<image 1>` ... in question and options. None puts every image before the text,
+    as single-image benchmarks and LLaVA's prompts do.
     """
 
     id: str
@@ -41,6 +44,30 @@ class Sample:
     images: tuple[LazyImage, ...] = ()
     target: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    image_offsets: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        offsets = self.image_offsets
+        if offsets is None:
+            return
+        if len(offsets) != len(self.images) or list(offsets) != sorted(offsets) or (
+                offsets and not 0 <= offsets[0] <= offsets[-1] <= len(self.text)):
+            raise ValueError(f"sample {self.id}: image_offsets {offsets} must give each of its "
+                             f"{len(self.images)} images a place in its text, in order")
+
+    def parts(self) -> list[str | int]:
+        """The text and images interleaved in order: strings, and image numbers (0-based) into `images`."""
+        offsets = self.image_offsets if self.image_offsets is not None else (0,) * len(self.images)
+        parts: list[str | int] = []
+        start = 0
+        for number, offset in enumerate(offsets):
+            if offset > start:
+                parts.append(self.text[start:offset])
+            parts.append(number)
+            start = offset
+        if start < len(self.text) or not parts:
+            parts.append(self.text[start:])
+        return parts
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,10 @@ class Task:
     write_artifacts: ArtifactWriter | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
+    # Demo-sized data in the task's own hub schema: the rows of its split, or, for a task whose data
+    # is a folder of configs (DataSpec.images), the rows of each config by config name. The contract
+    # test runs every task on it; `vlmeval.demo_data` has image cells to build rows with.
+    demo_rows: Callable[[], list[dict[str, Any]] | dict[str, list[dict[str, Any]]]] | None = None
     # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
     # answers of the old version are then refused instead of being mixed into new reports.
     version: int = 1
