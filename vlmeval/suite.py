@@ -8,7 +8,7 @@ tasks with one model load; `vlmeval leaderboard --suite NAME` lays the columns o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -23,10 +23,24 @@ class SuiteColumn:
 
 
 @dataclass(frozen=True)
+class ReferenceRow:
+    """A published row of a suite's table (a model card's or paper's numbers), shown by `leaderboard --reference`.
+
+    `values` maps a column's task name to the published number, on the scale the suite's table prints;
+    `source` names where it was published (URL, paper table, commit), so a reader can check it.
+    """
+
+    label: str
+    values: Mapping[str, float]
+    source: str
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
     columns: tuple[SuiteColumn, ...]
+    references: tuple[ReferenceRow, ...] = ()
 
     @property
     def tasks(self) -> list[str]:
