@@ -68,8 +68,9 @@ AWKWARD: list[Any] = [
 @pytest.mark.parametrize("value", AWKWARD)
 def test_reused_encoder_writes_what_json_dumps_writes(value: Any, ensure_ascii: bool) -> None:
     encode = json_encoder(ensure_ascii=ensure_ascii)
-    assert encode(value) == json.dumps(value, ensure_ascii=ensure_ascii, default=str)
-    assert encode(value) == encode(value)  # nothing kept between calls
+    expected = json.dumps(value, ensure_ascii=ensure_ascii, default=str)
+    assert encode(value) == expected
+    assert encode(value) == expected  # nothing kept between calls
 
 
 def test_fingerprint_is_the_hash_of_the_json_dumps_lines() -> None:
