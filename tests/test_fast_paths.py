@@ -85,6 +85,7 @@ def test_fingerprint_is_the_hash_of_the_json_dumps_lines() -> None:
     assert SampleSet("src", "test", changed).fingerprint() != expected.hexdigest()[:16]
 
 
+@pytest.mark.slow
 def test_scoring_vqav2_from_parquet_does_not_import_pandas(tmp_path: Path) -> None:
     """pyarrow imports pandas on the first Python value it converts (~0.15-0.4 s); the data checks
     and the VQA path hand it none."""

@@ -173,6 +173,7 @@ def test_exactly_one_exclusive_create_wins(tmp_path: Path) -> None:
     assert target.read_text().startswith("writer ") and [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
+@pytest.mark.slow
 def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
@@ -219,6 +220,7 @@ def _api_args(server: FakeOpenAIServer, out: Path, *extra: str) -> list[str]:
             "--concurrency", "1", "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path, "--temperature", t)) for t in ("0", "0.5")]
@@ -231,6 +233,7 @@ def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) 
     assert len(answers) == 60
 
 
+@pytest.mark.slow
 def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path)) for _ in range(2)]
@@ -243,6 +246,7 @@ def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: P
     assert len(read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")) == 60
 
 
+@pytest.mark.slow
 def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_path: Path) -> None:
     """The torchrun/Slurm merge is decided by an exclusively created file, not flock."""
     import socket
