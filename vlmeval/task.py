@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
 
 if TYPE_CHECKING:
@@ -22,10 +23,7 @@ if TYPE_CHECKING:
 
 Row = Mapping[str, Any]
 
-# The failure of a sample whose judge request failed for good (HTTP 5xx after the client's retries,
-# a refused connection...): such replies are never cached, so the report is incomplete (exit 3)
-# and re-running the same command asks the judge again. Every judged task uses this one name.
-JUDGE_ERROR = "judge_error"
+JUDGE_ERROR = Failure.JUDGE_ERROR  # the name judged tasks imported before `Failure` (vlmeval.failure)
 
 
 @dataclass(frozen=True)
@@ -74,13 +72,13 @@ class Sample:
 class Scored:
     """A scorer's verdict on one prediction.
 
-    `failure` names why an answer could not be used ("unparsed", "empty", "error",
-    "judge_failed"...): such answers are scored wrong and counted in the report, never guessed.
+    `failure` names why an answer could not be used (a `Failure`, or a task's own code): such
+    answers are scored wrong and counted in the report, never guessed.
     """
 
     answer: Any
     scores: Mapping[str, float]
-    failure: str | None = None
+    failure: Failure | str | None = None
 
 
 @dataclass(frozen=True)
