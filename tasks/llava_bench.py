@@ -25,11 +25,11 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vlmeval.column_checks import Text
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Text
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"

@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
+from vlmeval.column_checks import OneOf, Text
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "ocr")

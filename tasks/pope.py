@@ -20,13 +20,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 
+from vlmeval.column_checks import OneOf, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.yesno import YES, llava_pope_yes_no
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
 
 CATEGORIES = ("adversarial", "popular", "random")
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vlmeval.answers.choice import LETTERS, llava_choice_letter, option_lines
+from vlmeval.column_checks import IndexInto, Strings, Text
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import IndexInto, Strings, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 GRADES_1_6 = tuple(f"grade{g}" for g in range(1, 7))

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.vqa import evalai_normalize
 from vlmeval.failure import Failure
 from vlmeval.metrics import mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import Strings, Text
 
 N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
 

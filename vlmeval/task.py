@@ -19,7 +19,7 @@ from vlmeval.metrics import Metric
 if TYPE_CHECKING:
     from vlmeval.engine.data import LazyImage
     from vlmeval.judge import Judge
-    from vlmeval.validation import ColumnCheck
+    from vlmeval.column_checks import ColumnCheck
 
 Row = Mapping[str, Any]
 
@@ -159,7 +159,7 @@ class DataSpec:
     is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
     selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
     kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
-    be present in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`,
+    be present in every file; `checks` (from `vlmeval.column_checks`: `Text`, `OneOf`, `Strings`,
     `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file. `list_fields`
     names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
     2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
