@@ -72,7 +72,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("gqa")
 def gqa() -> Task:
     return Task(
-        name="gqa",
         description="GQA test-dev balanced, LLaVA-1.5 prompt, GQA eval.py exact-match accuracy",
         data=DataSpec(
             hub="lmms-lab/GQA",

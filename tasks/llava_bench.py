@@ -180,7 +180,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("llava_bench_wild")
 def llava_bench_wild() -> Task:
     return Task(
-        name="llava_bench_wild",
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
                     f"(official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,

@@ -185,9 +185,7 @@ def write_submission(
 
 
 def mmbench(language: str, split: str) -> Task:
-    name = f"mmbench_{language}_{split}"
     return Task(
-        name=name,
         description=f"MMBench-{language.upper()} {split} (v1.0), CircularEval, LLaVA-1.5 prompt",
         data=DataSpec(
             hub="lmms-lab/MMBench",

@@ -144,7 +144,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("mme")
 def mme() -> Task:
     return Task(
-        name="mme",
         description="MME perception and cognition, LLaVA-1.5 prompt, official parser and scores",
         data=DataSpec(hub="lmms-lab/MME", split="test", size=2374,
                       columns=("question_id", "question", "answer", "category"),

@@ -228,7 +228,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("mmvet")
 def mmvet() -> Task:
     return Task(
-        name="mmvet",
         description=f"MM-Vet v1, bare question, official LLM-judge scoring (official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/MMVet", split="test", size=218,
                       columns=("question_id", "question", "answer", "capability"),

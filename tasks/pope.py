@@ -115,7 +115,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("pope")
 def pope() -> Task:
     return Task(
-        name="pope",
         description="POPE (adversarial, popular, random), LLaVA-1.5 prompt and eval_pope.py reading",
         data=DataSpec(hub="lmms-lab/POPE", split="test", size=9000,
                       columns=("id", "question_id", "question", "answer", "category"),

@@ -86,7 +86,6 @@ METRICS: tuple[Metric, ...] = (
 @task("sqa")
 def scienceqa() -> Task:
     return Task(
-        name="sqa",
         description="ScienceQA test, LLaVA-1.5 prompt and parser",
         data=DataSpec(
             hub="lmms-lab/ScienceQA",

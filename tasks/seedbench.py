@@ -68,7 +68,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("seedbench_img")
 def seedbench_img() -> Task:
     return Task(
-        name="seedbench_img",
         description="SEED-Bench image questions, LLaVA-1.5 prompt, exact-letter accuracy per dimension",
         data=DataSpec(
             hub="lmms-lab/SEED-Bench",

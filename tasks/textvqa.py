@@ -70,7 +70,6 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
 @task("textvqa_val")
 def textvqa_val() -> Task:
     return Task(
-        name="textvqa_val",
         description="TextVQA validation, LLaVA-1.5 OCR-token prompt, m4c TextVQA accuracy",
         data=DataSpec(hub="lmms-lab/textvqa", split="validation", size=5000,
                       columns=("question_id", "question", "answers", "ocr_tokens"),

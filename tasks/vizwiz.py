@@ -55,9 +55,8 @@ def write_submission_file(
     return write_submission(context.output_folder, entries)
 
 
-def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
+def _vizwiz(split: str, size: int, answered: bool) -> Task:
     return Task(
-        name=name,
         description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised answer, VizWiz's evaluator",
         data=DataSpec(
             hub=HUB,
@@ -81,9 +80,9 @@ def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
 
 @task("vizwiz_val")
 def vizwiz_val() -> Task:
-    return _vizwiz("vizwiz_val", "val", 4_319, answered=True)
+    return _vizwiz("val", 4_319, answered=True)
 
 
 @task("vizwiz_test")
 def vizwiz_test() -> Task:
-    return _vizwiz("vizwiz_test", "test", 8_000, answered=False)
+    return _vizwiz("test", 8_000, answered=False)

@@ -113,9 +113,8 @@ def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
     return write
 
 
-def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
+def _vqav2(split: str, size: int, answered: bool) -> Task:
     return Task(
-        name=name,
         description=f"VQAv2 {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
         data=DataSpec(
             hub=HUB,
@@ -134,20 +133,20 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
         ),
         max_new_tokens=128,
         breakdowns=("answer_type",),
-        write_artifacts=submission_writer(every_test2015_question=name == "vqav2_testdev"),
+        write_artifacts=submission_writer(every_test2015_question=split == "testdev"),
     )
 
 
 @task("vqav2_val")
 def vqav2_val() -> Task:
-    return _vqav2("vqav2_val", "validation", 214_354, answered=True)
+    return _vqav2("validation", 214_354, answered=True)
 
 
 @task("vqav2_testdev")
 def vqav2_testdev() -> Task:
-    return _vqav2("vqav2_testdev", "testdev", 107_394, answered=False)
+    return _vqav2("testdev", 107_394, answered=False)
 
 
 @task("vqav2_test")
 def vqav2_test() -> Task:
-    return _vqav2("vqav2_test", "test", 447_793, answered=False)
+    return _vqav2("test", 447_793, answered=False)

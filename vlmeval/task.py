@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
+from vlmeval.named import NamedRegistry
 
 if TYPE_CHECKING:
     from vlmeval.engine.data import LazyImage
@@ -206,9 +207,11 @@ class ArtifactWriter(Protocol):
 
 @dataclass(frozen=True)
 class Task:
-    """A benchmark as the engine runs it. See tasks/scienceqa.py for a complete example."""
+    """A benchmark as the engine runs it. See tasks/scienceqa.py for a complete example.
 
-    name: str
+    `name` is filled in from the `@task` decorator that registers the factory; leave it out.
+    """
+
     description: str
     data: DataSpec
     to_sample: Callable[[Row, int], Sample]
@@ -229,6 +232,7 @@ class Task:
     # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
     # answers of the old version are then refused instead of being mixed into new reports.
     version: int = 1
+    name: str = field(default="", kw_only=True)
 
     @property
     def primary_metric(self) -> str:
@@ -247,18 +251,18 @@ class Task:
         raise UsageError(f"--answer-reading {name!r} is not a reading of task {self.name} (readings: {known})")
 
 
-_REGISTERED: dict[str, Callable[[], Task]] = {}
+_TASKS: NamedRegistry[Task] = NamedRegistry("task")
 
 
 def task(name: str) -> Callable[[Callable[[], Task]], Callable[[], Task]]:
-    """Register a factory returning a Task under `name` (the `--task` value)."""
-
-    def register(factory: Callable[[], Task]) -> Callable[[], Task]:
-        _REGISTERED[name] = factory
-        return factory
-
-    return register
+    """Register a factory returning a Task under `name` (the `--task` value): the one place a task is
+    named. The factory's Task leaves `name` out; the decorator fills it in (`vlmeval.named`)."""
+    return _TASKS.decorator(name)
 
 
 def registered_factories() -> dict[str, Callable[[], Task]]:
-    return dict(_REGISTERED)
+    return _TASKS.factories()
+
+
+def registration_conflicts() -> list[str]:
+    return list(_TASKS.conflicts)
