@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vlmeval.column_checks import Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
@@ -177,6 +178,18 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
             f"failed judgements: {int(metrics.get('failed_judgements', 0))}")
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def llava_bench_row(qid: int, category: str, question: str | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/llava-bench-in-the-wild (train) schema."""
+    return {"question_id": qid, "question": question or f"Describe picture {qid}.", "image": image_cell(png_bytes()),
+            "caption": f"A photo number {qid}.", "gpt_answer": f"Reference answer {qid}.", "category": category,
+            "image_id": f"{qid:03d}"}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [llava_bench_row(qid, category) for qid, category in enumerate(("conv", "detail", "complex", "conv"))]
+
+
 @task("llava_bench_wild")
 def llava_bench_wild() -> Task:
     return Task(
@@ -185,6 +198,7 @@ def llava_bench_wild() -> Task:
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
                       columns=("question_id", "question", "caption", "gpt_answer", "category"),
                       checks=(Text("question"), Text("gpt_answer"))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

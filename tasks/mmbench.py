@@ -31,6 +31,7 @@ from typing import Any
 from vlmeval.answers.choice import resolve_choices
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
 from vlmeval.column_checks import OptionLetter, Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
@@ -184,6 +185,32 @@ def write_submission(
     return [SUBMISSION]
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+FINE = "finegrained_perception (instance-level)"
+
+
+def mmb_row(index: int, question: str, options: Sequence[str | None], answer: str | None = "A",
+            hint: Any = None, category: str = "attribute_recognition", l2: str = FINE,
+            split: str = "dev") -> dict[str, Any]:
+    """One row in the lmms-lab/MMBench schema (the hub's `L2-category`)."""
+    cells = list(options) + [None] * (5 - len(options))
+    return {"index": index, "question": question, "hint": hint,
+            **{letter: cells[i] for i, letter in enumerate("ABCDE")},
+            "answer": answer, "category": category, "image": {"bytes": png_bytes(), "path": None},
+            "source": "MMBench", "L2-category": l2, "comment": None, "split": split}
+
+
+def demo_rows(split: str) -> list[dict[str, Any]]:
+    answer = (lambda letter: letter) if split == "dev" else (lambda letter: None)
+    return [mmb_row(0, "Which color?", ["red", "blue", "green"], answer("A"), split=split),
+            mmb_row(1_000_000, "Which color?", ["blue", "green", "red"], answer("C"), split=split),
+            mmb_row(2_000_000, "Which color?", ["green", "red", "blue"], answer("B"), split=split),
+            mmb_row(1, "Is it round?", ["yes", "no"], answer("B"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception"),
+            mmb_row(1_000_001, "Is it round?", ["no", "yes"], answer("A"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception")]
+
+
 def mmbench(language: str, split: str) -> Task:
     return Task(
         description=f"MMBench-{language.upper()} {split} (v1.0), CircularEval, LLaVA-1.5 prompt",
@@ -195,6 +222,7 @@ def mmbench(language: str, split: str) -> Task:
             columns=("index", "question", "hint", "A", "B", "category"),
             checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
         ),
+        demo_rows=partial(demo_rows, split),
         to_sample=partial(to_sample, language),
         scorer=score,
         metrics=METRICS,

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
-from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
 from vlmeval.answers.vqa import vizwiz_accuracies
+from vlmeval.column_checks import Strings, Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
 
@@ -55,6 +57,21 @@ def write_submission_file(
     return write_submission(context.output_folder, entries)
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def vizwiz_row(qid: str, answers: list[str] | None, category: str | None = "other",
+               question: str = "What is this?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VizWiz-VQA schema; `answers=None` as on the test split."""
+    return {"question_id": qid, "image": image_cell(image), "question": question,
+            "answers": answers, "category": category}
+
+
+def demo_rows(with_answers: bool) -> list[dict[str, Any]]:
+    split = "val" if with_answers else "test"
+    return [vizwiz_row(f"VizWiz_{split}_{i:08d}", (["unanswerable"] * 10 if i == 0 else ["basil"] * 10)
+                       if with_answers else None, category=("unanswerable", "other")[i % 2] if with_answers
+                       else None, question=f"What is this? ({i})", image=png_bytes()) for i in range(4)]
+
+
 def _vizwiz(split: str, size: int, answered: bool) -> Task:
     return Task(
         description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised answer, VizWiz's evaluator",
@@ -66,6 +83,7 @@ def _vizwiz(split: str, size: int, answered: bool) -> Task:
             else ("question_id", "question"),
             checks=(Text("question"), Strings("answers", nullable=not answered)),
         ),
+        demo_rows=partial(demo_rows, answered),
         to_sample=to_sample,
         scorer=partial(score_vqa, accuracies=vizwiz_accuracies),
         metrics=(

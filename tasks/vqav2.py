@@ -17,11 +17,14 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
+from vlmeval.column_checks import Strings, Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.errors import DataError
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Task, task
@@ -113,6 +116,31 @@ def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
     return write
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def vqa_row(qid: int, answers: list[str] | None, answer_type: str | None = "other",
+            question: str = "What is it?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VQAv2 schema; `answers=None` as on the test splits."""
+    return {
+        "question_type": "what is" if answers is not None else None,
+        "multiple_choice_answer": answers[0] if answers else None,
+        "answers": None if answers is None else [
+            {"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)
+        ],
+        "image_id": qid // 1000,
+        "answer_type": answer_type if answers is not None else None,
+        "question_id": qid,
+        "question": question,
+        "image": image_cell(image),
+    }
+
+
+def demo_rows(with_answers: bool) -> list[dict[str, Any]]:
+    answers = ["yes"] * 10 if with_answers else None
+    return [vqa_row(1000 + i, answers if i != 1 else (["2"] * 10 if with_answers else None),
+                    answer_type=("yes/no", "number", "other")[i % 3], question=f"Question {i}?",
+                    image=png_bytes()) for i in range(4)]
+
+
 def _vqav2(split: str, size: int, answered: bool) -> Task:
     return Task(
         description=f"VQAv2 {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
@@ -125,6 +153,7 @@ def _vqav2(split: str, size: int, answered: bool) -> Task:
             checks=(Text("question"), Strings("answers", field="answer", nullable=not answered)),
             list_fields=(("answers", "answer"),),  # 2.1 M answer dicts on val: read the strings only
         ),
+        demo_rows=partial(demo_rows, answered),
         to_sample=to_sample,
         scorer=score_vqa,
         metrics=(

@@ -185,7 +185,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
 
 def _data_name(task: Task, data: str | None) -> str:
     if data == DEMO:
-        return "the bundled demo split"
+        return "the bundled demo split" if task.data.demo is not None else "the task's demo rows"
     return data if data is not None else f"the hub copy {task.data.hub}"
 
 
