@@ -24,7 +24,7 @@ from vlmeval_tasks._vqa_common import SHORT_ANSWER
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
-from vlmeval.task import DataSpec, ImageJoin, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, ImageJoin, Row, Sample, Scored, Task, per_sample, row_images, task
 
 STRUCTURAL = ("verify", "query", "choose", "logical", "compare")
 SEMANTIC = ("rel", "attr", "obj", "cat", "global")
@@ -33,11 +33,10 @@ SEMANTIC = ("rel", "attr", "obj", "cat", "global")
 def to_sample(row: Row, index: int) -> Sample:
     types = row["types"] or {}
     structural = types.get("structural")
-    image = row.get("image")
     return Sample(
         id=str(row["id"]),
         text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=str(row["answer"]),
         meta={"image_id": str(row["imageId"]), "structural": structural, "semantic": types.get("semantic"),
               "answer_type": "open" if structural == "query" else "binary"},

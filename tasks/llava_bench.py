@@ -30,7 +30,7 @@ from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -61,9 +61,8 @@ def to_sample(row: Row, index: int) -> Sample:
         raise ValueError(f"category {category!r} is not one of {CATEGORIES}")
     caption = row["caption"]
     context = "\n".join(caption) if isinstance(caption, (list, tuple)) else str(caption)
-    image = row.get("image")
     return Sample(id=str(row["question_id"]), text=str(row["question"]),
-                  images=(image,) if image is not None else (), target=str(row["gpt_answer"]),
+                  images=row_images(row), target=str(row["gpt_answer"]),
                   meta={"category": category, "caption": context})
 
 

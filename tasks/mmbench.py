@@ -31,10 +31,10 @@ from typing import Any
 from vlmeval.answers.choice import resolve_choices
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
 from vlmeval.column_checks import OptionLetter, Text
-from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.demo_data import png_bytes
 from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
-from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",
@@ -94,11 +94,10 @@ def to_sample(language: str, row: Row, position: int) -> Sample:
     text += "".join(f"\n{letter}. {option}" for letter, option in options.items())
     text += f"\n{SUFFIXES[language]}"
     answer = row.get("answer")
-    image = row.get("image")
     return Sample(
         id=str(index),
         text=text,
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=None if is_none(answer) else str(answer).strip(),
         meta={
             "index": index,

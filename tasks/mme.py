@@ -26,10 +26,10 @@ from typing import Any
 
 from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
 from vlmeval.column_checks import OneOf, Text
-from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.demo_data import png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "ocr")
@@ -56,11 +56,10 @@ def to_sample(row: Row, index: int) -> Sample:
     if target not in (YES, NO):
         raise ValueError(f"answer {row['answer']!r} is not Yes or No")
     subtask = subtask_of(str(row["category"]))
-    image = row.get("image")
     return Sample(
         id=str(index),
         text=prompt(str(row["question"])),
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=target,
         meta={
             "category": row["category"],

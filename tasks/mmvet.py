@@ -29,7 +29,7 @@ from vlmeval.errors import DataError, UsageError
 from vlmeval.failure import Failure
 from vlmeval.judge import Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -88,11 +88,10 @@ def to_sample(row: Row, index: int) -> Sample:
     capabilities = parse_capabilities(row["capability"], question_id)
     if not isinstance(row["answer"], str):
         raise DataError(f"MM-Vet question {question_id}: no ground-truth answer (got {row['answer']!r})")
-    image = row.get("image")
     return Sample(
         id=question_id,
         text=row["question"],
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=row["answer"],
         meta={"capability": list(capabilities), "capabilities": "_".join(capabilities)},
     )

@@ -28,20 +28,19 @@ from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 CATEGORIES = ("adversarial", "popular", "random")
 
 
 def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
     answer = str(row["answer"]).strip().lower()
     if answer not in ("yes", "no"):
         raise ValueError(f"answer {row['answer']!r} is neither yes nor no")
     return Sample(
         id=str(row["id"]),
         text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=answer,
         meta={"category": row["category"], "question_id": str(row.get("question_id"))},
     )

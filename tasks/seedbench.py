@@ -22,7 +22,7 @@ from vlmeval.answers.choice import option_lines
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 OPTION_LETTERS = ("A", "B", "C", "D")
@@ -39,11 +39,10 @@ def to_sample(row: Row, index: int) -> Sample:
     dimension = DIMENSIONS.get(int(row["question_type_id"]))
     if dimension is None:
         raise ValueError(f"question_type_id {row['question_type_id']} is not an image dimension (1-9)")
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{option_lines(options)}\n{SUFFIX}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=str(row["answer"]),
         meta={"dimension": dimension},
     )

@@ -28,7 +28,7 @@ from vlmeval.column_checks import Strings, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import mean_metric
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
 
@@ -38,11 +38,10 @@ def to_sample(row: Row, index: int) -> Sample:
     if len(answers) != N_ANSWERS:
         raise ValueError(f"question {row['question_id']} has {len(answers)} answers; TextVQA has {N_ANSWERS}")
     tokens = ", ".join(str(t) for t in (row.get("ocr_tokens") or ()))
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{str(row['question']).capitalize()}\nReference OCR token: {tokens}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=answers,
     )
 

@@ -21,24 +21,23 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, submitted_answers, vqa_task, write_submission
 
 from vlmeval.answers.vqa import vizwiz_accuracies
-from vlmeval.column_checks import Strings, Text
+from vlmeval.column_checks import Strings
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
+from vlmeval.task import Row, Sample, ScoreContext, Task, row_images, task
 
 HUB = "lmms-lab/VizWiz-VQA"
 SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"
 
 
 def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{SUFFIX}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=gt_answers(row.get("answers")),
         meta={"answer_type": row.get("category")},
     )
@@ -73,26 +72,12 @@ def demo_rows(with_answers: bool) -> list[dict[str, Any]]:
 
 
 def _vizwiz(split: str, size: int, answered: bool) -> Task:
-    return Task(
+    return vqa_task(
         description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised answer, VizWiz's evaluator",
-        data=DataSpec(
-            hub=HUB,
-            split=split,
-            size=size,
-            columns=("question_id", "question", "answers", "category") if answered
-            else ("question_id", "question"),
-            checks=(Text("question"), Strings("answers", nullable=not answered)),
-        ),
-        demo_rows=partial(demo_rows, answered),
-        to_sample=to_sample,
-        scorer=partial(score_vqa, accuracies=vizwiz_accuracies),
-        metrics=(
-            mean_metric("accuracy", "accuracy"),
-            mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),
-        ),
-        max_new_tokens=128,
-        breakdowns=("answer_type",),
-        write_artifacts=write_submission_file,
+        hub=HUB, split=split, size=size, answered=answered, answer_columns=("answers", "category"),
+        answers=Strings("answers", nullable=not answered), to_sample=to_sample, accuracies=vizwiz_accuracies,
+        metrics=(mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),),
+        demo_rows=partial(demo_rows, answered), write_artifacts=write_submission_file,
     )
 
 

@@ -1,7 +1,7 @@
 """vlmeval: evaluate vision-language models with the official scorers' numbers.
 
 The public API for task authors, everything a task file needs: `task`, `Task`, `DataSpec`,
-`ImageJoin`, `Sample`, `Row`, `Scored`, `ScoreContext`, `AnswerReading`, `per_sample`, `Failure`;
+`ImageJoin`, `Sample`, `Row`, `Scored`, `ScoreContext`, `AnswerReading`, `per_sample`, `row_images`, `Failure`;
 the metric helpers `Metric`, `mean_metric`, `meta_equals`, `Record`; the column checks (`Text`,
 `OneOf`, `Strings`, `IndexInto`, `OptionLetter`, `LetterAmong`); the option helpers `LETTERS` and
 `option_lines`; and `image_cell`, `png_bytes` for a task's demo rows.
@@ -22,6 +22,7 @@ from vlmeval.task import (
     Scored,
     Task,
     per_sample,
+    row_images,
     task,
 )
 
@@ -52,5 +53,6 @@ __all__ = [
     "option_lines",
     "per_sample",
     "png_bytes",
+    "row_images",
     "task",
 ]

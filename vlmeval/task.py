@@ -69,6 +69,12 @@ class Sample:
         return parts
 
 
+
+def row_images(row: Row, column: str = "image") -> tuple[LazyImage, ...]:
+    """A row's image as `Sample.images`: the one image in `column`, or none where the cell is empty."""
+    image = row.get(column)
+    return (image,) if image is not None else ()
+
 @dataclass(frozen=True)
 class Scored:
     """A scorer's verdict on one prediction.
@@ -178,6 +184,21 @@ class DataSpec:
     images: ImageJoin | None = None
     list_fields: tuple[tuple[str, str], ...] = ()
 
+
+
+def read_rows(spec: DataSpec, path: str, split: str) -> list[Row]:
+    """Rows of `split` from a local file or hub-layout folder, checked as the engine checks a task's
+    own data: for a task that must read another split (VQAv2 test-dev's submission lists test2015)."""
+    from vlmeval.engine.data import load_table
+
+    return list(load_table(spec, path, split).rows)
+
+
+def has_split(folder: Path, split: str) -> bool:
+    """Whether a folder laid out as a hub copy holds files of `split`."""
+    from vlmeval.engine.data import split_files
+
+    return bool(split_files(folder, split))
 
 @dataclass(frozen=True)
 class ImageJoin:
