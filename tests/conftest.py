@@ -46,3 +46,12 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
     backend = ScriptedBackend()
     monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
     yield backend
+
+
+@pytest.fixture(autouse=True)
+def _private_vlmeval_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge cache and the file-digest cache of every test stay out of the user's ~/.cache."""
+    import os
+
+    if "VLMEVAL_CACHE" not in os.environ:
+        monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "vlmeval-cache"))

@@ -261,3 +261,38 @@ def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted:
     assert main(["merge", str(run_dir)]) == 2
     error = _error(capsys)
     assert "cannot merge" in error and "ids, prompts or targets changed" in error
+
+
+@pytest.mark.slow
+def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same file names, same sizes, other weights: the identity is the weights' content."""
+    from vlmeval.demo import build_tiny_llava
+
+    data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
+    build_tiny_llava(checkpoint, seed=0)
+    sizes = {p.name: p.stat().st_size for p in checkpoint.iterdir()}
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0 and scripted.calls == []  # resumed
+    build_tiny_llava(checkpoint, seed=1)
+    assert {p.name: p.stat().st_size for p in checkpoint.iterdir()} == sizes
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint (recorded" in _error(capsys) and scripted.calls == []
+
+
+def test_two_servers_behind_one_model_name_do_not_share_a_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def args(url: str) -> list[str]:
+        return ["run", "--task", "sqa", "--model", "openai:m", "--base-url", url, "--data", "demo",
+                "--limit", "2", "--output", str(tmp_path), "--run-name", "api", "--no-progress"]
+
+    with FakeOpenAIServer("A") as a, FakeOpenAIServer("B") as b:
+        assert main(args(a.base_url)) == 0
+        capsys.readouterr()
+        assert main(args(b.base_url + "?key=SECRET")) == 2
+        error = _error(capsys)
+        assert "endpoint (recorded" in error and "SECRET" not in error and b.requests == []
+    recorded = json.loads((tmp_path / "api" / "sqa" / "run.json").read_text())
+    assert recorded["identity"]["endpoint"] == a.base_url.rstrip("/")

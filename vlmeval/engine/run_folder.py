@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.engine.claims import create_exclusive, held, try_claim
-from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check, checkpoint_identity
+from vlmeval.engine.identity import (
+    DatasetIdentity,
+    IdentityMismatch,
+    RunIdentity,
+    check,
+    checkpoint_identity,
+    endpoint_identity,
+)
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
@@ -173,6 +180,7 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+        endpoint=endpoint_identity(plan.model, options.base_url),
     )
 
 
