@@ -296,3 +296,57 @@ def test_two_servers_behind_one_model_name_do_not_share_a_run_folder(
         assert "endpoint (recorded" in error and "SECRET" not in error and b.requests == []
     recorded = json.loads((tmp_path / "api" / "sqa" / "run.json").read_text())
     assert recorded["identity"]["endpoint"] == a.base_url.rstrip("/")
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_folder_whose_run_wrote_no_answer_is_taken_over(tmp_path: Path, scripted: ScriptedBackend,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The model failed to load (wrong dtype, device): the corrected command is not refused."""
+    import vlmeval.engine.evaluate
+    from vlmeval.errors import UsageError
+
+    data = _sqa(tmp_path / "d")
+
+    def cannot_load(model: str, options: Any) -> Any:
+        raise UsageError("float16 is not supported on this device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vlmeval.engine.evaluate, "make_backend", cannot_load)
+        assert _run(tmp_path / "out", data, "--dtype", "float16") == 2
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    assert recorded["identity"]["dtype"] == "float16" and recorded["created_by"]["pid"] == os.getpid()
+    recorded["created_by"]["pid"] = _dead_pid()  # that command has ended
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 0
+    err = capsys.readouterr().err
+    assert "takes it over" in err and "dtype" in err
+    assert json.loads(run_file.read_text())["identity"]["dtype"] == "auto"
+
+
+def test_a_folder_with_answers_or_a_live_creator_is_not_taken_over(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data, "--dtype", "float16") == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    recorded["created_by"]["pid"] = _dead_pid()
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2  # it holds answers
+    assert "holds answers of another run" in _error(capsys)
+    (tmp_path / "out" / "r" / "sqa" / "report.json").unlink()
+    for answers in (tmp_path / "out" / "r" / "sqa" / "answers").iterdir():
+        answers.unlink()
+    recorded["created_by"]["pid"] = os.getppid()  # a live process that started it
+    recorded["created_by"]["since"] = time.time()
+    run_file.write_text(json.dumps(recorded))
+    assert _run(tmp_path / "out", data) == 2
+    assert "holds answers of another run" in _error(capsys)

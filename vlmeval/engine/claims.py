@@ -128,6 +128,17 @@ def _is_stale(path: Path, holder: Holder, guarded: Path | None) -> bool:
     return time.time() - _last_change(*watched) > STALE_AFTER_S
 
 
+def read_holder(path: Path) -> Holder | None:
+    """Who holds the claim at `path` (None: nobody); an unreadable claim reads as host '?', pid -1."""
+    return _read_holder(path)
+
+
+def is_live(holder: Holder, heartbeat: Path) -> bool:
+    """Whether `holder` may still be working: on this host, its process runs; on another host (or
+    an unreadable record), `heartbeat` changed within STALE_AFTER_S."""
+    return not _is_stale(heartbeat, holder, None)
+
+
 def try_claim(path: Path, guarded: Path | None = None) -> Holder | None:
     """Take the claim at `path`: None when this process now holds it, else the live holder.
 

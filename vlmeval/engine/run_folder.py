@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.engine.claims import create_exclusive, held, try_claim
+from vlmeval.engine.claims import Holder, create_exclusive, held, is_live, read_holder, this_process, try_claim
 from vlmeval.engine.identity import (
+    RESTART_HINT,
     DatasetIdentity,
     IdentityMismatch,
     RunIdentity,
@@ -57,33 +61,83 @@ def open_run(
     one creates it and the other finds it and is refused.
     """
     path = run_dir / RUN_FILE
-    content = {**record, "identity": identity.to_json()}
+    me = this_process()
+    content = {**record, "identity": identity.to_json(),
+               "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
     try:
         if create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n"):
             return
     except OSError as exc:
         raise write_error(path, exc) from exc
     previous = read_run_file(run_dir)
-    recorded = previous.get("identity")
-    if isinstance(recorded, dict):
-        try:
-            recorded_identity = RunIdentity.from_json(recorded)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: unreadable identity ({exc}); pass another --run-name, or --restart") from exc
-        check(identity, recorded_identity, run_dir, fingerprint_of_first)
-        grown = identity.dataset.n_rows >= recorded_identity.dataset.n_rows
-    else:
-        _check_legacy(previous, record, run_dir)
-        grown = True
+    try:
+        grown = _check_recorded(run_dir, previous, identity, record, fingerprint_of_first)
+    except IdentityMismatch as mismatch:
+        if not _abandoned(run_dir, previous):
+            raise
+        if _take_over(path, content):
+            why = str(mismatch).split(": ", 1)[-1].split(f"; {RESTART_HINT}")[0]
+            print(f"vlmeval: note: {run_dir} was started by a run that wrote no answer and has stopped "
+                  f"(the model failed to load?); this run takes it over (it recorded {why})", file=sys.stderr)
+            return
+        return open_run(run_dir, identity, record, fingerprint_of_first)  # another process took it first
     # A run with more samples records them, so their answers are checked on the next run too.
+    recorded = previous.get("identity")
     updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
     if updated != previous:  # a rewrite by every worker could drop what another just added
         atomic_write_json(path, updated)
 
 
-def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
-    from vlmeval.engine.identity import RESTART_HINT
+def _check_recorded(
+    run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity, record: Mapping[str, Any],
+    fingerprint_of_first: Callable[[int], str | None],
+) -> bool:
+    """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
+    recorded = previous.get("identity")
+    if not isinstance(recorded, dict):
+        _check_legacy(previous, record, run_dir)
+        return True
+    try:
+        recorded_identity = RunIdentity.from_json(recorded)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{run_dir / RUN_FILE}: unreadable identity ({exc}); pass another --run-name, "
+                         f"or --restart") from exc
+    check(identity, recorded_identity, run_dir, fingerprint_of_first)
+    return identity.dataset.n_rows >= recorded_identity.dataset.n_rows
 
+
+def _abandoned(run_dir: Path, previous: Mapping[str, Any]) -> bool:
+    """A folder whose run wrote no answer and can no longer write one: its creator has stopped and
+    no shard is claimed (a model that failed to load, a wrong device)."""
+    answers = run_dir / ANSWERS_DIR
+    if any(f.stat().st_size for f in answers.glob("shard-*.jsonl")) or (run_dir / "report.json").exists():
+        return False
+    for claim in answers.glob("*.claim"):
+        holder = read_holder(claim)
+        if holder is not None and is_live(holder, claim):
+            return False
+    creator = previous.get("created_by")
+    if not isinstance(creator, dict):
+        return True  # written before creators were recorded; no claim is live
+    try:
+        holder = Holder(str(creator["host"]), int(creator["pid"]), float(creator.get("since", 0.0)))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return holder != this_process() and not is_live(holder, run_dir / RUN_FILE)
+
+
+def _take_over(path: Path, content: Mapping[str, Any]) -> bool:
+    """Replace an abandoned run.json with this run's; False when another process replaced it first."""
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex}.abandoned"
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        pass
+    aside.unlink(missing_ok=True)
+    return create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
     for key in _LEGACY_KEYS:
         if key in previous and previous[key] != record.get(key):
             raise IdentityMismatch(f"{run_dir} holds answers of another run: {key} (recorded "
