@@ -350,3 +350,67 @@ def test_a_folder_with_answers_or_a_live_creator_is_not_taken_over(
     run_file.write_text(json.dumps(recorded))
     assert _run(tmp_path / "out", data) == 2
     assert "holds answers of another run" in _error(capsys)
+
+
+def _claim(run_dir: Path, host: str, pid: int) -> Path:
+    claim = run_dir / "answers" / "shard-00000-of-00001.claim"
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(json.dumps({"host": host, "pid": pid, "since": time.time()}))
+    return claim
+
+
+def test_restart_is_refused_while_another_process_answers(tmp_path: Path, scripted: ScriptedBackend,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(run_dir, socket.gethostname(), holder.pid)
+        capsys.readouterr()
+        scripted.calls.clear()
+        assert _run(tmp_path / "out", data, "--restart") == 2
+        error = _error(capsys)
+        assert "--restart" in error and str(claim) in error and f"pid {holder.pid}" in error
+        assert (run_dir / "predictions.jsonl").exists() and scripted.calls == []  # nothing deleted
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _run(tmp_path / "out", data, "--restart") == 0  # the holder has ended: its claim is stale
+
+
+@pytest.mark.parametrize("content", ["other-host", "", "{not json"])
+def test_a_claim_that_cannot_be_checked_says_where_it_is_and_how_to_clear_it(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    data = _sqa(tmp_path / "d")
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    claim = _claim(run_dir, "other-host", 4242)
+    if content != "other-host":
+        claim.write_text(content)
+    assert _run(tmp_path / "out", data) == 2
+    error = _error(capsys)
+    assert str(claim) in error and f"delete {claim}" in error and "trusted because it changed 0 min ago" in error
+    assert ("host other-host" in error) if content == "other-host" else ("empty or unreadable" in error)
+    assert "let it finish" not in error and "it writes the report" not in error
+    assert scripted.calls == []
+
+
+def test_a_surviving_shard_is_not_said_to_write_the_report(tmp_path: Path, scripted: ScriptedBackend,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """After kill -9 of one shard the others may still run, but nobody will merge: never promise it."""
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(tmp_path / "out" / "r" / "sqa", socket.gethostname(), holder.pid)
+        assert _run(tmp_path / "out", data) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    error = _error(capsys)
+    assert "it writes the report" not in error and "let it finish" not in error
+    assert str(claim) in error and "once it has ended, re-run this command" in error
+    assert _run(tmp_path / "out", data) == 0

@@ -16,7 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.engine.claims import Holder, create_exclusive, held, is_live, read_holder, this_process, try_claim
+from vlmeval.engine.claims import (
+    Holder,
+    create_exclusive,
+    held,
+    is_live,
+    read_holder,
+    this_process,
+    try_claim,
+    why_held,
+)
 from vlmeval.engine.identity import (
     RESTART_HINT,
     DatasetIdentity,
@@ -112,10 +121,8 @@ def _abandoned(run_dir: Path, previous: Mapping[str, Any]) -> bool:
     answers = run_dir / ANSWERS_DIR
     if any(f.stat().st_size for f in answers.glob("shard-*.jsonl")) or (run_dir / "report.json").exists():
         return False
-    for claim in answers.glob("*.claim"):
-        holder = read_holder(claim)
-        if holder is not None and is_live(holder, claim):
-            return False
+    if live_claims(run_dir):
+        return False
     creator = previous.get("created_by")
     if not isinstance(creator, dict):
         return True  # written before creators were recorded; no claim is live
@@ -158,11 +165,12 @@ def answering_shard(run_dir: Path, store: AnswerStore, shard: Shard) -> Iterator
     """Hold the shard's claim while answering it: a second process started meanwhile is refused."""
     store.folder.mkdir(parents=True, exist_ok=True)
     claim = store.claim_file(shard.index, shard.count)
-    holder = try_claim(claim, guarded=store.shard_file(shard.index, shard.count))
-    if holder is not None:
-        raise RunBusy(f"{run_dir}: another vlmeval process ({holder.describe()}) is answering "
-                      f"shard {shard.index} of {shard.count} of this run; let it finish (it writes the "
-                      f"report), or stop it and re-run")
+    guarded = store.shard_file(shard.index, shard.count)
+    holder = try_claim(claim, guarded=guarded)
+    if holder is not None:  # whether that process will write the report is not known here: never promised
+        raise RunBusy(f"{run_dir}: another vlmeval process is answering shard {shard.index} of {shard.count} "
+                      f"of this run ({why_held(claim, holder, guarded)}); once it has ended, re-run this "
+                      f"command to answer what is left and write the report")
     with held(claim):
         yield
 
@@ -188,8 +196,28 @@ def check_merge(
         raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
 
+def live_claims(run_dir: Path) -> list[str]:
+    """The claims in a run folder held by a process that may still be working, described."""
+    answers = run_dir / ANSWERS_DIR
+    found = []
+    for claim in [*sorted(answers.glob("*.claim")), run_dir / MERGE_CLAIM]:
+        holder = read_holder(claim)
+        guarded = claim.with_suffix(".jsonl") if claim.suffix == ".claim" else None
+        if holder is not None and holder != this_process() and is_live(holder, claim, guarded):
+            found.append(why_held(claim, holder, guarded))
+    return found
+
+
 def restart(run_dir: Path) -> None:
-    """Delete a run's answers and outputs (`--restart`); other files in the folder stay."""
+    """Delete a run's answers and outputs (`--restart`); other files in the folder stay.
+
+    Refused while another process holds a claim there: deleting the answers it is writing would
+    leave that run incomplete and this one mixed with its late answers.
+    """
+    busy = live_claims(run_dir)
+    if busy:
+        raise RunBusy(f"--restart: {run_dir} is in use ({busy[0]}); stop that process first, or wait "
+                      f"for it to end, then re-run with --restart")
     shutil.rmtree(run_dir / ANSWERS_DIR, ignore_errors=True)
     for name in _RUN_OUTPUTS:
         (run_dir / name).unlink(missing_ok=True)
