@@ -1,7 +1,7 @@
 """vlmeval: evaluate vision-language models with the official scorers' numbers.
 
 The public API for task authors, everything a task file needs: `task`, `Task`, `DataSpec`,
-`ImageJoin`, `Sample`, `Row`, `Scored`, `ScoreContext`, `AnswerReading`, `per_sample`, `row_images`, `Failure`;
+`ImageJoin`, `Sample`, `LazyImage`, `Row`, `Scored`, `ScoreContext`, `AnswerReading`, `per_sample`, `row_images`, `Failure`;
 the metric helpers `Metric`, `mean_metric`, `meta_equals`, `Record`; the column checks (`Text`,
 `OneOf`, `Strings`, `IndexInto`, `OptionLetter`, `LetterAmong`); the option helpers `LETTERS` and
 `option_lines`; and `image_cell`, `png_bytes` for a task's demo rows.
@@ -11,6 +11,7 @@ from vlmeval.answers.choice import LETTERS, option_lines
 from vlmeval.column_checks import IndexInto, LetterAmong, OneOf, OptionLetter, Strings, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
+from vlmeval.image import LazyImage
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import (
     AnswerReading,
@@ -35,6 +36,7 @@ __all__ = [
     "Failure",
     "ImageJoin",
     "IndexInto",
+    "LazyImage",
     "LetterAmong",
     "Metric",
     "OneOf",

@@ -113,7 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_model_value(args.model)
     _positive_seconds("--request-timeout", args.request_timeout)
     _check_generation_flags(args)
-    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
+    from vlmeval.engine.evaluate import run
+    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.shards import SHARD_ENV
 

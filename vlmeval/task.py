@@ -18,7 +18,7 @@ from vlmeval.metrics import Metric
 from vlmeval.named import NamedRegistry
 
 if TYPE_CHECKING:
-    from vlmeval.engine.data import LazyImage
+    from vlmeval.image import LazyImage
     from vlmeval.judge import Judge
     from vlmeval.column_checks import ColumnCheck
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from vlmeval import console
-from vlmeval.backends import BackendOptions, make_backend
-from vlmeval.backends.base import Backend, GenerationSettings
+from vlmeval.backends import make_backend
+from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
 from vlmeval.engine.memory import gc_paused
+# BackendCache and default_run_name: their import path before vlmeval.engine.plan
+from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
 from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
@@ -51,65 +52,6 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    task: Task
-    model: str
-    data: str | None
-    split: str | None
-    limit: int | None
-    output: Path
-    run_name: str | None
-    batch_size: int
-    settings: GenerationSettings
-    backend_options: BackendOptions
-    context: ScoreContext = field(default_factory=ScoreContext)
-    show_progress: bool = True
-    shards: int | None = None
-    gpus_per_shard: int = 1
-    tasks_dirs: tuple[str, ...] = ()
-    argv: tuple[str, ...] = ()
-    restart: bool = False
-    backend_cache: BackendCache | None = None
-    label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
-
-
-class BackendCache:
-    """Holds the backend once built, so that the tasks of one command share one model load."""
-
-    def __init__(self) -> None:
-        self._backend: Backend | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._backend is not None
-
-    def get(self, model: str, options: BackendOptions) -> Backend:
-        if self._backend is None:
-            self._backend = make_backend(model, options)
-        return self._backend
-
-
-def default_run_name(model: str) -> str:
-    """A stable folder name for a model, so the same command finds (and resumes) its run."""
-    base = model.rstrip("/")
-    if "/" in base and Path(base).expanduser().exists():
-        base = Path(base).name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"
-
-
-def check_run_name(name: str | None) -> None:
-    """--run-name is one folder inside --output: a path would write (or resume) somewhere else."""
-    if name is None:
-        return
-    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
-        raise UsageError(f"--run-name must be a single folder name inside --output, not a path (got {name!r})")
 
 
 def run(plan: RunPlan) -> int:
@@ -215,7 +157,7 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
                 where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
                 console.status(f"loading the model {plan.model}{where} ...")
             backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
-                plan.model, plan.backend_options)
+                plan.model, plan.backend_options, make_backend)
             described = backend.describe()
             if loading:
                 log.info("the model is ready: %s", ", ".join(

@@ -43,7 +43,7 @@ from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
 
 if TYPE_CHECKING:
-    from vlmeval.engine.evaluate import RunPlan
+    from vlmeval.engine.plan import RunPlan
     from vlmeval.task import Task
 
 RUN_FILE = "run.json"
