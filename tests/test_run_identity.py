@@ -312,7 +312,7 @@ def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, 
 def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
         tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
     """Same file names, same sizes, other weights: the identity is the weights' content."""
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
     build_tiny_llava(checkpoint, seed=0)
