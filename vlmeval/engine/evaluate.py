@@ -33,6 +33,7 @@ from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
+    Launcher,
     Placement,
     WorkerResult,
     detect_placement,
@@ -55,51 +56,68 @@ EXIT_SHARD_FAILED = 4
 
 
 def run(plan: RunPlan) -> int:
-    """Generate what is missing (in this process or one worker per shard), then merge and score.
-
-    Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
-    """
+    """Generate what is missing, then merge and score; how depends on who launched this process
+    (`Launcher`): one function per launch mode below."""
     check_run_name(plan.run_name)
     placement = detect_placement()
-    if plan.restart and placement.launcher in ("torchrun", "slurm"):
+    if plan.restart and placement.launcher.external:
         raise UsageError(f"--restart under {placement.launcher}: every rank would delete the others' "
                          f"answers; delete {plan.run_dir} once before launching instead")
-    if placement.launcher != "spawned":
+    sample_set = _open(plan, placement)
+    store = AnswerStore(plan.run_dir)
+    by_launcher = {Launcher.SINGLE: _run_single, Launcher.SPAWNED: _run_spawned_worker,
+                   Launcher.TORCHRUN: _run_launched_shard, Launcher.SLURM: _run_launched_shard}
+    return by_launcher[placement.launcher](plan, sample_set, store, placement)
+
+
+def _open(plan: RunPlan, placement: Placement) -> SampleSet:
+    """The samples, and the run folder opened for them (created, or checked against its run.json)."""
+    if placement.launcher is not Launcher.SPAWNED:  # its parent said it already
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     ensure_writable(plan.run_dir)
-    if plan.restart and placement.launcher == "single":
+    if plan.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
     open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
-    store = AnswerStore(plan.run_dir)
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
-    if not placement.is_worker:
-        pending = pending_samples(sample_set.samples, store, placement.shard)
-        _say_progress(plan, len(sample_set.samples), len(pending), "")
-        if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
-        count = plan.shards or _default_shard_count(plan)
-        update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
-        if count > 1:
-            console.status(f"starting {count} shards, each with its own model ...")
-            gpus = visible_gpus() if _uses_gpus(plan) else []
-            failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
-            if failed:
-                return _report_failed_shards(failed, sample_set, store)
-        else:
-            _generate_shard(plan, sample_set, store, placement)
-        return _finish_run(plan, sample_set, store)
-    if placement.launcher != "spawned":
-        update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": placement.launcher,
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
-        _select_local_gpus(placement, plan)
+    return sample_set
+
+
+def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """Started by the user: answer here, or start one worker per shard and merge once all return."""
+    pending = pending_samples(sample_set.samples, store, placement.shard)
+    _say_progress(plan, len(sample_set.samples), len(pending), "")
+    if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
+    count = plan.shards or _default_shard_count(plan)
+    update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
+                                                "gpus_per_shard": plan.gpus_per_shard}})
+    if count > 1:
+        console.status(f"starting {count} shards, each with its own model ...")
+        gpus = visible_gpus() if _uses_gpus(plan) else []
+        failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
+        if failed:
+            return _report_failed_shards(failed, sample_set, store)
+    else:
+        _generate_shard(plan, sample_set, store, placement)
+    return _finish_run(plan, sample_set, store)
+
+
+def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """A worker of `--shards N`: answer its shard; the parent merges once every worker has returned."""
     _generate_shard(plan, sample_set, store, placement)
-    if placement.launcher == "spawned":
-        return EXIT_OK  # the parent merges once every worker has returned
+    return EXIT_OK
+
+
+def _run_launched_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """One rank of torchrun or Slurm: answer its shard on its local GPUs; the last to finish merges."""
+    update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": str(placement.launcher),
+                                                "gpus_per_shard": plan.gpus_per_shard}})
+    _select_local_gpus(placement, plan)
+    _generate_shard(plan, sample_set, store, placement)
     return _merge_if_last(plan, sample_set, store, placement)
 
 
