@@ -44,11 +44,12 @@ SIZES = {("en", "dev"): 4377, ("en", "test"): 6718, ("cn", "dev"): 4329, ("cn", 
 OPTION_LETTERS = "ABCDE"
 CIRCULAR_BASE = 1_000_000  # a rotated copy of question q has index q + k * 1,000,000
 SUBMISSION = "submission.xlsx"
+STRICT = AnswerReading("strict", "vlmeval's stricter rules (articles, word boundaries, Chinese answer cues, "
+                       "its own judge prompt); not the official reading", False)
 READINGS = (
     AnswerReading(READING_NAME, "VLMEvalKit's can_infer, then its LLM-judge prompt (3 tries); "
                   "no random letter: unresolved answers are wrong and counted", True, READING_REFERENCE),
-    AnswerReading("strict", "vlmeval's stricter rules (articles, word boundaries, Chinese answer cues, "
-                  "its own judge prompt); not the official reading", False),
+    STRICT,
 )
 
 
@@ -120,7 +121,7 @@ def score(
 ) -> list[Scored]:
     # Without answers nothing is scored: the judge would be asked for nothing.
     judge = context.judge if any(s.target is not None for s in samples) else None
-    if context.answer_reading == "strict":  # its judge sees the hint too
+    if context.answer_reading == STRICT:  # its judge sees the hint too
         questions = [s.meta["question"] if s.meta["hint"] is None else f"{s.meta['hint']}\n{s.meta['question']}"
                      for s in samples]
         choices = resolve_choices(predictions, [s.meta["options"] for s in samples], questions, judge)

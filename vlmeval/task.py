@@ -94,15 +94,15 @@ class ScoreContext:
 
     `data` is the local data path the samples came from (`--data`), None for the hub copy: a task
     that must read a sibling split (VQAv2 test-dev's submission lists all of test2015) finds it there.
-    `charts` (`--charts`) asks the engine for report.md's PNG charts; scorers ignore it.
+    `answer_reading` is the reading `--answer-reading` chose among the task's `answer_readings`
+    (the engine sets the default, the first, when none was named; None for a task without readings).
     """
 
     judge: Judge | None = None
     judge_runs: int = 1
     output_dir: Path | None = None
     data: str | None = None
-    answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
-    charts: bool = False
+    answer_reading: AnswerReading | None = None
 
     @property
     def output_folder(self) -> Path:

@@ -190,7 +190,8 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
+                  charts=plan.charts)
 
 
 def _record_label(run_dir: Path, label: str) -> None:
@@ -240,6 +241,7 @@ def score_file(
     output: Path,
     context: ScoreContext,
     label: str | None = None,
+    charts: bool = False,
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
     console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
@@ -262,7 +264,7 @@ def score_file(
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  replace(context, output_dir=output, data=_local_data(task, data)))
+                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -279,12 +281,15 @@ def finish(
     folder: Path,
     run_info: RunInfo,
     context: ScoreContext,
+    charts: bool = False,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
-    reading = task.answer_reading(context.answer_reading)
+    if context.answer_reading is None:  # the task's default reading
+        context = replace(context, answer_reading=task.answer_reading(None))
+    reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     # Reports, files and the console table are built without making cycles; with the collector on,
@@ -299,7 +304,7 @@ def finish(
             report.artifacts = task.write_artifacts(samples, predictions, context)
         if context.judge is not None:
             report.judge = context.judge.describe()
-        write_outputs(folder, records, report, charts=context.charts)
+        write_outputs(folder, records, report, charts=charts)
         print_report(report)
     print(f"results: {folder}")
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
@@ -331,8 +336,9 @@ def _run_info(run_dir: Path) -> RunInfo:
     )
 
 
-def merge(run_dir: Path, context: ScoreContext) -> int:
-    """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`)."""
+def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = None, charts: bool = False) -> int:
+    """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`), reading
+    answers the way `answer_reading` names (None: the task's default)."""
     from vlmeval.registry import load_registry
 
     recorded = read_run_file(run_dir)
@@ -350,5 +356,7 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     state = AnswerStore(run_dir).read()
     warn_torn(state)
     answers = state.answers
-    context = replace(context, data=_local_data(task, invocation.get("data")))
-    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)
+    context = replace(context, data=_local_data(task, invocation.get("data")),
+                      answer_reading=task.answer_reading(answer_reading))
+    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context,
+                  charts=charts)

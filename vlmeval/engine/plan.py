@@ -27,6 +27,7 @@ class RunPlan:
     settings: GenerationSettings
     backend_options: BackendOptions
     context: ScoreContext = field(default_factory=ScoreContext)
+    charts: bool = False  # `--charts`: report.md's PNG charts
     show_progress: bool = True
     shards: int | None = None
     gpus_per_shard: int = 1
