@@ -20,7 +20,7 @@ import pytest
 from tests.helpers import vqa_row, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.data import _leaf_selection, _read_parquet
-from vlmeval.engine.memory import gc_paused, thaw
+from vlmeval.engine.memory import collector_paused, collector_running
 from vlmeval.engine.samples import SampleSet
 from vlmeval.io import json_encoder
 from vlmeval.task import DataSpec, Sample
@@ -100,14 +100,24 @@ def test_scoring_vqav2_from_parquet_does_not_import_pandas(tmp_path: Path) -> No
     assert "PANDAS False 3" in done.stderr, done.stderr[-2000:]  # 3: one sample has no prediction
 
 
-def test_bulk_data_leaves_the_collector_until_the_command_ends(tmp_path: Path) -> None:
-    thaw()
-    with gc_paused():
+def test_the_collector_is_paused_for_a_command_and_runs_for_its_model_and_judge_phases(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.unfreeze()
+    with collector_paused():
         bulk = [[i] for i in range(1000)]
         assert not gc.isenabled()
-    assert gc.isenabled() and gc.get_freeze_count() >= len(bulk)  # not rescanned while the command runs
-    thaw()
-    assert gc.get_freeze_count() == 0
-    predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": "1001", "prediction": "A"}])
-    main(["score", "--task", "sqa", "--data", "demo", "--predictions", str(predictions), "--output", str(tmp_path / "o")])
-    assert gc.isenabled() and gc.get_freeze_count() == 0  # a command gives back what it froze
+        with collector_running():  # a model's generation loop, judge requests
+            assert gc.isenabled() and gc.get_freeze_count() >= len(bulk)  # what exists is not rescanned
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    import vlmeval.engine.evaluate
+
+    during: list[bool] = []
+    real = vlmeval.engine.evaluate.build_report
+    monkeypatch.setattr(vlmeval.engine.evaluate, "build_report",
+                        lambda *args: during.append(gc.isenabled()) or real(*args))
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": "0", "prediction": "A"}])
+    assert main(["score", "--task", "sqa", "--data", "demo", "--predictions", str(predictions),
+                 "--output", str(tmp_path / "o")]) == 3  # scored; the other samples have no answer
+    assert during == [False]  # the whole command ran paused
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # and gave back what it froze

@@ -109,15 +109,6 @@ def toy() -> Task:
 '''
 
 
-@pytest.fixture()
-def own_registrations(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registrations made by a test are undone after it (the registry is process-wide)."""
-    from vlmeval.task import _TASKS
-
-    monkeypatch.setattr(_TASKS, "entries", dict(_TASKS.entries))
-    monkeypatch.setattr(_TASKS, "conflicts", [])
-
-
 def _folder_with(tmp_path: Path, files: dict[str, str]) -> Path:
     folder = tmp_path / "mytasks"
     folder.mkdir()

@@ -195,7 +195,8 @@ def test_bad_datasets_get_one_line_errors(tmp_path: Path, capsys: pytest.Capture
     assert f"{empty}: split 'test' has no rows" in capsys.readouterr().err
 
 
-def test_duplicate_sample_ids_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_sample_ids_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         own_registrations: None) -> None:
     import shutil
 
     tasks_dir = tmp_path / "tasks"

@@ -215,8 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from vlmeval import commands
 
+        from vlmeval.engine.memory import collector_paused
+
         handler = getattr(commands, f"cmd_{args.command}")
-        with redacted_output():  # whatever a command prints: no credentials, no query values
+        # whatever a command prints: no credentials, no query values; bulk data: no collector passes
+        with redacted_output(), collector_paused():
             return int(handler(args))
     except VlmevalError as exc:
         print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
@@ -226,10 +229,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
-    finally:
-        from vlmeval.engine.memory import thaw
-
-        thaw()
 
 
 def entry() -> None:

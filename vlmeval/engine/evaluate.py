@@ -12,7 +12,7 @@ from vlmeval import console
 from vlmeval.backends import make_backend
 from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
-from vlmeval.engine.memory import gc_paused
+from vlmeval.engine.memory import collector_running
 # BackendCache and default_run_name: their import path before vlmeval.engine.plan
 from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
 from vlmeval.engine.predictions import read_predictions
@@ -184,7 +184,8 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             update_run_file(plan.run_dir, {"backend": described})
             return backend
 
-        generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
+        with collector_running():  # a model's loop makes cycles of its own (vlmeval.engine.memory)
+            generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
 
 
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
@@ -245,24 +246,22 @@ def score_file(
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
     console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
-    # Rows, samples, prediction lines and answers: bulk, acyclic, no network (see gc_paused).
-    with gc_paused():
-        sample_set = load_samples(task, data, split, limit)
-        predictions = read_predictions(predictions_file)
-        known = {s.id for s in sample_set.samples}
-        unknown = [i for i in predictions if i not in known]
-        if unknown:
-            raise PredictionsError(
-                f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
-                f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
-            )
-        answers = {
-            i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
-            for i, p in predictions.items()
-        }
-        ensure_writable(output)
-        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
-                           run_name=_run_name_of(output, task), label=label)
+    sample_set = load_samples(task, data, split, limit)
+    predictions = read_predictions(predictions_file)
+    known = {s.id for s in sample_set.samples}
+    unknown = [i for i in predictions if i not in known]
+    if unknown:
+        raise PredictionsError(
+            f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
+            f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
+        )
+    answers = {
+        i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+        for i, p in predictions.items()
+    }
+    ensure_writable(output)
+    run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
+                       run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
 
@@ -292,20 +291,16 @@ def finish(
     reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
-    # Reports, files and the console table are built without making cycles; with the collector on,
-    # its full passes rescanned the whole heap of samples and records, also while modules such as
-    # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
-    with gc_paused():
-        report = build_report(task, records, model, scored, run_info)
-        if reading is not None:
-            report.answer_reading = reading.describe()
-        if task.write_artifacts is not None and not scored:
-            predictions = [r.prediction for r in records]
-            report.artifacts = task.write_artifacts(samples, predictions, context)
-        if context.judge is not None:
-            report.judge = context.judge.describe()
-        write_outputs(folder, records, report, charts=charts)
-        print_report(report)
+    report = build_report(task, records, model, scored, run_info)
+    if reading is not None:
+        report.answer_reading = reading.describe()
+    if task.write_artifacts is not None and not scored:
+        predictions = [r.prediction for r in records]
+        report.artifacts = task.write_artifacts(samples, predictions, context)
+    if context.judge is not None:
+        report.judge = context.judge.describe()
+    write_outputs(folder, records, report, charts=charts)
+    print_report(report)
     print(f"results: {folder}")
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:

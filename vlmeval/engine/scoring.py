@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 
-from vlmeval.engine.memory import gc_paused
+from vlmeval.engine.memory import collector_running
 from vlmeval.engine.store import Answer
 from vlmeval.failure import Failure
 from vlmeval.metrics import Record
@@ -17,14 +17,13 @@ def score_answers(
 ) -> list[Record]:
     """One record per sample in dataset order; missing and failed answers are scored wrong."""
     predictions = [_prediction(answers.get(s.id)) for s in samples]
-    # Bulk objects per sample (see gc_paused); a judge's network calls keep the collector running.
-    with gc_paused() if context.judge is None else nullcontext():
+    # A judge's network calls run with the collector on (vlmeval.engine.memory).
+    with collector_running() if context.judge is not None else nullcontext():
         verdicts = task.scorer(samples, predictions, context)
-    with gc_paused():
-        return [
-            _record(sample, prediction, verdict, answers.get(sample.id))
-            for sample, prediction, verdict in zip(samples, predictions, verdicts, strict=True)
-        ]
+    return [
+        _record(sample, prediction, verdict, answers.get(sample.id))
+        for sample, prediction, verdict in zip(samples, predictions, verdicts, strict=True)
+    ]
 
 
 def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Answer | None) -> Record:
