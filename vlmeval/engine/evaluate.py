@@ -13,8 +13,7 @@ from vlmeval.backends import make_backend
 from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
 from vlmeval.engine.memory import collector_running
-# BackendCache and default_run_name: their import path before vlmeval.engine.plan
-from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
+from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401 (old path)
 from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
@@ -24,9 +23,10 @@ from vlmeval.engine.run_folder import (
     fingerprint_of_first,
     open_run,
     read_run_file,
+    read_run_spec,
     restart,
     run_identity,
-    run_record,
+    run_spec,
     update_run_file,
 )
 from vlmeval.engine.runner import generate, pending_samples
@@ -44,8 +44,8 @@ from vlmeval.engine.shards import (
 from vlmeval.engine.store import Answer, AnswerStore, warn_torn
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
-from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
+from vlmeval.run_spec import Invocation, RunSpec
 from vlmeval.task import ScoreContext, Task
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
-    open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
+    open_run(plan.run_dir, run_identity(plan, sample_set), run_spec(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
@@ -191,7 +191,7 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, read_run_spec(plan.run_dir), context,
                   charts=plan.charts)
 
 
@@ -260,9 +260,9 @@ def score_file(
         for i, p in predictions.items()
     }
     ensure_writable(output)
-    run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
-                       run_name=_run_name_of(output, task), label=label)
-    return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
+    spec = RunSpec(task=task.name, model=f"predictions:{predictions_file}", dataset=sample_set.describe(),
+                   predictions_file=predictions_file, run_name=_run_name_of(output, task), label=label)
+    return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, spec,
                   replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
 
 
@@ -278,7 +278,7 @@ def finish(
     answers: dict[str, Answer],
     model: str,
     folder: Path,
-    run_info: RunInfo,
+    spec: RunSpec,
     context: ScoreContext,
     charts: bool = False,
 ) -> int:
@@ -291,7 +291,7 @@ def finish(
     reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
-    report = build_report(task, records, model, scored, run_info)
+    report = build_report(task, records, model, scored, spec)
     if reading is not None:
         report.answer_reading = reading.describe()
     if task.write_artifacts is not None and not scored:
@@ -317,20 +317,6 @@ def _local_data(task: Task, data: str | None) -> str | None:
     return data
 
 
-def _run_info(run_dir: Path) -> RunInfo:
-    recorded = read_run_file(run_dir)
-    identity = recorded.get("identity")
-    return RunInfo(
-        dataset=recorded.get("dataset", {}),
-        generation=recorded.get("generation", {}),
-        backend=recorded.get("backend", {}),
-        sharding=recorded.get("sharding", {}),
-        identity=identity if isinstance(identity, dict) else None,
-        run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
-        label=recorded.get("label"),
-    )
-
-
 def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = None, charts: bool = False) -> int:
     """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`), reading
     answers the way `answer_reading` names (None: the task's default)."""
@@ -343,15 +329,15 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
         if key not in recorded:
             raise UsageError(f"{run_dir / RUN_FILE}: field {key!r} is missing; this is not a run file "
                              f"written by `vlmeval run`")
-    invocation = recorded.get("invocation", {})
-    task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
-    sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    spec = read_run_spec(run_dir)
+    invocation = spec.invocation or Invocation()
+    task = load_registry(invocation.tasks_dirs).get(spec.task)
+    sample_set = load_samples(task, invocation.data, invocation.split, invocation.limit)
     check_merge(run_dir, recorded, task, sample_set,
-                lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
+                lambda n: load_samples(task, invocation.data, invocation.split, n))
     state = AnswerStore(run_dir).read()
     warn_torn(state)
     answers = state.answers
-    context = replace(context, data=_local_data(task, invocation.get("data")),
+    context = replace(context, data=_local_data(task, invocation.data),
                       answer_reading=task.answer_reading(answer_reading))
-    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context,
-                  charts=charts)
+    return finish(task, sample_set, answers, spec.model, run_dir, spec, context, charts=charts)
