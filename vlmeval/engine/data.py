@@ -37,6 +37,15 @@ class LazyImage:
         self._fetch = fetch
         self.where = where
 
+    def encoded(self) -> tuple[bytes, bool]:
+        """The image's encoded bytes, and whether they were read from a file the cell names (outside
+        the data files); an unreadable cell gives the reason's bytes (that sample fails when run)."""
+        try:
+            cell = self._fetch()
+            return cell_bytes(cell) or b"", isinstance(cell, dict) and cell.get("bytes") is None
+        except Exception as exc:
+            return f"unreadable: {exc}".encode(), True
+
     def load(self, max_side: int | None = None) -> Image:
         """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
         reduced scale, several times faster than decoding them whole)."""
@@ -90,6 +99,7 @@ class Table:
     source: str
     rows: list[dict[str, Any]]
     image_cell: Callable[[int], ImageCell] | None
+    files: tuple[Path, ...] = ()  # the local files read (image files of a join included)
 
     def lazy_image(self, index: int) -> LazyImage | None:
         """A LazyImage for row `index`, or None when the row has no image."""
@@ -143,7 +153,7 @@ def _kept(table: Table, keep: Callable[[dict[str, Any]], bool]) -> Table:
         raise DataError(f"{table.source}: no row is a sample of this task")
     cells = table.image_cell
     return Table(source=table.source, rows=[table.rows[i] for i in kept],
-                 image_cell=None if cells is None else lambda j: cells(kept[j]))
+                 image_cell=None if cells is None else lambda j: cells(kept[j]), files=table.files)
 
 
 def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> Table:
@@ -167,7 +177,7 @@ def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> 
             raise KeyError(f"no {join.config} row has {join.key} {key!r}")
         return cells(position[key])
 
-    return Table(source=table.source, rows=table.rows, image_cell=image_cell)
+    return Table(source=table.source, rows=table.rows, image_cell=image_cell, files=table.files + images.files)
 
 
 def _check_columns(table: Table, spec: DataSpec) -> None:
@@ -285,7 +295,7 @@ def _from_local(path: Path, split: str, spec: DataSpec, split_given: bool = Fals
         reader_index, offset = owners[index]
         return None if reader_index < 0 else readers[reader_index](offset)
 
-    return Table(source=source, rows=rows, image_cell=image_cell if readers else None)
+    return Table(source=source, rows=rows, image_cell=image_cell if readers else None, files=tuple(files))
 
 
 def _read_parquet(
