@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.helpers import vlmeval, write_jsonl
 
 BLOCKER = Path(__file__).parent / "fixtures" / "no_heavy"
-HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib")
+HEAVY = ("torch", "transformers", "accelerate", "datasets", "huggingface_hub", "matplotlib")
 
 
 def _light_env() -> dict[str, str]:
