@@ -95,6 +95,15 @@ def _question_ids(path: Path, where: str) -> list[int]:
         raise DataError(f"{where}: cannot read question ids ({exc})") from exc
 
 
+def check_test2015(samples: Sequence[Sample], context: ScoreContext) -> None:
+    """Before any answer: the test2015 question list is there and holds every asked question."""
+    ids = set(test2015_question_ids(context.data))
+    unknown = sorted(int(s.id) for s in samples if int(s.id) not in ids)
+    if unknown:
+        raise DataError(f"vqav2_testdev: {len(unknown)} asked questions are not in the test2015 list, "
+                        f"e.g. {unknown[:3]}; it must name the full test split")
+
+
 def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
     def write(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[str]:
         answers = dict(zip((int(s.id) for s in samples), submitted_answers(predictions), strict=True))
@@ -135,6 +144,7 @@ def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
         max_new_tokens=128,
         breakdowns=("answer_type",),
         write_artifacts=submission_writer(every_test2015_question=name == "vqav2_testdev"),
+        preflight=check_test2015 if name == "vqav2_testdev" else None,
     )
 
 

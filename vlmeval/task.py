@@ -222,6 +222,9 @@ class Task:
         s.target is not None for s in samples
     )
     write_artifacts: ArtifactWriter | None = None
+    # Run by the engine before the first generation: a DataError for anything the task will need to
+    # write its outputs (VQAv2 test-dev's test2015 question list), so that no run fails after hours.
+    preflight: Callable[[Sequence[Sample], ScoreContext], None] | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
     # Demo-sized data in the task's own hub schema: the rows of its split, or, for a task whose data

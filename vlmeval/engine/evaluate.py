@@ -126,6 +126,9 @@ def run(plan: RunPlan) -> int:
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
+    if plan.task.preflight is not None:  # what writing the outputs needs, before any answer
+        plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
+                                                        output_dir=plan.run_dir))
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher == "single":
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
