@@ -96,3 +96,21 @@ def test_offline_a_cached_copy_is_read(hub: FakeHub) -> None:
                   [vqa_row(9, ["yes"] * 10)])
     hub.offline = True
     assert _load("vqav2_val") == ["9"] and hub.fetched == []
+
+
+def test_a_declared_size_that_differs_from_the_rows_read_is_a_note_in_the_report(
+        hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests.fakes.scripted import ScriptedBackend
+    from vlmeval.cli import main
+
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: ScriptedBackend())
+    write_parquet(hub.repo("lmms-lab/VQAv2") / "data" / "validation-00000-of-00001.parquet",
+                  [vqa_row(1, ["A"] * 10), vqa_row(2, ["b"] * 10)])
+    out = tmp_path / "out"
+    assert main(["run", "--task", "vqav2_val", "--model", "scripted", "--output", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "scripted" / "vqav2_val" / "report.json").read_text())
+    assert "has 2 rows where vqav2_val declares 214,354" in report["dataset"]["note"]
+    assert "the dataset on the hub has changed" in (out / "scripted" / "vqav2_val" / "report.md").read_text()
+    assert "note: the hub copy of split 'validation' has 2 rows" in capsys.readouterr().out

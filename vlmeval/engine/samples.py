@@ -23,6 +23,7 @@ class SampleSet:
     split: str
     samples: list[Sample]
     files: tuple[Path, ...] = ()  # the local data files the samples were read from
+    note: str | None = None  # what a reader of the report should know about the data (size changed)
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""
@@ -57,12 +58,15 @@ class SampleSet:
         return memo(f"images:{what}:{self.split}:{len(self.samples)}", self.files, compute)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "source": self.source,
             "split": self.split,
             "n_rows": len(self.samples),
             "fingerprint": self.fingerprint(),
         }
+        if self.note is not None:
+            described["note"] = self.note
+        return described
 
 
 def load_samples(task: Task, data: str | None, split: str | None, limit: int | None) -> SampleSet:
@@ -98,4 +102,14 @@ def _build_samples(
     if duplicates:
         shown = ", ".join(duplicates[:5])
         raise DataError(f"{table.source}: duplicate sample ids ({len(duplicates)}): {shown}")
-    return SampleSet(source=table.source, split=split, samples=samples, files=table.files)
+    return SampleSet(source=table.source, split=split, samples=samples, files=table.files,
+                     note=_size_note(task, data, split, len(table.rows)))
+
+
+def _size_note(task: Task, data: str | None, split: str, rows: int) -> str | None:
+    """A note when the hub copy of the task's split has another number of rows than the task declares."""
+    declared = task.data.size
+    if data is not None or split != task.data.split or declared is None or rows == declared:
+        return None
+    return (f"the hub copy of split {split!r} has {rows:,} rows where {task.name} declares {declared:,}: "
+            f"the dataset on the hub has changed; compare with published numbers with care")
