@@ -227,8 +227,9 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
     several places.
 
     Accepted: one flat folder of the split (`test-*.parquet`, `test.tsv`, `test/`), the hub's
-    layout of one config (`data/test-*.parquet`) or of several (`<config>/test-*.parquet`). Files
-    of the split under other subfolders are another config or dataset: never read in its place.
+    layout of one config (`data/test-*.parquet`) or of several (`<config>/test-*.parquet`; a task
+    without a config reads `data/`, the hub's default config, beside them). Files of the split under
+    other subfolders are another config or dataset: never read in its place.
     """
     places: dict[tuple[str, ...], list[PurePosixPath]] = {}
     for file in files:
@@ -239,7 +240,8 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
         chosen = [(config,)]
     elif () in places:
         chosen = [()]
-        if others:  # loose files beside `cn/` (or another dataset's folder): which are this task's?
+        default_config = config is None and all(f.parts[0] in _LAYOUT_FOLDERS for f in places[()])
+        if others and not default_config:  # loose files beside `cn/` or another dataset: which are this task's?
             asked = f"config {config!r}" if config is not None else "this task's dataset"
             raise DataError(f"{where}: the files of split {split!r} here are loose files and those under "
                             f"{', '.join(others)}; pass the folder of {asked} alone")
