@@ -187,9 +187,13 @@ def _split_and_all_files(folder: Path, split: str, config: str | None) -> tuple[
     if config is not None:  # a hub copy of several configs: `MMBench/en/dev-*.parquet`, `MMBench/cn/...`
         files = [p for p in files if config in p.relative_to(folder).parts[:-1]] or files
     # The split name must end at a separator, as in the hub's `test-00000-of-00001.parquet`:
-    # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`.
-    in_split = re.compile(rf"{re.escape(split)}(?:[-._ 0-9]|$)")
-    return [p for p in files if in_split.match(p.name) or p.parent.name == split], files
+    # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`. `a+b` names the
+    # files of both splits, in that order, as `datasets` reads it (HallusionBench: `image+non_image`).
+    named: list[Path] = []
+    for part in ([split] if "+" in split else []) + split.split("+"):  # a file may name the combination
+        in_split = re.compile(rf"{re.escape(part)}(?:[-._ 0-9]|$)")
+        named += [p for p in files if (in_split.match(p.name) or p.parent.name == part) and p not in named]
+    return named, files
 
 
 def _names_split(file: Path, split: str) -> bool:
