@@ -147,6 +147,14 @@ def _unit(key: str) -> Callable[[Record], str]:
     return lambda record: str(record.meta[key])
 
 
+def overall(records: Sequence[Record]) -> float:
+    """The mean of aAcc, fAcc and qAcc: leaderboard.json's `overall` and the Open VLM Leaderboard's column."""
+    aacc = 100.0 * sum(r.scores.get("correct", 0.0) for r in records) / len(records)
+    with_figure = [r for r in records if not r.meta["no_figure"]]
+    facc = _all_right_share("figure")(with_figure) if with_figure else 0.0
+    return (aacc + facc + _all_right_share("pair")(records)) / 3
+
+
 METRICS: tuple[Metric, ...] = (
     mean_metric("aacc", "correct"),
     Metric("facc", _all_right_share("figure"), where=lambda r: not r.meta["no_figure"], unit=_unit("figure"),
@@ -156,6 +164,7 @@ METRICS: tuple[Metric, ...] = (
            unit=_unit("pair"), reduces="mean"),
     Metric("hard_aacc", _all_right_share("pair"), where=lambda r: r.meta["visual_input"] == "2",
            unit=_unit("pair"), reduces="mean"),
+    Metric("overall", overall),
 )
 
 

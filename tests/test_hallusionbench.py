@@ -95,6 +95,7 @@ def test_metrics_equal_the_official_scorer(tmp_path: Path, monkeypatch: pytest.M
     for name, value in expected.items():
         assert report["metrics"][name] == pytest.approx(value), name
     assert 0 < expected["qacc"] < expected["aacc"] < 100
+    assert report["metrics"]["overall"] == pytest.approx((expected["aacc"] + expected["facc"] + expected["qacc"]) / 3)
     assert report["judge"]["model"] == "judge-x" and "hallusionbench" in report["judge"]["prompts"]
 
 
