@@ -26,7 +26,7 @@ from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_cho
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Strings, Text
+from vlmeval.column_checks import Strings, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 HUB = {"ai2d": "lmms-lab/ai2d", "ai2d_no_mask": "lmms-lab/ai2d-no-mask"}

@@ -32,7 +32,7 @@ from functools import partial
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import OneOf, Text
+from vlmeval.column_checks import OneOf, Text
 
 OFFICIAL_JUDGE = "gpt-4"
 JUDGE_PROMPT = (

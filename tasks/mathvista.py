@@ -36,7 +36,7 @@ from vlmeval.answers.mathvista import (
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import OneOf, Text
+from vlmeval.column_checks import OneOf, Text
 
 METADATA_KEYS = ("category", "context", "grade", "language", "skills", "source", "task")
 

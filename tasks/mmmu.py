@@ -34,7 +34,7 @@ from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.engine.data import LazyImage
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
+from vlmeval.column_checks import OneOf, Text
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 OPEN_SUFFIX = "Answer the question using a single word or phrase."

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
+from vlmeval.column_checks import OneOf, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly"
 LETTERS = "abcd"

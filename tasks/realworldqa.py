@@ -26,7 +26,7 @@ from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_cho
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Text
+from vlmeval.column_checks import Text
 
 LMMS_EVAL = "lmms-eval-v0.4"
 READINGS = (
