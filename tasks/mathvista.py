@@ -34,6 +34,7 @@ from vlmeval.answers.mathvista import (
     rule_extraction,
 )
 from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 from vlmeval.column_checks import OneOf, Text
@@ -91,7 +92,7 @@ def _verdict(sample: Sample, prediction: str | None, ruled: str | None, asked: b
     if prediction is None:
         return Scored(None, {"correct": 0.0, "nearest_choice": 0.0}, "error")
     if ruled is None and not asked:
-        return Scored(None, {"correct": 0.0, "nearest_choice": 0.0}, "needs_judge")
+        return Scored(None, {"correct": 0.0, "nearest_choice": 0.0}, Failure.NEEDS_JUDGE)
     if ruled is None and judged is None:
         return Scored(None, {"correct": 0.0, "nearest_choice": 0.0}, JUDGE_ERROR)
     extraction = ruled if ruled is not None else str(judged)
