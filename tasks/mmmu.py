@@ -11,7 +11,9 @@ option's letter from the given choices directly.`, open `{question}\\nAnswer the
 word or phrase.`; greedy, max_new_tokens 128 (the official LLaVA run sampled with 5 beams: a deviation).
 Images: every `image_N` the text cites as `<image N>`, each placed where it is first cited
 (`Sample.image_offsets`; the placeholders stay in the text). A cited image the row lacks
-(`validation_Math_7` cites 8 to 30) is left out: the row still runs.
+(`validation_Math_7` cites 8 to 30) is left out: the row still runs. `mmmu_val_image1` gives `image_1`
+alone, before the text, as the official LLaVA run did (`multi_image` counts the questions whose options
+cite several images: that run gave them no image and a random letter).
 Scoring: `vlmeval.answers.mmmu` (the official parsers and checks); the official random letter for an
 unreadable multiple-choice answer is replaced by a counted failure (`unparsed`). A file of bare letters
 scores as `main_eval_only.py` would. Accuracy is micro over the questions (`calculate_ins_level_acc`);
@@ -26,13 +28,14 @@ import ast
 import io
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import LETTERS
 from vlmeval.answers.mmmu import check_choice, check_open, parse_choice, parse_open
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.engine.data import LazyImage
-from vlmeval.metrics import Metric, mean_metric
+from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
 from vlmeval.column_checks import OneOf, Text
 
@@ -98,7 +101,9 @@ def build_text(row: Row, options: list[str]) -> str:
     return f"{question}\n{OPEN_SUFFIX}"
 
 
-def to_sample(row: Row, position: int) -> Sample:
+def to_sample(images: str, row: Row, position: int) -> Sample:
+    """`images` "cited": every cited image where it is first cited; "first": `image_1` alone, before the text
+    (the official LLaVA run)."""
     sample_id = str(row["id"])
     options = python_list(row["options"], "options")
     text = build_text(row, options)
@@ -107,12 +112,14 @@ def to_sample(row: Row, position: int) -> Sample:
         first_cited.setdefault(int(match.group(1)), match.start())
     placed = sorted((offset, number) for number, offset in first_cited.items()
                     if 1 <= number <= len(IMAGE_COLUMNS) and row.get(f"image_{number}") is not None)
+    if images == "first":
+        placed = [(0, 1)] if row.get("image_1") is not None else []
     subject = "_".join(sample_id.split("_")[1:-1])
     return Sample(
         id=sample_id,
         text=text,
         images=tuple(lazy_image(row[f"image_{number}"], f"{sample_id} image_{number}") for _, number in placed),
-        image_offsets=tuple(offset for offset, _ in placed),
+        image_offsets=tuple(offset for offset, _ in placed) if images == "cited" else None,
         target=parse_gold(row["answer"]),
         meta={
             "question_type": row["question_type"],
@@ -122,6 +129,8 @@ def to_sample(row: Row, position: int) -> Sample:
             "topic_difficulty": row.get("topic_difficulty"),
             "img_type": python_list(row["img_type"], "img_type") if row.get("img_type") else [],
             "missing_images": sorted(set(first_cited) - {number for _, number in placed}),
+            # options citing several images: the official LLaVA run gave such a question no image at all
+            "multi_image": len(_PLACEHOLDER.findall("".join(options))) > 1,
         },
     )
 
@@ -142,7 +151,12 @@ def score_one(sample: Sample, prediction: str | None) -> Scored:
                   {"correct": float(check_open(sample.target, parsed))}, failure)
 
 
-METRICS: tuple[Metric, ...] = (mean_metric("accuracy", "correct"),)
+def _count_multi_image(records: Sequence[Record]) -> float:
+    return float(sum(bool(r.meta.get("multi_image")) for r in records))
+
+
+METRICS: tuple[Metric, ...] = (mean_metric("accuracy", "correct"),
+                               Metric("multi_image", _count_multi_image, scale="count", reduces="sum"))
 
 
 def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
@@ -169,11 +183,11 @@ def demo_rows() -> list[dict[str, Any]]:
     ]
 
 
-@task("mmmu_val")
-def mmmu_val() -> Task:
+def mmmu_val(name: str, images: str) -> Task:
+    shown = "images where cited" if images == "cited" else "image_1 only, before the text (LLaVA parity)"
     return Task(
-        name="mmmu_val",
-        description="MMMU validation, official prompt and eval_utils reading (no random letter), images in place",
+        name=name,
+        description=f"MMMU validation, official prompt and eval_utils reading (no random letter), {shown}",
         data=DataSpec(
             hub="lmms-lab/MMMU",
             split="validation",
@@ -182,7 +196,7 @@ def mmmu_val() -> Task:
             columns=("id", "question", "options", "answer", "question_type", *IMAGE_COLUMNS),
             checks=(Text("question"), Text("options"), OneOf("question_type", ("multiple-choice", "open"))),
         ),
-        to_sample=to_sample,
+        to_sample=partial(to_sample, images),
         scorer=per_sample(score_one),
         metrics=METRICS,
         max_new_tokens=128,
@@ -190,3 +204,7 @@ def mmmu_val() -> Task:
         summary_line=summary_line,
         demo_rows=demo_rows,
     )
+
+
+task("mmmu_val")(partial(mmmu_val, "mmmu_val", "cited"))
+task("mmmu_val_image1")(partial(mmmu_val, "mmmu_val_image1", "first"))

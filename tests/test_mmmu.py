@@ -216,3 +216,10 @@ def test_prompt_and_images_in_their_places(tmp_path: Path) -> None:
     assert math15.parts()[:2] == ["What is the ratio shown in ", 0]
     assert len(math7.images) == 1 and math7.meta["missing_images"] == [8, 9]  # runs without images 8, 9
     assert art.meta["subject"] == "Art" and math7.meta["discipline"] == "Science"
+
+
+def test_image1_variant_gives_image_1_before_the_text(tmp_path: Path) -> None:
+    data = write_parquet(tmp_path / "m.parquet", demo_rows())
+    art, math15, math7 = load_samples(load_registry().get("mmmu_val_image1"), str(data), None, None).samples
+    assert art.parts() == [0, art.text] and art.images[0].load().getpixel((0, 0)) == (220, 30, 30)
+    assert len(math7.images) == 1 and art.meta["multi_image"] is False and math7.meta["multi_image"] is True
