@@ -83,3 +83,31 @@ def test_prompt_is_lmms_eval_text(tmp_path: Path) -> None:
     samples = load_samples(load_registry().get("mmstar"), str(data), None, None).samples
     assert samples[1].text.endswith("(D) 2\nAnswer with the option's letter from the given choices directly")
     assert samples[0].id == "0" and samples[0].target == "A" and len(samples[0].images) == 1
+
+
+def test_the_official_llava_next_submission_scores_52_07(tmp_path: Path) -> None:
+    """MMStar's own released predictions (MMStar-Benchmark/MMStar@88f243ab
+    `eval/submits/llava_next_yi_34b_MMStar.xlsx`, stored in tests/fixtures without the question text):
+    the README's 52.1 (52.07 = 781 / 1,500), not lmms-eval's mean of the 18 l2 means (52.72)."""
+    import gzip
+
+    fixture = Path(__file__).parent / "fixtures" / "mmstar_llava_next_yi_34b_predictions.jsonl.gz"
+    released = [json.loads(line) for line in gzip.decompress(fixture.read_bytes()).decode("utf-8").splitlines()]
+    rows = [{"index": r["index"], "question": "Q?", "image": None, "answer": r["answer"], "category": r["category"],
+             "l2_category": r["l2_category"]} for r in released]
+    data = write_parquet(tmp_path / "mmstar.parquet", rows)
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"id": str(r["index"]), "prediction": r["prediction"]} for r in released])
+    out = tmp_path / "out"
+    assert main(["score", "--task", "mmstar", "--predictions", str(preds), "--data", str(data),
+                 "--output", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    hits = [official_hit(r["answer"], r["prediction"]) for r in released]
+    assert sum(hits) == 781 and report["metrics"]["accuracy"] == pytest.approx(100 * 781 / 1500)
+    l2: dict[str, list[bool]] = defaultdict(list)
+    for r, hit in zip(released, hits, strict=True):
+        l2[r["l2_category"]].append(hit)
+    mean_of_means = 100 * sum(sum(v) / len(v) for v in l2.values()) / len(l2)
+    assert round(mean_of_means, 2) == 52.72  # lmms-eval's aggregate, not the official score
+    for category, cell in report["breakdown"]["category"].items():
+        assert cell["n"] == 250 and cell["accuracy"] == pytest.approx(
+            100 * sum(h for r, h in zip(released, hits) if r["category"] == category) / 250)
