@@ -5,9 +5,9 @@ Dataset: Lin-Chen/MMStar, config `val`, split `val` (1,500 rows: `index`, `quest
 options in the source benchmark's format, `answer` A-D, `category` (6 x 250), `l2_category` (18),
 `meta_info`). Sample id: `index`.
 Prompt: lmms-eval's `mmstar_doc_to_text`: `{question.strip()}\\nAnswer with the option's letter from the
-given choices directly` (no final period); max_new_tokens 32 (the official README run), greedy. The
-official generic prompt (`Question: {question}\\n`, MMStar-Benchmark/MMStar@88f243ab
-`eval/vlmeval/utils/dataset.py`) does not ask for a letter; its scorer reads the first characters.
+given choices directly` (no final period); max_new_tokens 32 (the official README run), greedy.
+`mmstar_official_prompt`: the official generic prompt (`Question: {question}\\n`, MMStar-Benchmark/MMStar@88f243ab
+`eval/vlmeval/utils/dataset.py`), which does not ask for a letter; its scorer reads the first characters.
 Official scorer: `MMStar_eval` (`eval/vlmeval/evaluate/mmstar.py` at 88f243ab): answer and prediction
 lower-cased, stripped, newlines to spaces; right when the answer is the prediction's first character, or
 the one after a leading `(`, `option ` or `the answer is `; anything raising (an empty prediction) is
@@ -21,6 +21,7 @@ Reference: LLaVA-NeXT-Yi-34B 52.1 (official README); LLaVA-1.5, Phi-3.5-vision a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
@@ -32,11 +33,12 @@ LETTERS = "abcd"
 _PREFIXES = ("(", "option ", "the answer is ")  # the letter follows one of these, or comes first
 
 
-def to_sample(row: Row, position: int) -> Sample:
+def to_sample(prompt: str, row: Row, position: int) -> Sample:
     image = row.get("image")
+    question = str(row["question"])
     return Sample(
         id=str(row["index"]),
-        text=f"{str(row['question']).strip()}\n{SUFFIX}",
+        text=f"{question.strip()}\n{SUFFIX}" if prompt == "lmms-eval" else f"Question: {question}\n",
         images=(image,) if image is not None else (),
         target=str(row["answer"]),
         meta={"category": row.get("category"), "l2_category": row.get("l2_category")},
@@ -98,11 +100,10 @@ def demo_rows() -> list[dict[str, object]]:
             for i, (q, answer, cat, l2, bench) in enumerate(questions)]
 
 
-@task("mmstar")
-def mmstar() -> Task:
+def mmstar(name: str, prompt: str) -> Task:
     return Task(
-        name="mmstar",
-        description="MMStar val, lmms-eval prompt, official MMStar_eval (hits over all 1,500)",
+        name=name,
+        description=f"MMStar val, {prompt} prompt, official MMStar_eval (hits over all 1,500)",
         data=DataSpec(
             hub="Lin-Chen/MMStar",
             config="val",
@@ -111,7 +112,7 @@ def mmstar() -> Task:
             columns=("index", "question", "answer", "category", "l2_category"),
             checks=(Text("question"), OneOf("answer", tuple("ABCD"))),
         ),
-        to_sample=to_sample,
+        to_sample=partial(to_sample, prompt),
         scorer=per_sample(score_one),
         metrics=METRICS,
         max_new_tokens=32,
@@ -119,3 +120,7 @@ def mmstar() -> Task:
         summary_line=summary_line,
         demo_rows=demo_rows,
     )
+
+
+task("mmstar")(partial(mmstar, "mmstar", "lmms-eval"))
+task("mmstar_official_prompt")(partial(mmstar, "mmstar_official_prompt", "official"))

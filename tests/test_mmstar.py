@@ -111,3 +111,12 @@ def test_the_official_llava_next_submission_scores_52_07(tmp_path: Path) -> None
     for category, cell in report["breakdown"]["category"].items():
         assert cell["n"] == 250 and cell["accuracy"] == pytest.approx(
             100 * sum(h for r, h in zip(released, hits) if r["category"] == category) / 250)
+
+
+def test_official_prompt_variant(tmp_path: Path) -> None:
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.registry import load_registry
+
+    data = write_parquet(tmp_path / "mmstar.parquet", demo_rows())
+    samples = load_samples(load_registry().get("mmstar_official_prompt"), str(data), None, None).samples
+    assert samples[0].text == f"Question: {demo_rows()[0]['question']}\n"
