@@ -18,8 +18,9 @@ rows are all right; easy / hard aAcc: the same pairs over rows with visual_input
 Deviations: the judge request is sent at temperature 0 (the official sends none: the API default) and
 is never retried forever: a failed request is `judge_error` (report incomplete); the official default
 model `gpt-4` is an alias that no longer exists: the report names the model used.
-Reading `vlmevalkit` (VLMEvalKit e8e78f05 `YOrN_Extraction`): yes / no words after its punctuation
-processing; `Unknown` is wrong and counted (`unparsed`) (its judge fallback is not implemented here).
+Reading `vlmevalkit` (VLMEvalKit `YOrN_Extraction`): yes / no words after its punctuation processing;
+`Unknown` goes to the judge when one is given (`YOrN_match_prompt`, up to 5 tries at temperature 0.5 x try,
+read by the same rule), else it is wrong and counted (`unparsed`; `judge_failed` after 5 Unknown replies).
 Reference (official README, GPT eval, 1,129): LLaVA-1.5 aAcc 46.94, fAcc 24.86, qAcc 10.55.
 """
 
@@ -30,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 from vlmeval.column_checks import OneOf, Text
@@ -46,9 +48,27 @@ JUDGE_PROMPT = (
 READINGS = (
     AnswerReading("official", "the official GPT judge (correct / incorrect / unclear) and assign_correctness",
                   True, "tianyi-lab/HallusionBench@744007c2 utils.py"),
-    AnswerReading("vlmevalkit", "VLMEvalKit's YOrN_Extraction (yes/no words); Unknown is wrong (no judge)",
+    AnswerReading("vlmevalkit", "VLMEvalKit's YOrN_Extraction (yes/no words), its judge prompt for Unknown "
+                  "when --judge is given; Unknown is wrong and counted",
                   False, "open-compass/VLMEvalKit@e8e78f05 vlmeval/dataset/utils/yorn.py"),
 )
+# VLMEvalKit `YOrN_match_prompt` (vlmeval/dataset/utils/yorn.py, read at 0c7163c9); `{}`: question, answer.
+YORN_PROMPT = (
+    "You are an AI assistant who will help me to match an answer with two options of a question. "
+    "The options are only Yes / No. "
+    "You are provided with a question and an answer, "
+    "and you need to find which option (Yes / No) is most similar to the answer. "
+    "If the meaning of all options are significantly different from the answer, output Unknown. "
+    "Your should output a single word among the following 3 choices: Yes, No, Unknown.\n"
+    "Example 1: \n"
+    "Question: Is the word in this image 'Hello'?\nAnswer: The word in this image is 'Hello'.\nYour output: Yes\n"
+    "Example 2: \n"
+    "Question: Is the word in this image 'Hello'?\n"
+    "Answer: The word in this image is not 'Hello'.\nYour output: No\n"
+    "Example 3: \n"
+    "Question: {}?\nAnswer: {}\nYour output: "
+)
+YORN_TRIES = 5  # `YOrN_auxeval`: temperature 0.5 x try
 _MARKS = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
 _COMMA_NUMBER = re.compile(r"(\d)(,)(\d)")
 _PERIOD = re.compile(r"(?<!\d)\.(?!\d)")
@@ -101,9 +121,13 @@ def yorn(prediction: str) -> str:
 
 
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
-    if context.answer_reading == "vlmevalkit":
-        return [_yorn_scored(s, p) for s, p in zip(samples, predictions, strict=True)]
     from vlmeval.judge import JudgeQuery
+
+    if context.answer_reading == "vlmevalkit":
+        scored = [_yorn_scored(s, p) for s, p in zip(samples, predictions, strict=True)]
+        if context.judge is not None:
+            _judge_unknown(samples, predictions, scored, context)
+        return scored
 
     judge = context.require_judge("hallusionbench", OFFICIAL_JUDGE)
     judge.declare_prompt("hallusionbench", JUDGE_PROMPT)
@@ -131,6 +155,34 @@ def _yorn_scored(sample: Sample, prediction: str | None) -> Scored:
     answer = yorn(prediction)
     failure = None if answer != "Unknown" else ("empty" if not prediction.strip() else "unparsed")
     return Scored(answer if failure is None else None, {"correct": float(answer == sample.target)}, failure)
+
+
+def _judge_unknown(samples: Sequence[Sample], predictions: Sequence[str | None], scored: list[Scored],
+                   context: ScoreContext) -> None:
+    """`YOrN_auxeval` for the answers the words leave Unknown: up to 5 judge replies, read by the same rule."""
+    from vlmeval.judge import JudgeQuery
+
+    judge = context.judge
+    assert judge is not None
+    judge.declare_prompt("vlmevalkit-yorn", YORN_PROMPT)
+    pending = [i for i, s in enumerate(scored) if s.failure in ("unparsed", "empty")]
+    for attempt in range(YORN_TRIES):
+        if not pending:
+            return
+        queries = [JudgeQuery(YORN_PROMPT.format(samples[i].meta["question"], predictions[i]),
+                              temperature=0.5 * attempt, attempt=attempt) for i in pending]
+        still = []
+        for i, reply in zip(pending, judge.ask_many(queries), strict=True):
+            answer = None if reply.text is None else yorn(reply.text)
+            if answer is None:
+                scored[i] = Scored(None, {"correct": 0.0}, JUDGE_ERROR)
+            elif answer == "Unknown":
+                still.append(i)
+            else:
+                scored[i] = Scored(answer, {"correct": float(answer == samples[i].target)})
+        pending = still
+    for i in pending:  # VLMEvalKit keeps Unknown: wrong
+        scored[i] = Scored(None, {"correct": 0.0}, Failure.JUDGE_FAILED)
 
 
 def _all_right_share(key: str) -> Callable[[Sequence[Record]], float]:

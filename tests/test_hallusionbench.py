@@ -106,3 +106,39 @@ def test_metrics_equal_the_official_scorer(tmp_path: Path, monkeypatch: pytest.M
 ])
 def test_vlmevalkit_yorn_extraction(text: str, expected: str) -> None:
     assert yorn(text) == expected
+
+
+def test_vlmevalkit_reading_asks_the_judge_only_for_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`YOrN_auxeval`: Unknown answers go to the judge with `YOrN_match_prompt` (VLMEvalKit yorn.py), at
+    temperature 0.5 x try, up to 5 tries; still Unknown: wrong (`judge_failed`)."""
+    monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path / "cache"))
+    data = [r for r in rows() if r["visual_input"] != "0"][:4]
+    write_parquet(tmp_path / "hb" / "image-00000-of-00001.parquet", data)
+    ids = ["_".join(str(r[c]) for c in ("category", "subcategory", "set_id", "figure_id", "question_id")) for r in data]
+    predictions = ["Yes.", "It is hard to say", "Perhaps both", "No"]
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "prediction": p} for i, p in zip(ids, predictions)])
+    tmpl = ("You are an AI assistant who will help me to match an answer with two options of a question. "
+            "The options are only Yes / No. You are provided with a question and an answer, and you need to find "
+            "which option (Yes / No) is most similar to the answer. If the meaning of all options are significantly "
+            "different from the answer, output Unknown. Your should output a single word among the following 3 "
+            "choices: Yes, No, Unknown.\nExample 1: \nQuestion: Is the word in this image 'Hello'?\nAnswer: The word "
+            "in this image is 'Hello'.\nYour output: Yes\nExample 2: \nQuestion: Is the word in this image 'Hello'?\n"
+            "Answer: The word in this image is not 'Hello'.\nYour output: No\nExample 3: \n"
+            "Question: {}?\nAnswer: {}\nYour output: ")
+    expected_prompt = tmpl.format(data[1]["question"], predictions[1])
+
+    def reply(body: dict, headers: dict) -> str:
+        return "Yes" if last_user_text(body) == expected_prompt else "Unknown"
+
+    out = tmp_path / "out"
+    with FakeOpenAIServer(reply) as server:
+        assert main(["score", "--task", "hallusionbench_image", "--predictions", str(preds), "--data",
+                     str(tmp_path / "hb"), "--output", str(out), "--answer-reading", "vlmevalkit", "--judge", "j",
+                     "--judge-base-url", server.base_url, "--judge-api-key-env", "NO_SUCH_KEY"]) == 0
+        temperatures = [r.body["temperature"] for r in server.requests]
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert sorted(temperatures) == [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]  # one answered at once, one asked 5 times
+    assert report["counts"]["failures"] == {"judge_failed": 1}
+    targets = ["Yes" if r["gt_answer"] == "1" else "No" for r in data]
+    right = [yorn(predictions[0]) == targets[0], targets[1] == "Yes", False, yorn(predictions[3]) == targets[3]]
+    assert report["metrics"]["aacc"] == pytest.approx(100 * sum(right) / 4)
