@@ -21,6 +21,7 @@ Reference: LLaVA-1.5-13B 27.6 (official leaderboard); Phi-3.5-vision 43.9 (card)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,11 +34,11 @@ from vlmeval.answers.mathvista import (
     normalise,
     rule_extraction,
 )
+from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.column_checks import OneOf, Text
 
 METADATA_KEYS = ("category", "context", "grade", "language", "skills", "source", "task")
 
@@ -57,7 +58,7 @@ def to_sample(row: Row, position: int) -> Sample:
             "question_type": row["question_type"],
             "answer_type": row["answer_type"],
             "choices": [str(c) for c in choices] if choices is not None else None,
-            "precision": None if precision is None or precision != precision else float(precision),
+            "precision": None if precision is None or math.isnan(precision) else float(precision),
             **{key: (list(metadata.get(key) or []) if key == "skills" else metadata.get(key))
                for key in METADATA_KEYS},
         },

@@ -33,11 +33,11 @@ from typing import Any
 
 from vlmeval.answers.choice import LETTERS
 from vlmeval.answers.mmmu import check_choice, check_open, parse_choice, parse_open
+from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.engine.data import LazyImage
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.column_checks import OneOf, Text
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 OPEN_SUFFIX = "Answer the question using a single word or phrase."
@@ -63,7 +63,7 @@ def python_list(text: Any, where: str) -> list[str]:
         return [str(x) for x in text]
     value = ast.literal_eval(str(text))
     if not isinstance(value, list):
-        raise ValueError(f"{where} {text!r} is not a list")
+        raise TypeError(f"{where} {text!r} is not a list")
     return [str(x) for x in value]
 
 

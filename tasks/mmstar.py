@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
+from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.column_checks import OneOf, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly"
 LETTERS = "abcd"

@@ -23,10 +23,10 @@ import re
 from collections.abc import Sequence
 
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
+from vlmeval.column_checks import Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.column_checks import Text
 
 LMMS_EVAL = "lmms-eval-v0.4"
 READINGS = (

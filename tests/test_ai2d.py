@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vlmeval_tasks.ai2d import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
 from tests.test_mmbench_reading import HANDWRITTEN, official_can_infer
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry
-from vlmeval_tasks.ai2d import demo_rows
 
 
 def official_lmms_eval(prediction: str, target: str) -> bool:

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vlmeval_tasks.hallusionbench import JUDGE_PROMPT, demo_rows, yorn
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import write_jsonl, write_parquet
 from vlmeval.cli import main
-from vlmeval_tasks.hallusionbench import JUDGE_PROMPT, demo_rows, yorn
 
 # sha256 of the official prompt up to the question (utils.py lines 33-34 at 744007c2)
 OFFICIAL_PREFIX_SHA256 = "de49d1c32848d4d56a4b9ad721f9ed0cf70f86e9c4bbfd94dee5862fa5596b2e"

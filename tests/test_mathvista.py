@@ -12,25 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from vlmeval_tasks.mathvista import demo_rows
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import read_jsonl, write_jsonl, write_parquet
 from vlmeval.answers.mathvista import DEMO_PROMPT
 from vlmeval.cli import main
 from vlmeval.judge import prompt_hash
-from vlmeval_tasks.mathvista import demo_rows
 
 # sha256 of `demo_prompt` as the official module defines it at 53d52587 (evaluation/prompts/ext_ans.py)
 OFFICIAL_DEMO_PROMPT_SHA256 = "a231722ced09cbd1f3fd16630ab58bf487f12e2f46ea0b26d1f2f6b5c50fb17c"
 
 
 def distance(a: str, b: str) -> int:
-    @lru_cache(maxsize=None)
+    @cache
     def d(i: int, j: int) -> int:
         if i == 0 or j == 0:
             return i + j

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from vlmeval_tasks.mmmu import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry
-from vlmeval_tasks.mmmu import demo_rows
 
 
 def parse_multi_choice_response(response: str, all_choices: list[str], index2ans: dict[str, str],
@@ -173,7 +173,7 @@ def official_correct(row: dict[str, Any], response: str, fallbacks: list[str]) -
     if isinstance(answer, str) and answer.startswith("["):
         gold = ["24/7", "3.429"]  # answer_dict_val.json's gold for validation_Math_15
     if row["question_type"] == "multiple-choice":
-        options = eval(row["options"])  # noqa: S307 - the test's own literal
+        options = eval(row["options"])  # the test's own literal
         choices = [chr(ord("A") + i) for i in range(len(options))]
 
         def fallback(all_choices: list[str]) -> str:
@@ -220,7 +220,7 @@ def test_prompt_and_images_in_their_places(tmp_path: Path) -> None:
 
 def test_image1_variant_gives_image_1_before_the_text(tmp_path: Path) -> None:
     data = write_parquet(tmp_path / "m.parquet", demo_rows())
-    art, math15, math7 = load_samples(load_registry().get("mmmu_val_image1"), str(data), None, None).samples
+    art, _, math7 = load_samples(load_registry().get("mmmu_val_image1"), str(data), None, None).samples
     assert art.parts() == [0, art.text] and art.images[0].load().getpixel((0, 0)) == (220, 30, 30)
     assert len(math7.images) == 1 and art.meta["multi_image"] is False and math7.meta["multi_image"] is True
 

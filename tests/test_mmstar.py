@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vlmeval_tasks.mmstar import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
 from vlmeval.cli import main
-from vlmeval_tasks.mmstar import demo_rows
 
 
 def official_hit(answer: Any, prediction: Any) -> bool:

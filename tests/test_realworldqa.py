@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vlmeval_tasks.realworldqa import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
 from tests.test_mmbench_reading import official_can_infer
 from vlmeval.cli import main
-from vlmeval_tasks.realworldqa import demo_rows
 
 
 def official(question: str, answer: str, response: str) -> bool:
