@@ -26,15 +26,14 @@ Reference (official README, GPT eval, 1,129): LLaVA-1.5 aAcc 46.94, fAcc 24.86, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
+from vlmeval.answers.yesno import read_yes_no_vlmevalkit
+from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
-from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import JUDGE_ERROR, AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.column_checks import OneOf, Text
 
 OFFICIAL_JUDGE = "gpt-4"
 JUDGE_PROMPT = (
@@ -52,29 +51,6 @@ READINGS = (
                   "when --judge is given; Unknown is wrong and counted",
                   False, "open-compass/VLMEvalKit@e8e78f05 vlmeval/dataset/utils/yorn.py"),
 )
-# VLMEvalKit `YOrN_match_prompt` (vlmeval/dataset/utils/yorn.py, read at 0c7163c9); `{}`: question, answer.
-YORN_PROMPT = (
-    "You are an AI assistant who will help me to match an answer with two options of a question. "
-    "The options are only Yes / No. "
-    "You are provided with a question and an answer, "
-    "and you need to find which option (Yes / No) is most similar to the answer. "
-    "If the meaning of all options are significantly different from the answer, output Unknown. "
-    "Your should output a single word among the following 3 choices: Yes, No, Unknown.\n"
-    "Example 1: \n"
-    "Question: Is the word in this image 'Hello'?\nAnswer: The word in this image is 'Hello'.\nYour output: Yes\n"
-    "Example 2: \n"
-    "Question: Is the word in this image 'Hello'?\n"
-    "Answer: The word in this image is not 'Hello'.\nYour output: No\n"
-    "Example 3: \n"
-    "Question: {}?\nAnswer: {}\nYour output: "
-)
-YORN_TRIES = 5  # `YOrN_auxeval`: temperature 0.5 x try
-_MARKS = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
-_COMMA_NUMBER = re.compile(r"(\d)(,)(\d)")
-_PERIOD = re.compile(r"(?<!\d)\.(?!\d)")
-_PERIOD_COUNT = int(re.UNICODE)  # VLMEvalKit passes the flag where sub() expects a count
-
-
 def to_sample(row: Row, position: int) -> Sample:
     key = "_".join(str(row[c]) for c in ("category", "subcategory", "set_id", "figure_id", "question_id"))
     image = row.get("image") if str(row["visual_input"]) != "0" else None
@@ -104,30 +80,12 @@ def is_right(verdict: int, no_figure: bool) -> bool:
     return verdict == 1 or (no_figure and verdict == 2)
 
 
-def yorn(prediction: str) -> str:
-    """VLMEvalKit's `YOrN_Extraction`: Yes, No or Unknown."""
-    text = prediction.lower()
-    for mark in _MARKS:
-        if (mark + " " in text or " " + mark in text) or _COMMA_NUMBER.search(text) is not None:
-            text = text.replace(mark, "")
-        else:
-            text = text.replace(mark, " ")
-    words = _PERIOD.sub("", text, count=_PERIOD_COUNT).split()
-    if "yes" in words and "no" not in words:
-        return "Yes"
-    if "no" in words and "yes" not in words:
-        return "No"
-    return "Unknown"
-
-
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
-    from vlmeval.judge import JudgeQuery
-
     if context.answer_reading == "vlmevalkit":
-        scored = [_yorn_scored(s, p) for s, p in zip(samples, predictions, strict=True)]
-        if context.judge is not None:
-            _judge_unknown(samples, predictions, scored, context)
-        return scored
+        read = read_yes_no_vlmevalkit(predictions, [s.meta["question"] for s in samples], context.judge)
+        return [Scored(r.answer, {"correct": float(r.answer == s.target)}, r.failure)
+                for s, r in zip(samples, read, strict=True)]
+    from vlmeval.judge import JudgeQuery
 
     judge = context.require_judge("hallusionbench", OFFICIAL_JUDGE)
     judge.declare_prompt("hallusionbench", JUDGE_PROMPT)
@@ -147,42 +105,6 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
             verdict = judge_verdict(reply.text)
             scored.append(Scored(verdict, {"correct": float(is_right(verdict, sample.meta["no_figure"]))}))
     return scored
-
-
-def _yorn_scored(sample: Sample, prediction: str | None) -> Scored:
-    if prediction is None:
-        return Scored(None, {"correct": 0.0}, "error")
-    answer = yorn(prediction)
-    failure = None if answer != "Unknown" else ("empty" if not prediction.strip() else "unparsed")
-    return Scored(answer if failure is None else None, {"correct": float(answer == sample.target)}, failure)
-
-
-def _judge_unknown(samples: Sequence[Sample], predictions: Sequence[str | None], scored: list[Scored],
-                   context: ScoreContext) -> None:
-    """`YOrN_auxeval` for the answers the words leave Unknown: up to 5 judge replies, read by the same rule."""
-    from vlmeval.judge import JudgeQuery
-
-    judge = context.judge
-    assert judge is not None
-    judge.declare_prompt("vlmevalkit-yorn", YORN_PROMPT)
-    pending = [i for i, s in enumerate(scored) if s.failure in ("unparsed", "empty")]
-    for attempt in range(YORN_TRIES):
-        if not pending:
-            return
-        queries = [JudgeQuery(YORN_PROMPT.format(samples[i].meta["question"], predictions[i]),
-                              temperature=0.5 * attempt, attempt=attempt) for i in pending]
-        still = []
-        for i, reply in zip(pending, judge.ask_many(queries), strict=True):
-            answer = None if reply.text is None else yorn(reply.text)
-            if answer is None:
-                scored[i] = Scored(None, {"correct": 0.0}, JUDGE_ERROR)
-            elif answer == "Unknown":
-                still.append(i)
-            else:
-                scored[i] = Scored(answer, {"correct": float(answer == samples[i].target)})
-        pending = still
-    for i in pending:  # VLMEvalKit keeps Unknown: wrong
-        scored[i] = Scored(None, {"correct": 0.0}, Failure.JUDGE_FAILED)
 
 
 def _all_right_share(key: str) -> Callable[[Sequence[Record]], float]:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vlmeval_tasks.hallusionbench import JUDGE_PROMPT, demo_rows, yorn
+from vlmeval_tasks.hallusionbench import JUDGE_PROMPT, demo_rows
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import write_jsonl, write_parquet
+from vlmeval.answers.yesno import vlmevalkit_yes_no as yorn
 from vlmeval.cli import main
 
 # sha256 of the official prompt up to the question (utils.py lines 33-34 at 744007c2)
