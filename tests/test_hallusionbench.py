@@ -103,7 +103,8 @@ def test_metrics_equal_the_official_scorer(tmp_path: Path, monkeypatch: pytest.M
 @pytest.mark.parametrize(("text", "expected"), [
     ("Yes", "Yes"), ("yes.", "Yes"), ("No, it is not.", "No"), ("Yes and no", "Unknown"), ("", "Unknown"),
     ("The answer is yes!", "Yes"), ("no-one knows", "No"), ("NO", "No"), ("yes/no", "Unknown"),
-    ("Yes, 1,000 of them", "Yes"), ("noon", "Unknown"),
+    ("Yes, 1,000 of them", "Yes"), ("noon", "Unknown"), ("yes(-no", "Unknown"), ("no -yes", "Unknown"),
+    ("yes-(no", "Unknown"), ("(no) yes.", "Unknown"), ("no!", "No"),
 ])
 def test_vlmevalkit_yorn_extraction(text: str, expected: str) -> None:
     assert yorn(text) == expected
@@ -143,3 +144,31 @@ def test_vlmevalkit_reading_asks_the_judge_only_for_unknown(tmp_path: Path, monk
     targets = ["Yes" if r["gt_answer"] == "1" else "No" for r in data]
     right = [yorn(predictions[0]) == targets[0], targets[1] == "Yes", False, yorn(predictions[3]) == targets[3]]
     assert report["metrics"]["aacc"] == pytest.approx(100 * sum(right) / 4)
+
+
+def official_yorn(output: str) -> str:
+    """VLMEvalKit `YOrN_Extraction` with its `process_punctuation` (VLMEvalKit smp), transcribed."""
+    import re
+
+    in_text = output.lower()
+    out_text = in_text
+    punct = [";", r"/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"]
+    for p in punct:
+        if (p + " " in in_text or " " + p in in_text) or (re.search(r"(\d)(,)(\d)", in_text) is not None):
+            out_text = out_text.replace(p, "")
+        else:
+            out_text = out_text.replace(p, " ")
+    out_text = re.compile(r"(?<!\d)\.(?!\d)").sub("", out_text, re.UNICODE)
+    words = out_text.split()
+    if "yes" in words and "no" not in words:
+        return "Yes"
+    if "yes" not in words and "no" in words:
+        return "No"
+    return "Unknown"
+
+
+def test_yes_no_words_equal_vlmevalkit_on_adversarial_answers() -> None:
+    marks = ';/[]"{}()=+\\_->@`,?!.<'
+    answers = [f"{a}{m}{b}" for a in ("yes", "no", "1,0", "") for m in marks for b in ("no", "yes", " no", "-yes", "")]
+    answers += ["Yes." * 40 + " no", "no." * 40 + "yes", "YES, NO", "Yes\nNo", "yes,no", "yes ,no", "n.o", "y-e-s"]
+    assert [yorn(a) for a in answers] == [official_yorn(a) for a in answers]

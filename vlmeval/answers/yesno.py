@@ -81,9 +81,10 @@ _PERIOD_COUNT = int(re.UNICODE)  # VLMEvalKit passes the flag where sub() expect
 
 def vlmevalkit_yes_no(prediction: str) -> str:
     """VLMEvalKit's `YOrN_Extraction`: Yes, No or Unknown."""
-    text = prediction.lower()
-    for mark in _MARKS:
-        if (mark + " " in text or " " + mark in text) or _COMMA_NUMBER.search(text) is not None:
+    original = prediction.lower()
+    text = original
+    for mark in _MARKS:  # each mark's fate is decided on the original text, as `process_punctuation` does
+        if (mark + " " in original or " " + mark in original) or _COMMA_NUMBER.search(original) is not None:
             text = text.replace(mark, "")
         else:
             text = text.replace(mark, " ")
