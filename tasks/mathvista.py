@@ -38,7 +38,7 @@ from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric
-from vlmeval.task import JUDGE_ERROR, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import JUDGE_ERROR, AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 
 METADATA_KEYS = ("category", "context", "grade", "language", "skills", "source", "task")
 
@@ -113,6 +113,10 @@ def _count(field: str) -> Metric:
     return Metric(name=field, reduce=reduce, scale="count", reduces="sum")
 
 
+READINGS = (AnswerReading("official", "extract_answer rules, the LLM extraction with --judge (else needs_judge), "
+                         "calculate_score normalisation (--ignore_empty_extractions)", True,
+                         "lupantech/MathVista@53d52587 evaluation/ (calculate_score.py at e999481e)"),)
+
 METRICS: tuple[Metric, ...] = (mean_metric("accuracy", "correct"), _count("nearest_choice"))
 
 
@@ -169,5 +173,6 @@ def mathvista_testmini() -> Task:
         breakdowns=("question_type", "answer_type", "language", "source", "category", "task", "context", "grade",
                     "skills"),
         summary_line=summary_line,
+        answer_readings=READINGS,
         demo_rows=demo_rows,
     )

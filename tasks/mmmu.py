@@ -37,7 +37,7 @@ from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.engine.data import LazyImage
 from vlmeval.metrics import Metric, Record, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import AnswerReading, DataSpec, Row, Sample, Scored, Task, per_sample, task
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 OPEN_SUFFIX = "Answer the question using a single word or phrase."
@@ -155,6 +155,10 @@ def _count_multi_image(records: Sequence[Record]) -> float:
     return float(sum(bool(r.meta.get("multi_image")) for r in records))
 
 
+READINGS = (AnswerReading("official", "eval_utils.py parse_multi_choice_response / parse_open_response, "
+                         "without its random letter (unparsed, wrong)", True,
+                         "MMMU-Benchmark/MMMU@bb0b95a9 mmmu/utils/eval_utils.py"),)
+
 METRICS: tuple[Metric, ...] = (mean_metric("accuracy", "correct"),
                                Metric("multi_image", _count_multi_image, scale="count", reduces="sum"))
 
@@ -202,6 +206,7 @@ def mmmu_val(name: str, images: str) -> Task:
         max_new_tokens=128,
         breakdowns=("subject", "discipline", "question_type", "topic_difficulty", "img_type"),
         summary_line=summary_line,
+        answer_readings=READINGS,
         demo_rows=demo_rows,
     )
 

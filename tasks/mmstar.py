@@ -26,7 +26,7 @@ from functools import partial
 from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import Metric, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import AnswerReading, DataSpec, Row, Sample, Scored, Task, per_sample, task
 
 SUFFIX = "Answer with the option's letter from the given choices directly"
 LETTERS = "abcd"
@@ -78,6 +78,9 @@ def score_one(sample: Sample, prediction: str | None) -> Scored:
     return Scored(letter.upper(), {"correct": correct})
 
 
+READINGS = (AnswerReading("official", "MMStar_eval: the first character, or the one after `(`, `option `, "
+                         "`the answer is `", True, "MMStar-Benchmark/MMStar@88f243ab eval/vlmeval/evaluate/mmstar.py"),)
+
 METRICS: tuple[Metric, ...] = (mean_metric("accuracy", "correct"),)
 
 
@@ -118,6 +121,7 @@ def mmstar(name: str, prompt: str) -> Task:
         max_new_tokens=32,
         breakdowns=("category", "l2_category"),
         summary_line=summary_line,
+        answer_readings=READINGS,
         demo_rows=demo_rows,
     )
 

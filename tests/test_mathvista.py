@@ -151,7 +151,7 @@ def test_with_llm_extraction_equals_the_official_steps(tmp_path: Path, monkeypat
     assert report["metrics"]["accuracy"] == pytest.approx(100 * sum(right) / len(right))
     assert len(bodies) == sum(c[2] is not None for c in CASES)
     assert all(b["temperature"] == 0 and b["max_tokens"] == 1024 for b in bodies)
-    assert report["judge"]["model"] == "extractor"
+    assert report["judge"]["model"] == "extractor" and report["answer_reading"]["official"]
     assert report["judge"]["prompts"] == {"mathvista-ext_ans": prompt_hash(DEMO_PROMPT)}
     by_skill = report["breakdown"]["skills"]
     assert by_skill["arithmetic reasoning"]["n"] == sum(c[0] in (1, 2) for c in CASES)
