@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from vlmeval.failure import Failure
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import Sample, ScoreContext, Scored
@@ -174,7 +175,7 @@ def score_captions(samples: Sequence[Sample], predictions: Sequence[str | None],
     for prediction in predictions:
         caption, changed = without_line_breaks((prediction or "").strip())
         captions.append(caption)
-        failures.append("error" if prediction is None else "empty" if not caption.strip()
+        failures.append(Failure.ERROR if prediction is None else Failure.EMPTY if not caption.strip()
                         else CONTROL_CHARS if changed else None)
     if all(s.target is None for s in samples):  # a test split: the server scores the submission
         return [Scored(caption, {"rouge_l": 0.0}, failure) for caption, failure in zip(captions, failures)]

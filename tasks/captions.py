@@ -30,7 +30,7 @@ from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.engine.data import LazyImage
 from vlmeval.errors import ImageError
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
-from vlmeval.validation import Strings, Text
+from vlmeval.column_checks import Strings, Text
 
 ONE_SENTENCE = "Provide a one-sentence caption for the provided image."
 BRIEFLY = "Describe the image briefly."

@@ -23,9 +23,10 @@ from typing import Any
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.failure import Failure
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
+from vlmeval.column_checks import OneOf, Text
 
 PARTS = {"human": "human_test", "augmented": "augmented_test"}
 TOLERANCE = 0.05
@@ -61,10 +62,10 @@ def to_sample(row: Row, index: int) -> Sample:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"relaxed": 0.0}, "error")
+        return Scored(None, {"relaxed": 0.0}, Failure.ERROR)
     answer = prediction.strip()
     return Scored(answer, {"relaxed": float(relaxed_correctness(sample.target, answer))},
-                  None if answer else "empty")
+                  None if answer else Failure.EMPTY)
 
 
 def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:

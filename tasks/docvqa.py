@@ -29,10 +29,11 @@ from typing import Any
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, write_submission
 
 from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.failure import Failure
 from vlmeval.errors import DataError
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, per_sample, task
-from vlmeval.validation import Strings, Text
+from vlmeval.column_checks import Strings, Text
 
 HUB = "lmms-lab/DocVQA"
 ANLS_THRESHOLD = 0.5
@@ -72,10 +73,10 @@ def anls(prediction: str, answers: Sequence[str]) -> float:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"anls": 0.0}, "error")
+        return Scored(None, {"anls": 0.0}, Failure.ERROR)
     answer = prediction.strip()
     value = anls(answer, sample.target) if sample.target is not None else 0.0  # test: scored by RRC
-    return Scored(answer, {"anls": value}, None if answer else "empty")
+    return Scored(answer, {"anls": value}, None if answer else Failure.EMPTY)
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,9 +23,10 @@ from typing import Any
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.demo_data import image_cell, png_bytes
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Strings, Text
+from vlmeval.column_checks import OneOf, Strings, Text
 
 RECOGNITION = ("Regular Text Recognition", "Irregular Text Recognition", "Artistic Text Recognition",
                "Handwriting Recognition", "Digit String Recognition", "Non-Semantic Text Recognition")
@@ -67,10 +68,10 @@ def to_sample_with(suffix: str) -> Any:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"correct": 0.0}, "error")
+        return Scored(None, {"correct": 0.0}, Failure.ERROR)
     answer = prediction.strip()
     hit = is_hit(answer, sample.target, str(sample.meta["dataset"]))
-    return Scored(answer, {"correct": float(hit)}, None if answer else "empty")
+    return Scored(answer, {"correct": float(hit)}, None if answer else Failure.EMPTY)
 
 
 def _points(records: Sequence[Record]) -> float:
