@@ -8,7 +8,9 @@ of the images scored): they are declared "custom" and recomputed by the real sco
 the delete-a-group jackknife leaves (never a per-sample mean). ROUGE-L is the mean of per-image
 scores, so it is a plain mean. METEOR 1.5 is the jar's own aggregate over the run, computed once:
 it has no interval (a JVM per resample would take minutes) and no value for a subset.
-SPICE needs Stanford CoreNLP 3.6.0, which pycocoevalcap downloads on start-up: not computed.
+SPICE needs Stanford CoreNLP 3.6.0, which pycocoevalcap downloads on start-up: it is computed only when
+the two CoreNLP jars are already in pycocoevalcap's `spice/lib` folder (never downloaded here); it is
+the mean of per-image F-scores, so a plain mean too. Otherwise it is reported "not computed".
 
 Deviations from the official code, all counted or recorded: `\\r`, `\\v`, `\\f`, U+2028 and U+2029 are
 line breaks to the Java tokenizer and would shift every later caption onto the wrong image, so they
@@ -20,11 +22,13 @@ with LANG=C.UTF-8.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from vlmeval.failure import Failure
@@ -35,7 +39,9 @@ from vlmeval.task import Sample, ScoreContext, Scored
 LINE_BREAKS = ("\r", "\v", "\f", "\u2028", "\u2029")  # \n is replaced by the wrapper itself
 CONTROL_CHARS = "control_chars"
 BLEU_ORDERS = 4
-SPICE_NOTE = "SPICE: not computed (it needs Stanford CoreNLP 3.6.0, which pycocoevalcap downloads at start-up)"
+SPICE_NOTE = ("SPICE: not computed (it needs Stanford CoreNLP 3.6.0 in pycocoevalcap's spice/lib, which "
+              "pycocoevalcap would download at start-up)")
+CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
 
 log = logging.getLogger(__name__)
 _meteor: Any = None
@@ -163,7 +169,31 @@ METRICS: tuple[Metric, ...] = (
     *(bleu_metric(order) for order in range(1, BLEU_ORDERS + 1)),
     Metric(name="meteor", reduce=_meteor_reduce, reduces="custom"),
     mean_metric("rouge_l", "rouge_l"),
+    mean_metric("spice", "spice", where=lambda record: "spice" in record.scores),  # only where computed
 )
+
+
+def corenlp_present() -> bool:
+    """Whether SPICE can start without downloading: CoreNLP 3.6.0's jars in pycocoevalcap's spice/lib."""
+    import pycocoevalcap.spice.spice as spice
+
+    lib = Path(spice.__file__).parent / "lib"
+    return all((lib / jar).is_file() for jar in CORENLP_JARS)
+
+
+def spice_scores(gts: dict[int, list[str]], res: dict[int, list[str]]) -> list[float] | None:
+    """Per-image SPICE F-scores, or None where SPICE cannot run offline or gives an undefined score."""
+    if not corenlp_present():
+        return None
+    from pycocoevalcap.spice.spice import Spice
+
+    with utf8_locale():
+        _, per_image = Spice().compute_score(gts, res)
+    values = [float(scores["All"]["f"]) for scores in per_image]
+    if not all(math.isfinite(v) for v in values):
+        log.warning("SPICE gave an undefined score for some image; the official mean is NaN: not reported")
+        return None
+    return values
 
 
 def score_captions(samples: Sequence[Sample], predictions: Sequence[str | None],
@@ -193,9 +223,12 @@ def score_captions(samples: Sequence[Sample], predictions: Sequence[str | None],
     _, ciders = Cider().compute_score(gts, res)
     rouge = Rouge()
     corpus_meteor, meteors = meteor_scores(tokenized_refs, tokenized)
+    spices = spice_scores(gts, res)
     verdicts = []
     for i, failure in enumerate(failures):
         scores = {"rouge_l": float(rouge.calc_score(res[i], gts[i])), "cider_image": float(ciders[i]),
                   "meteor_image": meteors[i], "meteor_corpus": corpus_meteor, "corpus_size": float(len(samples))}
+        if spices is not None:
+            scores["spice"] = spices[i]
         verdicts.append(Scored({"caption": tokenized[i], "references": tokenized_refs[i]}, scores, failure))
     return verdicts

@@ -86,7 +86,8 @@ def write_evalai_captions(samples: Sequence[Sample], predictions: Sequence[str |
 def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
     names = ("bleu_4", "meteor", "rouge_l", "cider")
     shown = ", ".join(f"{name.upper()} {metrics[name]:.1f}" for name in names if name in metrics)
-    return f"{n_samples} images: {shown}\n{SPICE_NOTE}"
+    spice = f", SPICE {metrics['spice']:.1f}" if "spice" in metrics else f"\n{SPICE_NOTE}"
+    return f"{n_samples} images: {shown}{spice}"
 
 
 def _refs(n: int) -> list[str]:

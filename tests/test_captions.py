@@ -139,3 +139,28 @@ def test_nocaps_test_writes_the_evalai_submission_for_every_image(tmp_path: Path
     submission = json.loads((out / "submission.json").read_text(encoding="utf-8"))
     assert submission == [{"image_id": 100, "caption": "A man surfing."}, {"image_id": 101, "caption": ""},
                           {"image_id": 102, "caption": "food"}, {"image_id": 103, "caption": ""}]
+
+
+def test_spice_only_with_corenlp_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPICE itself cannot run offline (no CoreNLP 3.6.0 jars): its wiring is checked with the jar's
+    reply stood in; what pycocoevalcap's Spice reads from the jar is per-image `scores["All"]["f"]`."""
+    from pycocoevalcap.spice import spice
+
+    from vlmeval_tasks import _captions
+
+    assert not _captions.corenlp_present()  # this machine: not computed (first test above)
+    seen: list[dict[int, list[str]]] = []
+
+    def fake_compute(self: object, gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list]:
+        seen.append(res)
+        per_image = [{"All": {"f": 0.1 * (i + 1), "pr": 0.0, "re": 0.0}} for i in sorted(gts)]
+        return sum(s["All"]["f"] for s in per_image) / len(per_image), per_image
+
+    monkeypatch.setattr(_captions, "corenlp_present", lambda: True)
+    monkeypatch.setattr(spice.Spice, "__init__", lambda self: None)
+    monkeypatch.setattr(spice.Spice, "compute_score", fake_compute)
+    code, out = score(tmp_path, CAPTIONS)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["metrics"]["spice"] == pytest.approx(100 * (0.1 + 0.2 + 0.3 + 0.4) / 4)
+    assert seen[0][0] == ["a man riding a wave on a surfboard !!"]  # tokenised, as eval.py passes them
+    assert "SPICE 25.0" in report["summary"]
