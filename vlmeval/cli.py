@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2")
     run.add_argument("--prompt-style", default="chat", choices=PROMPT_STYLES,
                      help="chat: the processor's chat template (default); vicuna_v1: LLaVA-1.5's original "
-                     "conversation text; plain: image tokens then the text")
+                     "conversation text; plain: image tokens then the text; task_token: the sample's task token "
+                     "alone, e.g. <CAPTION> (Florence-2)")
     run.add_argument("--load-in-4bit", action="store_true", help="quantised loading (needs bitsandbytes)")
     run.add_argument("--load-in-8bit", action="store_true", help="quantised loading (needs bitsandbytes)")
     run.add_argument("--trust-remote-code", action="store_true", help="allow checkpoint code to run")

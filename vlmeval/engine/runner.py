@@ -21,6 +21,7 @@ from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend,
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
+from vlmeval.task import TASK_TOKEN
 from vlmeval.task import Sample
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ def _load_batch(
         except ImageError as exc:
             failed.append(Answer(id=sample.id, prediction=None, error=f"sample {sample.id}: {exc}"))
             continue
-        requests.append(Request(sample_id=sample.id, text=sample.text, images=images))
+        requests.append(Request(sample_id=sample.id, text=sample.text, images=images,
+                                task_token=sample.meta.get(TASK_TOKEN)))
     prepared = None
     if isinstance(backend, PreparingBackend) and requests:
         try:
