@@ -62,7 +62,7 @@ class RunPlan:
     limit: int | None
     output: Path
     run_name: str | None
-    batch_size: int
+    batch_size: int  # with auto_batch: the size the run starts at (--max-batch-size)
     settings: GenerationSettings
     backend_options: BackendOptions
     context: ScoreContext = field(default_factory=ScoreContext)
@@ -74,10 +74,17 @@ class RunPlan:
     restart: bool = False
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
+    auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+    def batching(self) -> dict[str, object]:
+        """run.json's `batching` as the run starts; `chosen` is added once auto batching has picked."""
+        if self.auto_batch:
+            return {"batch_size": "auto", "max_batch_size": self.batch_size}
+        return {"batch_size": self.batch_size}
 
 
 class BackendCache:
@@ -141,7 +148,8 @@ def run(plan: RunPlan) -> int:
             console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
         count = plan.shards or _default_shard_count(plan)
         update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
+                                                    "gpus_per_shard": plan.gpus_per_shard},
+                                       "batching": plan.batching()})
         if count > 1:
             console.status(f"starting {count} shards, each with its own model ...")
             gpus = visible_gpus() if _uses_gpus(plan) else []
@@ -153,7 +161,8 @@ def run(plan: RunPlan) -> int:
         return _finish_run(plan, sample_set, store)
     if placement.launcher != "spawned":
         update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": placement.launcher,
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
+                                                    "gpus_per_shard": plan.gpus_per_shard},
+                                       "batching": plan.batching()})
         _select_local_gpus(placement, plan)
     _generate_shard(plan, sample_set, store, placement)
     if placement.launcher == "spawned":
@@ -223,7 +232,18 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             update_run_file(plan.run_dir, {"backend": described})
             return backend
 
-        generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
+        summary = generate(pending, build_backend, plan.settings, store, plan.batch_size, shard,
+                           plan.show_progress, plan.auto_batch)
+        if plan.auto_batch and summary.pending:
+            _record_chosen_batch_size(plan.run_dir, summary.batch_size)
+
+
+def _record_chosen_batch_size(run_dir: Path, size: int) -> None:
+    """The size auto batching kept; with several shards, the smallest any of them kept."""
+    batching = dict(read_run_file(run_dir).get("batching") or {})
+    previous = batching.get("chosen")
+    batching["chosen"] = min(size, previous) if isinstance(previous, int) else size
+    update_run_file(run_dir, {"batching": batching})
 
 
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
@@ -364,6 +384,7 @@ def _run_info(run_dir: Path) -> RunInfo:
         generation=recorded.get("generation", {}),
         backend=recorded.get("backend", {}),
         sharding=recorded.get("sharding", {}),
+        batching=recorded.get("batching", {}),
         identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),
