@@ -57,7 +57,11 @@ _BUILTIN_CORPUS: tuple[str, ...] = (
 _LETTER_LINE = "ASSISTANT: " + " ".join(f"{letter} {letter}" for letter in "ABCDEFGH")
 
 
-def _train_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerBase:
+def train_tokenizer(corpus: Iterable[str], model_max_length: int = 512) -> PreTrainedTokenizerBase:
+    """A byte-level BPE tokenizer trained on the built-in text plus `corpus`, left-padding.
+
+    benchmarks/gpu.py builds its real-size LLaVA's tokenizer with it (longer `model_max_length`).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -82,7 +86,7 @@ def _train_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerBase:
         pad_token="<pad>",
         extra_special_tokens={"image_token": "<image>"},
         padding_side="left",
-        model_max_length=512,
+        model_max_length=model_max_length,
     )
 
 
@@ -125,7 +129,7 @@ def build_tiny_llava(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = _train_tokenizer(corpus or ())
+    tokenizer = train_tokenizer(corpus or ())
     processor = LlavaProcessor(
         image_processor=_image_processor(image_size),
         tokenizer=tokenizer,

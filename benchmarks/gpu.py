@@ -1,0 +1,444 @@
+"""One prepared GPU check: LLaVA-1.5 at real size through `vlmeval run`, against a bare loop (issue 28).
+
+What it measures, on one GPU, in one process (the model is built once, on the GPU, with random
+weights: `_llava_shapes.py`):
+
+1. Data: a synthetic ScienceQA-sized split (4,241 questions, 2,017 with a 336 px image, the
+   lmms-lab/ScienceQA schema) and a TextVQA-schema split with open answers, in a temporary folder.
+2. The largest batch that fits: one batch of the longest prompts at 64, 128, 256... until out of memory.
+3. Per batch size (1, 8, 16, 32 and the largest that fits), on the same first N questions:
+   `vlmeval run` (the CLI's own `main`, in this process: everything users run except loading the
+   weights) and a bare loop (the processor and `model.generate` on the same batches, images decoded
+   beforehand, nothing else). Figures: wall time, samples/s, generated tokens/s, the share of the
+   wall inside `model.generate`, GPU busy share (NVML utilisation sampled every 50 ms, over the whole
+   call and over the generation loop), peak GPU memory, and vlmeval / bare-loop time.
+4. `--batch-size auto` (starting at the first size that ran out of memory) against the best fixed size.
+5. The VQA split at the best fixed size, 16 new tokens (random weights never stop early).
+6. Batch invariance: the bundled demo model (trained, so its answers have real margins) in bfloat16
+   and float16, batch 1 vs 16: how many answers differ.
+
+Every figure is printed as it comes, with the GPU, torch and transformers versions, and written to
+`--json` after every step, so a run stopped by `--budget-s` (steps that would not fit are skipped and
+listed) or killed still leaves what it measured. Targets (issue 28, 7B shapes on one H100): >= 20
+questions/s at the best batch size, vlmeval within 1.2x of the bare loop at every size, GPU busy
+>= 90 % of the generation loop; printed, never asserted.
+
+Run: ``python benchmarks/gpu.py [--json FILE] [--budget-s 450] [--models 7b,13b]``;
+``python benchmarks/gpu.py --dry-run`` runs the same code on a CPU with tiny shapes in well under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import SQA_QUESTIONS, machine_lines, tasks_from_checkout, workdir, write_sqa_parquet
+from _gpu_probes import BusySampler, device_facts, peak_memory_gib, reset_peak_memory
+from _llava_shapes import SHAPES, build_llava, serve_prebuilt, write_textvqa_parquet
+from generation import ModelTimer
+
+TARGETS = {"samples_per_s": 20.0, "vlmeval_over_bare": 1.2, "gpu_busy_loop": 0.90}
+
+
+@dataclass
+class Budget:
+    seconds: float
+    start: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        return self.seconds - (time.perf_counter() - self.start)
+
+
+@dataclass
+class Settings:
+    device: str
+    dtype: str
+    models: list[str]
+    batch_sizes: list[int]
+    sqa_questions: int
+    vqa_questions: int
+    image_px: int
+    samples: int  # questions per measured batch size (at least 6 batches: more for large sizes)
+    max_samples: int
+    samples_batch_1: int
+    max_probe: int
+    max_new_tokens: int
+    vqa_new_tokens: int
+    invariance_samples: int
+    budget_s: float
+
+
+class Bench:
+    """Holds the figures, the JSON file they go to, the time budget and the measuring helpers."""
+
+    def __init__(self, settings: Settings, folder: Path, json_path: Path) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.json_path = json_path
+        self.budget = Budget(settings.budget_s)
+        self.sampler = BusySampler()
+        self.figures: dict[str, Any] = {
+            "machine": machine_lines(import_torch=True), "device": device_facts(settings.device),
+            "gpu_busy_source": self.sampler.source, "settings": asdict(settings), "models": {},
+            "invariance": {}, "skipped": [], "complete": False, "dry_run": settings.device == "cpu",
+        }
+
+    def save(self) -> None:
+        self.figures["elapsed_s"] = round(self.settings.budget_s - self.budget.left(), 1)
+        self.json_path.write_text(json.dumps(self.figures, indent=2) + "\n", encoding="utf-8")
+
+    def fits(self, what: str, estimate_s: float) -> bool:
+        """Whether a step estimated at `estimate_s` fits the budget; a step that does not is listed."""
+        if estimate_s <= self.budget.left():
+            return True
+        self.figures["skipped"].append(f"{what} (needs ~{estimate_s:.0f} s, {self.budget.left():.0f} s left)")
+        print(f"  skipped (time budget): {what}")
+        self.save()
+        return False
+
+    def vlmeval_run(self, name: str, task: str, model: str, data: Path, batch: str, limit: int,
+                    new_tokens: int, dtype: str, timer: ModelTimer | None, extra: tuple[str, ...] = ()
+                    ) -> dict[str, Any]:
+        """`vlmeval run` through the CLI's main, in this process; its output is kept out of the figures."""
+        from vlmeval.cli import main
+
+        output = self.folder / "runs"
+        argv = ["run", "--task", task, "--model", model, "--data", str(data), "--output", str(output),
+                "--run-name", name, "--batch-size", batch, "--limit", str(limit), "--max-new-tokens",
+                str(new_tokens), "--dtype", dtype, "--device", self.settings.device, "--shards", "1",
+                "--no-progress", "--restart", *extra]
+        if timer is not None:
+            timer.reset()
+        reset_peak_memory(self.settings.device)
+        captured = io.StringIO()
+        self.sampler.start()
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            code = main(argv)
+        wall = time.perf_counter() - started
+        busy = self.sampler.stop()
+        if code not in (0, 3):
+            raise SystemExit(f"vlmeval {' '.join(argv)} exited {code}:\n{captured.getvalue()[-3000:]}")
+        folder = output / name / task
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        predictions = [json.loads(line) for line in (folder / "predictions.jsonl").open(encoding="utf-8")]
+        figures = _rates(limit, wall, timer, busy, self.sampler, self.settings.device)
+        figures.update(answered=report["counts"]["answered"], errors=report["counts"]["errors"],
+                       batching=report.get("batching"),
+                       answers={p["id"]: p.get("prediction") for p in predictions})
+        return figures
+
+
+def _rates(samples: int, wall: float, timer: ModelTimer | None, busy: list[tuple[float, float]],
+           sampler: BusySampler, device: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"samples": samples, "wall_s": round(wall, 3), "samples_per_s": round(samples / wall, 2)}
+    if timer is not None:
+        span = (timer.last_end - timer.first_start) if timer.first_start and timer.last_end else None
+        out.update(generated_tokens=timer.tokens, tokens_per_s=round(timer.tokens / wall, 1),
+                   in_generate_share=round(timer.seconds / wall, 3),
+                   loop_s=None if span is None else round(span, 3),  # first generate call's start to last's end
+                   gpu_busy=sampler.mean(busy), gpu_busy_loop=sampler.mean(busy, timer.first_start, timer.last_end))
+    out["peak_gib"] = peak_memory_gib(device)
+    return out
+
+
+def bare_loop(bench: Bench, model: Any, processor: Any, prompts: list[tuple[str, list[Any]]], batch: int,
+              new_tokens: int, timer: ModelTimer) -> dict[str, Any]:
+    """The limit: the processor and `generate` on the same batches and settings, nothing else."""
+    import torch
+
+    dtype = getattr(torch, bench.settings.dtype)
+    pad = processor.tokenizer.pad_token_id
+    timer.reset()
+    reset_peak_memory(bench.settings.device)
+    bench.sampler.start()
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, len(prompts), batch):
+            chunk = prompts[start : start + batch]
+            images = [image for _, chunk_images in chunk for image in chunk_images]
+            inputs = processor(text=[text for text, _ in chunk], images=images or None, padding=True,
+                               return_tensors="pt", add_special_tokens=False).to(bench.settings.device)
+            if "pixel_values" in inputs:
+                inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+            output = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, pad_token_id=pad)
+            processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    wall = time.perf_counter() - started
+    return _rates(len(prompts), wall, timer, bench.sampler.stop(), bench.sampler, bench.settings.device)
+
+
+def prompts_for(task_name: str, data: Path, limit: int, batch: int, processor: Any) -> list[tuple[str, list[Any]]]:
+    """The prompts `vlmeval run` sends, in its batch order, with images decoded (outside any timing)."""
+    from vlmeval.backends._prompt_styles import ProcessorTraits, render
+    from vlmeval.backends.base import Request
+    from vlmeval.engine.runner import length_order
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.registry import load_registry
+
+    samples = load_samples(load_registry().get(task_name), str(data), None, limit).samples
+    traits = ProcessorTraits.probe(processor)
+    prompts = []
+    for sample in length_order(samples, batch):
+        images = [image.load() for image in sample.images]
+        prompts.append((render("chat", processor, traits, Request(sample.id, sample.text, tuple(images))), images))
+    return prompts
+
+
+def samples_for(settings: Settings, batch: int) -> int:
+    if batch == 1:
+        return settings.samples_batch_1
+    return min(settings.sqa_questions, settings.max_samples, max(settings.samples, 6 * batch))
+
+
+def largest_batch(bench: Bench, model: Any, processor: Any, prompts: list[tuple[str, list[Any]]],
+                  timer: ModelTimer) -> tuple[int, int | None, dict[str, str]]:
+    """One batch of the longest prompts at 64, 128, ... `--max-probe`: the largest that fits, the first that did not."""
+    import torch
+
+    longest = sorted(prompts, key=lambda p: len(p[0]) + 10_000 * len(p[1]), reverse=True)
+    size, fits, failed, tried = 64, 1, None, {}
+    while size <= bench.settings.max_probe and size <= len(longest):
+        try:
+            bare_loop(bench, model, processor, longest[:size], size, bench.settings.max_new_tokens, timer)
+            tried[str(size)] = "fits"
+            fits = size
+        except torch.OutOfMemoryError:
+            tried[str(size)] = "out of memory"
+            failed = size
+            break
+        finally:
+            gc.collect()
+            if bench.settings.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        size *= 2
+    return fits, failed, tried
+
+
+def measure_model(bench: Bench, key: str, sqa: Path, vqa: Path) -> None:
+    from transformers import AutoProcessor
+
+    settings = bench.settings
+    figures: dict[str, Any] = {"shapes": asdict(SHAPES[key]), "sqa": {}, "vqa": {}}
+    bench.figures["models"][key] = figures
+    started = time.perf_counter()
+    model = build_llava(SHAPES[key], bench.folder / key, settings.device, settings.dtype)
+    figures["build_s"] = round(time.perf_counter() - started, 1)
+    figures["parameters"] = sum(p.numel() for p in model.parameters())
+    print(f"-- {SHAPES[key].name}: {figures['parameters'] / 1e9:.2f} B parameters built on {settings.device} "
+          f"in {figures['build_s']} s")
+    undo = serve_prebuilt(bench.folder / key, model)
+    timer = ModelTimer(model, model.generation_config.pad_token_id)
+    processor = AutoProcessor.from_pretrained(bench.folder / key)
+    processor.tokenizer.padding_side = "left"
+    try:
+        warm = prompts_for("sqa", sqa, 16, 8, processor)
+        bare_loop(bench, model, processor, warm, 8, settings.max_new_tokens, timer)  # kernels, allocator
+        probe_prompts = prompts_for("sqa", sqa, min(settings.sqa_questions, 2 * settings.max_probe), 1, processor)
+        fits, failed, tried = largest_batch(bench, model, processor, probe_prompts, timer)
+        figures.update(largest_batch_that_fits=fits, first_batch_out_of_memory=failed, probe=tried)
+        print(f"  largest batch of the longest prompts that fits: {fits} (probe: {tried})")
+        sizes = sorted({b for b in settings.batch_sizes if b <= fits} | {fits})
+        _batch_sizes(bench, key, figures["sqa"], "sqa", sqa, sizes, settings.max_new_tokens, model, processor, timer)
+        _auto(bench, key, figures, sqa, failed or settings.max_probe, fits, timer)
+        best = _best(figures["sqa"])
+        if best is not None:
+            _batch_sizes(bench, key, figures["vqa"], "textvqa_val", vqa, [best], settings.vqa_new_tokens, model,
+                         processor, timer, settings.vqa_questions)
+        figures["targets"] = _targets(figures)
+        bench.save()
+    finally:
+        undo()
+        del model, timer
+        gc.collect()
+        if settings.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+
+def _batch_sizes(bench: Bench, key: str, into: dict[str, Any], task: str, data: Path, sizes: list[int],
+                 new_tokens: int, model: Any, processor: Any, timer: ModelTimer, questions: int | None = None) -> None:
+    for batch in sizes:
+        n = min(samples_for(bench.settings, batch), questions or bench.settings.sqa_questions)
+        rate = _known_rate(into)
+        if not bench.fits(f"{key} {task} batch {batch}", 2 * n / rate if rate else 0):
+            continue
+        prompts = prompts_for(task, data, n, batch, processor)
+        bare = bare_loop(bench, model, processor, prompts, batch, new_tokens, timer)
+        run = bench.vlmeval_run(f"{key}-{task}-b{batch}", task, str(bench.folder / key), data, str(batch), n,
+                                new_tokens, bench.settings.dtype, timer)
+        run.pop("answers")
+        into[str(batch)] = {"vlmeval": run, "bare": bare, "vlmeval_over_bare": round(run["wall_s"] / bare["wall_s"], 3)}
+        print(f"  {key} {task} batch {batch:>3} ({n} questions): {_line(run)} | bare loop {_line(bare)} | "
+              f"vlmeval/bare {into[str(batch)]['vlmeval_over_bare']:.2f}x")
+        bench.save()
+
+
+def _auto(bench: Bench, key: str, figures: dict[str, Any], sqa: Path, start: int, fits: int, timer: ModelTimer) -> None:
+    n = samples_for(bench.settings, fits)
+    rate = _known_rate(figures["sqa"])
+    if not bench.fits(f"{key} sqa --batch-size auto", 1.5 * n / rate if rate else 0):
+        return
+    run = bench.vlmeval_run(f"{key}-sqa-auto", "sqa", str(bench.folder / key), sqa, "auto", n,
+                            bench.settings.max_new_tokens, bench.settings.dtype, timer,
+                            ("--max-batch-size", str(start)))
+    run.pop("answers")
+    best = _best(figures["sqa"])
+    best_rate = figures["sqa"][str(best)]["vlmeval"]["samples_per_s"] if best is not None else None
+    figures["auto"] = {"max_batch_size": start, "chosen": (run["batching"] or {}).get("chosen"), "vlmeval": run,
+                       "best_fixed": best, "auto_over_best_fixed_rate":
+                       round(run["samples_per_s"] / best_rate, 3) if best_rate else None}
+    print(f"  {key} sqa --batch-size auto (from {start}): chose {figures['auto']['chosen']}, {_line(run)}; "
+          f"{figures['auto']['auto_over_best_fixed_rate']}x the samples/s of the best fixed size ({best})")
+    bench.save()
+
+
+def invariance(bench: Bench, sqa: Path) -> None:
+    """The demo model, batch 1 vs 16, in bfloat16 and float16: answers that differ."""
+    n = bench.settings.invariance_samples
+    for dtype in ("bfloat16", "float16"):
+        if not bench.fits(f"invariance {dtype}", 0.05 * n):
+            continue
+        runs = {b: bench.vlmeval_run(f"demo-{dtype}-b{b}", "sqa", "demo", sqa, str(b), n, 4, dtype, None)
+                for b in (1, 16)}
+        one, sixteen = runs[1]["answers"], runs[16]["answers"]
+        differ = sorted(i for i in one if one[i] != sixteen.get(i))
+        bench.figures["invariance"][dtype] = {
+            "samples": n, "differ": len(differ), "distinct_answers": len(set(one.values())),
+            "examples": [{"id": i, "batch_1": one[i], "batch_16": sixteen.get(i)} for i in differ[:5]],
+            "samples_per_s": {"1": runs[1]["samples_per_s"], "16": runs[16]["samples_per_s"]}}
+        print(f"  invariance, demo model {dtype}: {len(differ)} of {n} answers differ between batch 1 and 16 "
+              f"({len(set(one.values()))} distinct answers)")
+        bench.save()
+
+
+def _known_rate(sizes: dict[str, Any]) -> float | None:
+    """The slower path's samples/s at the last size measured: the estimate for the next step."""
+    if not sizes:
+        return None
+    last = list(sizes.values())[-1]
+    return float(min(last["vlmeval"]["samples_per_s"], last["bare"]["samples_per_s"]))
+
+
+def _best(sizes: dict[str, Any]) -> int | None:
+    """The fixed batch size at which `vlmeval run` answered the most samples per second."""
+    if not sizes:
+        return None
+    return int(max(sizes, key=lambda b: sizes[b]["vlmeval"]["samples_per_s"]))
+
+
+def _targets(figures: dict[str, Any]) -> dict[str, Any]:
+    sqa = figures["sqa"]
+    best = _best(sqa)
+    if best is None:
+        return {}
+    busy = [s["vlmeval"]["gpu_busy_loop"] for s in sqa.values() if s["vlmeval"]["gpu_busy_loop"] is not None]
+    return {"best_batch": best, "best_samples_per_s": sqa[str(best)]["vlmeval"]["samples_per_s"],
+            "worst_vlmeval_over_bare": max(s["vlmeval_over_bare"] for s in sqa.values()),
+            "gpu_busy_loop_at_best": sqa[str(best)]["vlmeval"]["gpu_busy_loop"],
+            "lowest_gpu_busy_loop": min(busy) if busy else None}
+
+
+def _line(run: dict[str, Any]) -> str:
+    busy = run.get("gpu_busy_loop")
+    peak = run.get("peak_gib")
+    return (f"{run['wall_s']:.2f} s, {run['samples_per_s']:.1f} samples/s, {run.get('tokens_per_s', 0):.0f} tok/s, "
+            f"generate {100 * run.get('in_generate_share', 0):.0f}%, GPU busy "
+            f"{'n/a' if busy is None else f'{100 * busy:.0f}%'}, peak {'n/a' if peak is None else f'{peak:.1f} GiB'}")
+
+
+def print_summary(figures: dict[str, Any], dry_run: bool) -> None:
+    print("== summary" + (" (dry run: tiny shapes on a CPU check the code; the figures mean nothing)" if dry_run
+                          else "") + " ==")
+    for line in figures["machine"]:
+        print(line)
+    print(f"device: {figures['device']}")
+    for key, model in figures["models"].items():
+        targets = model.get("targets") or {}
+        if not targets:
+            continue
+        verdict = {"samples_per_s": targets["best_samples_per_s"] >= TARGETS["samples_per_s"],
+                   "vlmeval_over_bare": targets["worst_vlmeval_over_bare"] <= TARGETS["vlmeval_over_bare"],
+                   "gpu_busy_loop": (targets["lowest_gpu_busy_loop"] or 0) >= TARGETS["gpu_busy_loop"]}
+        print(f"{key}: best batch {targets['best_batch']}: {targets['best_samples_per_s']} questions/s "
+              f"(target >= 20: {'met' if verdict['samples_per_s'] else 'MISSED'}); worst vlmeval/bare "
+              f"{targets['worst_vlmeval_over_bare']}x (target <= 1.2: {'met' if verdict['vlmeval_over_bare'] else 'MISSED'}); "
+              f"lowest GPU busy over the loop {targets['lowest_gpu_busy_loop']} (target >= 0.9: "
+              f"{'met' if verdict['gpu_busy_loop'] else 'MISSED or not measured'})")
+    for dtype, inv in figures["invariance"].items():
+        print(f"invariance {dtype}: {inv['differ']} of {inv['samples']} answers differ (batch 1 vs 16)")
+    if figures["skipped"]:
+        print("skipped (time budget): " + "; ".join(figures["skipped"]))
+
+
+def parse_settings(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="tiny shapes on the CPU: checks the script, no figures")
+    parser.add_argument("--models", default="7b", help="7b, 13b or 7b,13b (13B only as the budget allows)")
+    parser.add_argument("--batch-sizes", default="1,8,16,32")
+    parser.add_argument("--budget-s", type=float, help="stop starting new steps after this long (default 450; dry 55)")
+    parser.add_argument("--json", default="gpu-benchmark.json", help="where the figures go (rewritten after each step)")
+    parser.add_argument("--workdir", help="keep data and runs here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    if args.dry_run:
+        settings = Settings(device="cpu", dtype="bfloat16", models=["tiny"], batch_sizes=sizes, sqa_questions=256,
+                            vqa_questions=32, image_px=SHAPES["tiny"].image_size, samples=32, max_samples=64,
+                            samples_batch_1=8, max_probe=64, max_new_tokens=2, vqa_new_tokens=4,
+                            invariance_samples=32, budget_s=args.budget_s or 55)
+    else:
+        settings = Settings(device="cuda", dtype="bfloat16", models=args.models.split(","), batch_sizes=sizes,
+                            sqa_questions=SQA_QUESTIONS, vqa_questions=1024, image_px=336, samples=384,
+                            max_samples=1024, samples_batch_1=96, max_probe=512, max_new_tokens=2,
+                            vqa_new_tokens=16, invariance_samples=512, budget_s=args.budget_s or 450)
+    return settings, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, args = parse_settings(argv)
+    found = tasks_from_checkout()
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device here: pass --dry-run to check the script on a CPU")
+    if args.dry_run:
+        torch.set_num_threads(1)  # steadier on a shared CPU; the dry run checks the code, not speed
+    with workdir(args.workdir, "vlmeval-gpu-") as folder:
+        bench = Bench(settings, folder, Path(args.json))
+        print("== vlmeval on a GPU: LLaVA-1.5 shapes, random weights ==")
+        for line in bench.figures["machine"]:
+            print(line)
+        print(f"device: {bench.figures['device']} | GPU busy from: {bench.sampler.source} | tasks: {found}")
+        bench.figures["tasks"] = found
+        started = time.perf_counter()
+        sqa = write_sqa_parquet(folder / "sqa", settings.sqa_questions, image_size=settings.image_px)
+        vqa = write_textvqa_parquet(folder / "textvqa", settings.vqa_questions, settings.image_px)
+        bench.figures["data_s"] = round(time.perf_counter() - started, 1)
+        print(f"data: {settings.sqa_questions} ScienceQA-schema questions, {settings.vqa_questions} TextVQA-schema "
+              f"questions, {settings.image_px} px images, written in {bench.figures['data_s']} s")
+        for key in settings.models:
+            if key != settings.models[0] and not bench.fits(f"model {key}", 0.6 * settings.budget_s):
+                continue
+            measure_model(bench, key, sqa, vqa)
+        invariance(bench, sqa)
+        bench.figures["complete"] = not bench.figures["skipped"]
+        bench.save()
+        print_summary(bench.figures, args.dry_run)
+        print(f"figures: {args.json} ({settings.budget_s - bench.budget.left():.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
