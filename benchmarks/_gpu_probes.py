@@ -1,9 +1,9 @@
 """What benchmarks/gpu.py reads off the GPU: its name and versions, peak memory, and how busy it is.
 
 GPU busy share: NVML's utilisation ("percent of time over the past sample period during which one
-or more kernels was executing"), sampled every 50 ms in a thread. Read through torch
-(`torch.cuda.utilization`, which needs the pynvml package) or, where that is missing, straight from
-the driver's libnvidia-ml.so.1 with ctypes. Without either (a CPU, no driver) every busy figure is
+or more kernels was executing"), sampled every 50 ms in a thread. Read straight from the driver's
+libnvidia-ml.so.1 with ctypes or, where that fails, through `torch.cuda.utilization` (which needs
+the pynvml package). Without either (a CPU, no driver) every busy figure is
 None and the source says why: the script degrades, it never guesses.
 """
 
@@ -67,31 +67,31 @@ def _nvml_reader() -> tuple[Callable[[], float] | None, str]:
 
     if not torch.cuda.is_available():
         return None, "none (no CUDA device)"
-    try:
-        torch.cuda.utilization(0)
-        return (lambda: torch.cuda.utilization(0) / 100), "torch.cuda.utilization (NVML through pynvml)"
-    except Exception as exc:  # noqa: BLE001 - pynvml missing or NVML refused: try the driver directly
-        why_torch = f"{type(exc).__name__}: {exc}"
+    # The driver's library first: a ctypes call releases the GIL and initialises NVML once, where
+    # torch.cuda.utilization goes through pynvml (often not installed) on every call.
     try:
         nvml = ctypes.CDLL("libnvidia-ml.so.1")
-        if nvml.nvmlInit_v2() != 0:
-            return None, f"none (nvmlInit failed; torch: {why_torch})"
         handle = ctypes.c_void_p()
         # CUDA device 0 is the first entry of CUDA_VISIBLE_DEVICES when that lists indices.
         first = (os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0].strip()
         index = int(first) if first.isdigit() else 0
-        if nvml.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0:
-            return None, f"none (no NVML handle for GPU {index})"
+        if nvml.nvmlInit_v2() != 0 or nvml.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0:
+            raise OSError(f"NVML refused GPU {index}")
     except (OSError, AttributeError) as exc:
-        return None, f"none (libnvidia-ml: {exc}; torch: {why_torch})"
+        why_driver = f"libnvidia-ml: {exc}"
+    else:
+        def read() -> float:
+            rates = _Utilization()
+            if nvml.nvmlDeviceGetUtilizationRates(handle, ctypes.byref(rates)) != 0:
+                raise OSError("nvmlDeviceGetUtilizationRates failed")
+            return rates.gpu / 100
 
-    def read() -> float:
-        rates = _Utilization()
-        if nvml.nvmlDeviceGetUtilizationRates(handle, ctypes.byref(rates)) != 0:
-            raise OSError("nvmlDeviceGetUtilizationRates failed")
-        return rates.gpu / 100
-
-    return read, f"libnvidia-ml.so.1 via ctypes, GPU {index}"
+        return read, f"libnvidia-ml.so.1 via ctypes, GPU {index}"
+    try:
+        torch.cuda.utilization(0)
+    except Exception as exc:  # noqa: BLE001 - pynvml missing or NVML refused: no busy figures
+        return None, f"none ({why_driver}; torch.cuda.utilization: {type(exc).__name__}: {exc})"
+    return (lambda: torch.cuda.utilization(0) / 100), "torch.cuda.utilization (NVML through pynvml)"
 
 
 class BusySampler:
