@@ -36,6 +36,8 @@ import io
 import json
 import sys
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +92,19 @@ class Bench:
         self.figures: dict[str, Any] = {
             "machine": machine_lines(import_torch=True), "device": device_facts(settings.device),
             "gpu_busy_source": self.sampler.source, "settings": asdict(settings), "models": {},
-            "invariance": {}, "skipped": [], "complete": False, "dry_run": settings.device == "cpu",
+            "invariance": {}, "skipped": [], "errors": [], "complete": False, "dry_run": settings.device == "cpu",
         }
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step that fails is recorded (`errors`) and the script goes on to the next: one GPU call, one try."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - keep every figure the other steps can still give
+            traceback.print_exc()
+            self.figures["errors"].append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
+            print(f"  step failed: {name} (recorded in the JSON; going on)")
+            self.save()
 
     def save(self) -> None:
         self.figures["elapsed_s"] = round(self.settings.budget_s - self.budget.left(), 1)
@@ -123,12 +136,14 @@ class Bench:
         captured = io.StringIO()
         self.sampler.start()
         started = time.perf_counter()
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            code = main(argv)
-        wall = time.perf_counter() - started
-        busy = self.sampler.stop()
+        try:
+            with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                code = main(argv)
+        finally:
+            wall = time.perf_counter() - started
+            busy = self.sampler.stop()
         if code not in (0, 3):
-            raise SystemExit(f"vlmeval {' '.join(argv)} exited {code}:\n{captured.getvalue()[-3000:]}")
+            raise RuntimeError(f"vlmeval {' '.join(argv)} exited {code}:\n{captured.getvalue()[-3000:]}")
         folder = output / name / task
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         predictions = [json.loads(line) for line in (folder / "predictions.jsonl").open(encoding="utf-8")]
@@ -163,18 +178,21 @@ def bare_loop(bench: Bench, model: Any, processor: Any, prompts: list[tuple[str,
     reset_peak_memory(bench.settings.device)
     bench.sampler.start()
     started = time.perf_counter()
-    with torch.inference_mode():
-        for start in range(0, len(prompts), batch):
-            chunk = prompts[start : start + batch]
-            images = [image for _, chunk_images in chunk for image in chunk_images]
-            inputs = processor(text=[text for text, _ in chunk], images=images or None, padding=True,
-                               return_tensors="pt", add_special_tokens=False).to(bench.settings.device)
-            if "pixel_values" in inputs:
-                inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
-            output = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, pad_token_id=pad)
-            processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-    wall = time.perf_counter() - started
-    return _rates(len(prompts), wall, timer, bench.sampler.stop(), bench.sampler, bench.settings.device)
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(prompts), batch):
+                chunk = prompts[start : start + batch]
+                images = [image for _, chunk_images in chunk for image in chunk_images]
+                inputs = processor(text=[text for text, _ in chunk], images=images or None, padding=True,
+                                   return_tensors="pt", add_special_tokens=False).to(bench.settings.device)
+                if "pixel_values" in inputs:
+                    inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+                output = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, pad_token_id=pad)
+                processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        wall = time.perf_counter() - started
+        busy = bench.sampler.stop()
+    return _rates(len(prompts), wall, timer, busy, bench.sampler, bench.settings.device)
 
 
 def prompts_for(task_name: str, data: Path, limit: int, batch: int, processor: Any) -> list[tuple[str, list[Any]]]:
@@ -241,15 +259,18 @@ def measure_model(bench: Bench, key: str, sqa: Path, vqa: Path) -> None:
     processor = AutoProcessor.from_pretrained(bench.folder / key)
     processor.tokenizer.padding_side = "left"
     try:
-        warm = prompts_for("sqa", sqa, 16, 8, processor)
-        bare_loop(bench, model, processor, warm, 8, settings.max_new_tokens, timer)  # kernels, allocator
-        probe_prompts = prompts_for("sqa", sqa, min(settings.sqa_questions, 2 * settings.max_probe), 1, processor)
-        fits, failed, tried = largest_batch(bench, model, processor, probe_prompts, timer)
-        figures.update(largest_batch_that_fits=fits, first_batch_out_of_memory=failed, probe=tried)
-        print(f"  largest batch of the longest prompts that fits: {fits} (probe: {tried})")
+        fits, failed = max(settings.batch_sizes), None  # if the probe fails, the sizes asked for
+        with bench.step(f"{key} warm-up and largest batch"):
+            warm = prompts_for("sqa", sqa, 16, 8, processor)
+            bare_loop(bench, model, processor, warm, 8, settings.max_new_tokens, timer)  # kernels, allocator
+            probe = prompts_for("sqa", sqa, min(settings.sqa_questions, 2 * settings.max_probe), 1, processor)
+            fits, failed, tried = largest_batch(bench, model, processor, probe, timer)
+            figures.update(largest_batch_that_fits=fits, first_batch_out_of_memory=failed, probe=tried)
+            print(f"  largest batch of the longest prompts that fits: {fits} (probe: {tried})")
         sizes = sorted({b for b in settings.batch_sizes if b <= fits} | {fits})
         _batch_sizes(bench, key, figures["sqa"], "sqa", sqa, sizes, settings.max_new_tokens, model, processor, timer)
-        _auto(bench, key, figures, sqa, failed or settings.max_probe, fits, timer)
+        with bench.step(f"{key} sqa --batch-size auto"):
+            _auto(bench, key, figures, sqa, failed or settings.max_probe, fits, timer)
         best = _best(figures["sqa"])
         if best is not None:
             _batch_sizes(bench, key, figures["vqa"], "textvqa_val", vqa, [best], settings.vqa_new_tokens, model,
@@ -273,15 +294,17 @@ def _batch_sizes(bench: Bench, key: str, into: dict[str, Any], task: str, data: 
         rate = _known_rate(into)
         if not bench.fits(f"{key} {task} batch {batch}", 2 * n / rate if rate else 0):
             continue
-        prompts = prompts_for(task, data, n, batch, processor)
-        bare = bare_loop(bench, model, processor, prompts, batch, new_tokens, timer)
-        run = bench.vlmeval_run(f"{key}-{task}-b{batch}", task, str(bench.folder / key), data, str(batch), n,
-                                new_tokens, bench.settings.dtype, timer)
-        run.pop("answers")
-        into[str(batch)] = {"vlmeval": run, "bare": bare, "vlmeval_over_bare": round(run["wall_s"] / bare["wall_s"], 3)}
-        print(f"  {key} {task} batch {batch:>3} ({n} questions): {_line(run)} | bare loop {_line(bare)} | "
-              f"vlmeval/bare {into[str(batch)]['vlmeval_over_bare']:.2f}x")
-        bench.save()
+        with bench.step(f"{key} {task} batch {batch}"):
+            prompts = prompts_for(task, data, n, batch, processor)
+            bare = bare_loop(bench, model, processor, prompts, batch, new_tokens, timer)
+            run = bench.vlmeval_run(f"{key}-{task}-b{batch}", task, str(bench.folder / key), data, str(batch), n,
+                                    new_tokens, bench.settings.dtype, timer)
+            run.pop("answers")
+            ratio = round(run["wall_s"] / bare["wall_s"], 3)
+            into[str(batch)] = {"vlmeval": run, "bare": bare, "vlmeval_over_bare": ratio}
+            print(f"  {key} {task} batch {batch:>3} ({n} questions): {_line(run)} | bare loop {_line(bare)} | "
+                  f"vlmeval/bare {ratio:.2f}x")
+            bench.save()
 
 
 def _auto(bench: Bench, key: str, figures: dict[str, Any], sqa: Path, start: int, fits: int, timer: ModelTimer) -> None:
@@ -309,17 +332,22 @@ def invariance(bench: Bench, sqa: Path) -> None:
     for dtype in ("bfloat16", "float16"):
         if not bench.fits(f"invariance {dtype}", 0.05 * n):
             continue
-        runs = {b: bench.vlmeval_run(f"demo-{dtype}-b{b}", "sqa", "demo", sqa, str(b), n, 4, dtype, None)
-                for b in (1, 16)}
-        one, sixteen = runs[1]["answers"], runs[16]["answers"]
-        differ = sorted(i for i in one if one[i] != sixteen.get(i))
-        bench.figures["invariance"][dtype] = {
-            "samples": n, "differ": len(differ), "distinct_answers": len(set(one.values())),
-            "examples": [{"id": i, "batch_1": one[i], "batch_16": sixteen.get(i)} for i in differ[:5]],
-            "samples_per_s": {"1": runs[1]["samples_per_s"], "16": runs[16]["samples_per_s"]}}
-        print(f"  invariance, demo model {dtype}: {len(differ)} of {n} answers differ between batch 1 and 16 "
-              f"({len(set(one.values()))} distinct answers)")
-        bench.save()
+        with bench.step(f"invariance {dtype}"):
+            _invariance(bench, sqa, n, dtype)
+
+
+def _invariance(bench: Bench, sqa: Path, n: int, dtype: str) -> None:
+    runs = {b: bench.vlmeval_run(f"demo-{dtype}-b{b}", "sqa", "demo", sqa, str(b), n, 4, dtype, None)
+            for b in (1, 16)}
+    one, sixteen = runs[1]["answers"], runs[16]["answers"]
+    differ = sorted(i for i in one if one[i] != sixteen.get(i))
+    bench.figures["invariance"][dtype] = {
+        "samples": n, "differ": len(differ), "distinct_answers": len(set(one.values())),
+        "examples": [{"id": i, "batch_1": one[i], "batch_16": sixteen.get(i)} for i in differ[:5]],
+        "samples_per_s": {"1": runs[1]["samples_per_s"], "16": runs[16]["samples_per_s"]}}
+    print(f"  invariance, demo model {dtype}: {len(differ)} of {n} answers differ between batch 1 and 16 "
+          f"({len(set(one.values()))} distinct answers)")
+    bench.save()
 
 
 def _known_rate(sizes: dict[str, Any]) -> float | None:
@@ -379,6 +407,8 @@ def print_summary(figures: dict[str, Any], dry_run: bool) -> None:
         print(f"invariance {dtype}: {inv['differ']} of {inv['samples']} answers differ (batch 1 vs 16)")
     if figures["skipped"]:
         print("skipped (time budget): " + "; ".join(figures["skipped"]))
+    for error in figures["errors"]:
+        print(f"FAILED step: {error}")
 
 
 def parse_settings(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
@@ -390,7 +420,13 @@ def parse_settings(argv: list[str] | None = None) -> tuple[Settings, argparse.Na
     parser.add_argument("--json", default="gpu-benchmark.json", help="where the figures go (rewritten after each step)")
     parser.add_argument("--workdir", help="keep data and runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
-    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    try:
+        sizes = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        parser.error(f"--batch-sizes {args.batch_sizes}: expected numbers separated by commas")
+    unknown = [key for key in args.models.split(",") if key not in ("7b", "13b")]
+    if unknown or min(sizes) < 1:
+        parser.error(f"--models takes 7b and/or 13b, --batch-sizes positive numbers (got {args.models}, {sizes})")
     if args.dry_run:
         settings = Settings(device="cpu", dtype="bfloat16", models=["tiny"], batch_sizes=sizes, sqa_questions=256,
                             vqa_questions=32, image_px=SHAPES["tiny"].image_size, samples=32, max_samples=64,
@@ -431,13 +467,14 @@ def main(argv: list[str] | None = None) -> int:
         for key in settings.models:
             if key != settings.models[0] and not bench.fits(f"model {key}", 0.6 * settings.budget_s):
                 continue
-            measure_model(bench, key, sqa, vqa)
+            with bench.step(f"model {key}"):
+                measure_model(bench, key, sqa, vqa)
         invariance(bench, sqa)
-        bench.figures["complete"] = not bench.figures["skipped"]
+        bench.figures["complete"] = not bench.figures["skipped"] and not bench.figures["errors"]
         bench.save()
         print_summary(bench.figures, args.dry_run)
         print(f"figures: {args.json} ({settings.budget_s - bench.budget.left():.0f} s)")
-    return 0
+    return 1 if bench.figures["errors"] else 0
 
 
 if __name__ == "__main__":

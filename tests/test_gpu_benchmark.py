@@ -29,6 +29,7 @@ def test_dry_run_writes_every_figure(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(out.read_text())
+    assert not figures["errors"], figures["errors"]
     assert figures["complete"] and figures["dry_run"] and not figures["skipped"]
     assert figures["device"]["torch"] and figures["machine"] and figures["gpu_busy_source"].startswith("none")
 
