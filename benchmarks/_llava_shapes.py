@@ -48,8 +48,8 @@ class Shapes:
 SHAPES = {
     "7b": Shapes("llava-1.5-7b shapes", 4096, 11008, 32, 32),
     "13b": Shapes("llava-1.5-13b shapes", 5120, 13824, 40, 40),
-    # --dry-run: the same code on a CPU in seconds (56 px, 16 image tokens)
-    "tiny": Shapes("tiny (dry run)", 64, 128, 2, 4, 32, 64, 2, 4, image_size=56, patch=14),
+    # --dry-run: the same code on a CPU in seconds: real image size and 576 image tokens, tiny widths
+    "tiny": Shapes("tiny (dry run)", 64, 128, 2, 4, 32, 64, 2, 4),
 }
 
 
