@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,6 +51,28 @@ def test_a_fixed_size_still_retries_in_halves_and_starts_every_batch_full(tmp_pa
                        show_progress=False)
     assert summary.answered == 64 and summary.batch_size == 32
     assert [len(c) for c in backend.calls].count(32) == 2  # both batches tried at the size asked for
+
+
+class RemembersHandledErrors(TorchOutOfMemory):
+    """Notes, at every call, whether an exception is still being handled (its traceback alive)."""
+
+    def __init__(self, max_batch: int) -> None:
+        super().__init__(max_batch)
+        self.handling: list[bool] = []
+
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str | SampleError]:
+        self.handling.append(sys.exc_info()[0] is not None)
+        return super().generate(requests, settings)
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_retries_run_after_the_failed_batch_is_released(tmp_path: Path, auto: bool) -> None:
+    # An exception's traceback holds the failed call's frames and tensors: a retry made inside the
+    # except block would run with the failed batch's GPU memory still held.
+    backend = RemembersHandledErrors(max_batch=3)
+    summary = generate(_samples(16), lambda: backend, GenerationSettings(), AnswerStore(tmp_path), 16,
+                       show_progress=False, auto_batch=auto)
+    assert summary.answered == 16 and len(backend.handling) > 1 and not any(backend.handling)
 
 
 def test_other_errors_do_not_lower_the_size(tmp_path: Path) -> None:

@@ -234,21 +234,24 @@ def _answer(
             outputs = backend.generate(requests, settings)
         if len(outputs) != len(requests):
             raise RuntimeError(f"backend returned {len(outputs)} answers for {len(requests)}")
+        return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
     except Exception as exc:  # noqa: BLE001 - isolate the failing samples, keep the rest
-        if len(requests) == 1:
-            message = f"sample {requests[0].sample_id}: {type(exc).__name__}: {_first_line(exc)}"
-            log.warning(message)
-            return [Answer(id=requests[0].sample_id, prediction=None, error=message)]
-        if sizer is not None and is_out_of_memory(exc):
-            sizer.out_of_memory(len(requests))
-            if sizer.size < len(requests):
-                return _answer_in_pieces(backend, requests, settings, sizer)
-        half = len(requests) // 2
-        log.warning("batch of %d failed (%s); retrying in halves", len(requests), _first_line(exc))
-        return _answer(backend, requests[:half], settings, None, sizer) + _answer(
-            backend, requests[half:], settings, None, sizer
-        )
-    return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
+        first_line, kind, out_of_memory = _first_line(exc), type(exc).__name__, is_out_of_memory(exc)
+    # Retried only once the except block has ended: until then the exception's traceback holds the
+    # failed call's frames, and with them its tensors (the GPU memory an out-of-memory retry needs).
+    if len(requests) == 1:
+        message = f"sample {requests[0].sample_id}: {kind}: {first_line}"
+        log.warning(message)
+        return [Answer(id=requests[0].sample_id, prediction=None, error=message)]
+    if sizer is not None and out_of_memory:
+        sizer.out_of_memory(len(requests))
+        if sizer.size < len(requests):
+            return _answer_in_pieces(backend, requests, settings, sizer)
+    half = len(requests) // 2
+    log.warning("batch of %d failed (%s); retrying in halves", len(requests), first_line)
+    return _answer(backend, requests[:half], settings, None, sizer) + _answer(
+        backend, requests[half:], settings, None, sizer
+    )
 
 
 def _to_answer(request: Request, output: str | SampleError) -> Answer:
