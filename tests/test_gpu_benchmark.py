@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -57,3 +58,32 @@ def test_dry_run_writes_every_figure(tmp_path: Path) -> None:
         inv = figures["invariance"][dtype]
         assert inv["samples"] == 32 and 0 <= inv["differ"] <= 32 and inv["distinct_answers"] >= 1
     assert "== summary (dry run" in done.stdout and "invariance float16:" in done.stdout
+
+
+def _probes() -> ModuleType:
+    """benchmarks/_gpu_probes.py (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import _gpu_probes
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return _gpu_probes
+
+
+def test_busy_share_is_the_mean_of_the_samples_inside_the_window() -> None:
+    mean = _probes().BusySampler.mean
+    samples = [(1.0, 0.2), (2.0, 1.0), (3.0, 0.6), (4.0, 0.0)]
+    assert mean(samples) == pytest.approx(0.45)
+    assert mean(samples, 1.5, 3.0) == pytest.approx(0.8)  # the loop's window: 2.0 and 3.0 only
+    assert mean(samples, 5.0, 6.0) is None and mean([]) is None  # no sample: no figure, never 0
+
+
+def test_without_a_gpu_busy_figures_are_none_and_the_source_says_why() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here")
+    sampler = _probes().BusySampler()
+    assert sampler.source == "none (no CUDA device)"
+    sampler.start()
+    assert sampler.stop() == []
