@@ -128,3 +128,13 @@ def test_batch_size_that_is_neither_a_number_nor_auto_is_refused(capsys: pytest.
     with pytest.raises(SystemExit):
         main(["run", "--task", "sqa", "--model", "demo", "--batch-size", "big"])
     assert "expected a number or auto, got 'big'" in capsys.readouterr().err
+
+
+def test_with_several_shards_the_report_keeps_the_smallest_size_any_kept(tmp_path: Path) -> None:
+    from vlmeval.engine.evaluate import _record_chosen_batch_size
+    from vlmeval.engine.run_folder import read_run_file, update_run_file
+
+    update_run_file(tmp_path, {"batching": {"batch_size": "auto", "max_batch_size": 64}})
+    for shard_kept, recorded in ((32, 32), (64, 32), (16, 16)):
+        _record_chosen_batch_size(tmp_path, shard_kept)
+        assert read_run_file(tmp_path)["batching"] == {"batch_size": "auto", "max_batch_size": 64, "chosen": recorded}
