@@ -264,6 +264,9 @@ def measure_model(bench: Bench, key: str, sqa: Path, vqa: Path) -> None:
     timer = ModelTimer(model, model.generation_config.pad_token_id)
     processor = AutoProcessor.from_pretrained(bench.folder / key)
     processor.tokenizer.padding_side = "left"
+    figures["image_processor"] = type(processor.image_processor).__name__  # PIL or torchvision backend
+    figures["attn_implementation"] = getattr(model.config, "_attn_implementation", None)
+    print(f"  image processor {figures['image_processor']}, attention {figures['attn_implementation']}")
     try:
         fits, failed = max(settings.batch_sizes), None  # if the probe fails, the sizes asked for
         with bench.step(f"{key} warm-up and largest batch"):
