@@ -62,7 +62,7 @@ def largest_batch(bench: Bench, model: Any, processor: Any, prompts: list[tuple[
             bare_loop(bench, model, processor, longest[:size], size, bench.settings.max_new_tokens, timer)
             tried[str(size)] = "fits"
             fits = size
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:
             tried[str(size)] = "out of memory"
             failed = size
             break
