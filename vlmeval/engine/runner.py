@@ -234,9 +234,10 @@ def _answer(
             outputs = backend.generate(requests, settings)
         if len(outputs) != len(requests):
             raise RuntimeError(f"backend returned {len(outputs)} answers for {len(requests)}")
-        return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
     except Exception as exc:  # noqa: BLE001 - isolate the failing samples, keep the rest
         first_line, kind, out_of_memory = _first_line(exc), type(exc).__name__, is_out_of_memory(exc)
+    else:
+        return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
     # Retried only once the except block has ended: until then the exception's traceback holds the
     # failed call's frames, and with them its tensors (the GPU memory an out-of-memory retry needs).
     if len(requests) == 1:
