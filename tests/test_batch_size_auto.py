@@ -138,3 +138,38 @@ def test_with_several_shards_the_report_keeps_the_smallest_size_any_kept(tmp_pat
     for shard_kept, recorded in ((32, 32), (64, 32), (16, 16)):
         _record_chosen_batch_size(tmp_path, shard_kept)
         assert read_run_file(tmp_path)["batching"] == {"batch_size": "auto", "max_batch_size": 64, "chosen": recorded}
+
+
+@pytest.mark.slow
+def test_auto_with_the_transformers_backend_keeps_its_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real backend (prepared batches, its own out-of-memory clean-up) on the demo model."""
+    import torch
+
+    from vlmeval.backends.transformers import TransformersBackend
+
+    assert _run_demo(tmp_path / "fixed", "--batch-size", "8") == 0
+    run = TransformersBackend._run
+    sizes: list[int] = []
+
+    def limited(self: TransformersBackend, inputs: object, settings: GenerationSettings) -> list[str]:
+        sizes.append(int(inputs["input_ids"].shape[0]))  # type: ignore[index]
+        if sizes[-1] > 5:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return run(self, inputs, settings)
+
+    monkeypatch.setattr(TransformersBackend, "_run", limited)
+    assert _run_demo(tmp_path / "auto", "--batch-size", "auto", "--max-batch-size", "16") == 0
+    auto = json.loads((tmp_path / "auto" / "demo" / "sqa" / "report.json").read_text())
+    assert auto["batching"]["chosen"] == 4 and auto["counts"]["errors"] == 0
+    assert sizes[:2] == [16, 8] and max(sizes[2:]) == 4
+
+    def answers(folder: Path) -> dict[str, str]:
+        lines = (folder / "demo" / "sqa" / "predictions.jsonl").read_text().splitlines()
+        return {row["id"]: row["prediction"] for row in map(json.loads, lines)}
+
+    assert answers(tmp_path / "auto") == answers(tmp_path / "fixed")
+
+
+def _run_demo(output: Path, *flags: str) -> int:
+    return main(["run", "--task", "sqa", "--model", "demo", "--data", "demo", "--output", str(output),
+                 "--no-progress", "--device", "cpu", *flags])
