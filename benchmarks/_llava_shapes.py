@@ -8,8 +8,8 @@ its dtype (the initialisation kernels run there: no CPU copy, no file), so only 
 processor are written to a folder; `serve_prebuilt` makes vlmeval's transformers backend take the
 built model when it is asked for that folder, so `vlmeval run` runs unchanged around it.
 
-The tokenizer is the demo's byte-level BPE trained on the synthetic questions' words (so a prompt
-is about as many tokens as with LLaMA's tokenizer); token ids the random model generates beyond its
+The tokenizer is a byte-level BPE (`scripts/tiny_llava.py`) trained on the synthetic questions' words
+and the prompt frame (so a word is about one token, as with LLaMA's tokenizer); token ids the random model generates beyond its
 vocabulary decode to nothing, which the tasks count as unusable answers.
 """
 
@@ -24,6 +24,10 @@ from typing import Any
 from _common import _WORDS, png
 
 LLAVA_VOCAB = 32064  # llava-hf's padded LLaMA vocabulary
+# The synthetic questions' words and the prompt frame, repeated so that their merges clear BPE's minimum count.
+_TOKENIZER_TEXTS = [" ".join(_WORDS)] * 4 + [
+    "USER: <image>\nContext: Options: A. B. C. D. E. Answer with the option's letter from the given choices "
+    "directly. Answer the question using a single word or phrase. Reference OCR token:\nASSISTANT: A B C D E"] * 4
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,10 @@ def build_llava(shapes: Shapes, folder: Path, device: str, dtype: str) -> Any:
     import transformers
     from transformers import CLIPVisionConfig, GenerationConfig, LlamaConfig, LlavaConfig, LlavaProcessor
 
-    from vlmeval.demo.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer
+    from scripts.tiny_llava import CHAT_TEMPLATE, SPECIAL_TOKENS, VOCAB_SIZE, train_bpe_tokenizer
 
-    tokenizer = train_tokenizer([" ".join(_WORDS)] * 4, model_max_length=4096)
+    tokenizer = train_bpe_tokenizer(_TOKENIZER_TEXTS, SPECIAL_TOKENS, VOCAB_SIZE, model_max_length=4096,
+                                    extra_special={"image_token": "<image>"})
     image_processor = transformers.CLIPImageProcessor(
         size={"shortest_edge": shapes.image_size}, crop_size={"height": shapes.image_size, "width": shapes.image_size})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=shapes.patch,
