@@ -316,7 +316,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vlmeval.reporting.leaderboard_formats import render
 
     layout = load_registry(args.tasks_dir).suite(args.suite) if args.suite else None
-    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row)
+    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row, references=args.reference)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)
