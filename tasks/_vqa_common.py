@@ -21,7 +21,7 @@ from vlmeval.column_checks import ColumnCheck, Text
 from vlmeval.failure import Failure
 from vlmeval.io import atomic_write_text
 from vlmeval.metrics import Metric, mean_metric
-from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Scored, Task
+from vlmeval.task import ArtifactWriter, DataSpec, Preflight, Row, Sample, ScoreContext, Scored, Task
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
 SUBMISSION_FILE = "submission.json"
@@ -82,7 +82,7 @@ def vqa_task(
     *, description: str, hub: str, split: str, size: int, answered: bool, answer_columns: tuple[str, ...],
     answers: ColumnCheck, to_sample: Callable[[Row, int], Sample], accuracies: Accuracies,
     metrics: tuple[Metric, ...], demo_rows: Callable[[], list[dict[str, Any]]], write_artifacts: ArtifactWriter,
-    list_fields: tuple[tuple[str, str], ...] = (),
+    list_fields: tuple[tuple[str, str], ...] = (), preflight: Preflight | None = None,
 ) -> Task:
     """A split of a VQAv2-family benchmark: `answer_columns` are required where the split is
     `answered`; scored as the server scores it (`score_vqa` with the benchmark's `accuracies`),
@@ -99,4 +99,5 @@ def vqa_task(
         max_new_tokens=128,
         breakdowns=("answer_type",),
         write_artifacts=write_artifacts,
+        preflight=preflight,
     )

@@ -105,6 +105,15 @@ def _question_ids(path: Path, where: str) -> list[int]:
         raise DataError(f"{where}: cannot read question ids ({exc})") from exc
 
 
+def check_test2015(samples: Sequence[Sample], context: ScoreContext) -> None:
+    """Before any answer: the test2015 question list is there and holds every asked question."""
+    ids = set(test2015_question_ids(context.data))
+    unknown = sorted(int(s.id) for s in samples if int(s.id) not in ids)
+    if unknown:
+        raise DataError(f"vqav2_testdev: {len(unknown)} asked questions are not in the test2015 list, "
+                        f"e.g. {unknown[:3]}; it must name the full test split")
+
+
 def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
     def write(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[str]:
         answers = dict(zip((int(s.id) for s in samples), submitted_answers(predictions), strict=True))
@@ -158,6 +167,7 @@ def _vqav2(split: str, size: int, answered: bool) -> Task:
         metrics=tuple(mean_metric(t, "accuracy", where=meta_equals("answer_type", t)) for t in ANSWER_TYPES),
         demo_rows=partial(demo_rows, answered),
         write_artifacts=submission_writer(every_test2015_question=split == "testdev"),
+        preflight=check_test2015 if split == "testdev" else None,
     )
 
 

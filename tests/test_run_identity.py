@@ -23,9 +23,10 @@ from vlmeval.engine.claims import create_exclusive, try_claim
 from vlmeval.io import ensure_writable
 
 
-def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8) -> Path:
-    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb))
-            for i, rgb in enumerate(list(COLORS.values()) * (n // 4))]
+def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8,
+         colors: list[tuple[int, int, int]] | None = None) -> Path:
+    colors = colors or list(COLORS.values()) * (n // 4)
+    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb)) for i, rgb in enumerate(colors)]
     return write_parquet(folder / "test-00000-of-00001.parquet", rows)
 
 
@@ -62,6 +63,37 @@ def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: S
     capsys.readouterr()
     assert _run(tmp_path / "out", data) == 2
     assert "dataset content" in _error(capsys)
+
+
+def test_a_replaced_image_is_noticed(tmp_path: Path, scripted: ScriptedBackend,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    colors = list(COLORS.values()) * 3
+    data = _sqa(tmp_path / "d", colors=colors)
+    assert _run(tmp_path / "out", data, "--limit", "8") == 0
+    assert _run(tmp_path / "out", data) == 0  # more samples: the first 8 (and their images) are the same
+    colors[2] = (0, 0, 0)  # same rows, same text, another picture
+    _sqa(tmp_path / "d", colors=colors)
+    capsys.readouterr()
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data) == 2
+    assert "dataset images" in _error(capsys) and scripted.calls == []
+    assert _run(tmp_path / "out", data, "--restart") == 0
+
+
+def test_image_fingerprints_are_read_once_per_state_of_the_files(tmp_path: Path, scripted: ScriptedBackend,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlmeval.engine.data import LazyImage
+
+    data = _sqa(tmp_path / "d")
+    old = data.stat().st_mtime - 60
+    os.utime(data, (old, old))  # not just written: its state may be cached
+    reads: list[str] = []
+    real = LazyImage.encoded
+    monkeypatch.setattr(LazyImage, "encoded", lambda self: reads.append(self.where) or real(self))
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8  # the second run found the fingerprint in the cache
 
 
 @pytest.mark.parametrize(

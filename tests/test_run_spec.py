@@ -11,7 +11,7 @@ from tests.fakes.scripted import ScriptedBackend
 from vlmeval.cli import main
 from vlmeval.run_spec import Invocation, RunSpec
 
-RUN_FIELDS_OF_REPORT = ("dataset", "generation", "backend", "sharding", "label", "identity")
+RUN_FIELDS_OF_REPORT = ("dataset", "generation", "backend", "sharding", "batching", "label", "identity")
 
 
 def test_run_json_is_a_run_spec_and_the_report_copies_it(tmp_path: Path, scripted: ScriptedBackend) -> None:

@@ -141,7 +141,8 @@ class OneOf:
 class Strings:
     """A list of strings per row, or of structs whose `field` is a string (VQAv2's answer dicts).
 
-    A null or empty list is allowed when `nullable` (test splits hide their answers that way).
+    A null or empty list, or one of null items only, is allowed when `nullable` (test splits hide
+    their answers those ways); a list mixing null items and text is not.
     """
 
     column: str
@@ -168,6 +169,8 @@ class Strings:
             return _type_violation(column, self.column, wanted)
         parents = pc.list_parent_indices(column)
         bad_item = _first(pc.is_null(items))
+        if bad_item is not None and self.nullable:  # a hidden answer list holds nulls only: mixed is bad
+            bad_item = _first_mixed(parents, pc.is_valid(items))
         if bad_item is not None:
             return Violation(parents[bad_item].as_py(), self.column, "holds an empty (null) item")
         if not self.nullable:
@@ -176,6 +179,19 @@ class Strings:
             if row is not None:
                 return Violation(row, self.column, "is empty")
         return None
+
+
+def _first_mixed(parents: Any, valid: Any) -> int | None:
+    """The first item (index into `valid`) of a list that holds both null and non-null items."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    groups = pa.table({"row": parents, "valid": valid}).group_by("row").aggregate([("valid", "min"), ("valid", "max")])
+    mixed = pc.filter(groups.column("row"), pc.not_equal(groups.column("valid_min"), groups.column("valid_max")))
+    if not len(mixed):
+        return None
+    first_row = pc.min(mixed).as_py()
+    return _first(pc.equal(parents, first_row))
 
 
 @dataclass(frozen=True)

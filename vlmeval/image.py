@@ -27,6 +27,15 @@ class LazyImage:
         self._fetch = fetch
         self.where = where
 
+    def encoded(self) -> tuple[bytes, bool]:
+        """The image's encoded bytes, and whether they were read from a file the cell names (outside
+        the data files); an unreadable cell gives the reason's bytes (that sample fails when run)."""
+        try:
+            cell = self._fetch()
+            return cell_bytes(cell) or b"", isinstance(cell, dict) and cell.get("bytes") is None
+        except Exception as exc:
+            return f"unreadable: {exc}".encode(), True
+
     def load(self, max_side: int | None = None) -> Image:
         """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
         reduced scale, several times faster than decoding them whole)."""

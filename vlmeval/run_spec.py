@@ -1,7 +1,8 @@
 """What was run, typed once (as inspect_ai's `EvalSpec`): `RunSpec` is run.json's content, written by
 `vlmeval run` and read back by every later run of the folder and by `vlmeval merge`, and the source of
-every run field of report.json (`dataset`, `generation`, `backend`, `sharding`, `predictions_file`,
-`run_name`, `label`, `identity`), which `vlmeval.reporting.report.build_report` copies from it.
+every run field of report.json (`dataset`, `generation`, `backend`, `sharding`, `batching`,
+`predictions_file`, `run_name`, `label`, `identity`), which `vlmeval.reporting.report.build_report`
+copies from it.
 
 `identity` is the part that decides answers (`vlmeval.engine.identity.RunIdentity`, as JSON): it is
 checked before any stored answer is reused. `--label` is stored here only.
@@ -37,6 +38,7 @@ class RunSpec:
     identity: Mapping[str, Any] | None = None
     backend: Mapping[str, Any] = field(default_factory=dict)  # what the loaded backend says of itself
     sharding: Mapping[str, Any] = field(default_factory=dict)
+    batching: Mapping[str, Any] = field(default_factory=dict)  # --batch-size as given; with auto, `chosen`
     label: str | None = None  # `--label`: the run's name in leaderboards and comparisons
     run_name: str | None = None  # the run folder: <output>/<run name>/<task>
     predictions_file: str | None = None  # `vlmeval score`: the file scored
@@ -69,7 +71,7 @@ _INVOCATION = {f.name for f in fields(Invocation)}
 # The JSON type of each field in run.json, checked when it is read (`vlmeval.engine.state.check_fields`).
 FIELD_TYPES: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "dataset": (dict,), "generation": (dict,), "prompt_style": (str,),
-    "invocation": (dict,), "identity": (dict,), "backend": (dict,), "sharding": (dict,), "label": (str,),
-    "run_name": (str,), "predictions_file": (str,), "created_by": (dict,),
+    "invocation": (dict,), "identity": (dict,), "backend": (dict,), "sharding": (dict,), "batching": (dict,),
+    "label": (str,), "run_name": (str,), "predictions_file": (str,), "created_by": (dict,),
 }
 assert set(FIELD_TYPES) == _NAMES

@@ -29,6 +29,7 @@ from vlmeval.engine.claims import (
 )
 from vlmeval.engine.identity import (
     RESTART_HINT,
+    FirstSamples,
     DatasetIdentity,
     IdentityMismatch,
     RunIdentity,
@@ -66,7 +67,7 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
 
 def open_run(
     run_dir: Path, identity: RunIdentity, spec: RunSpec,
-    fingerprint_of_first: Callable[[int], str | None],
+    fingerprint_of_first: FirstSamples,
 ) -> None:
     """Create run.json with `identity`, or refuse unless the one there allows reusing its answers.
 
@@ -104,7 +105,7 @@ def open_run(
 
 def _check_recorded(
     run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity,
-    fingerprint_of_first: Callable[[int], str | None],
+    fingerprint_of_first: FirstSamples,
 ) -> bool:
     """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
     recorded = previous.get("identity")
@@ -256,16 +257,19 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         prompt_style=options.prompt_style if local else None,
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
-                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint(),
+                                images=sample_set.image_fingerprint(plan.task.name)),
         endpoint=endpoint_identity(plan.model, options.base_url),
     )
 
 
-def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> str | None:
-    """The fingerprint of the first n samples; loads more when this run's --limit is smaller."""
-    samples = sample_set.samples
+def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[str, str | None] | None:
+    """The fingerprints (text, images) of the first n samples; loads more when this run's --limit is smaller."""
+    samples, files = sample_set.samples, sample_set.files
     if len(samples) < n and plan.limit is not None and plan.limit < n:
-        samples = load_samples(plan.task, plan.data, plan.split, n).samples
+        more = load_samples(plan.task, plan.data, plan.split, n)
+        samples, files = more.samples, more.files
     if len(samples) < n:
         return None
-    return SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint()
+    first = SampleSet(sample_set.source, sample_set.split, samples[:n], files)
+    return first.fingerprint(), first.image_fingerprint(plan.task.name)

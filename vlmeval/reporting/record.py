@@ -85,6 +85,8 @@ class RunReport:
     generation: dict[str, Any] = field(default_factory=dict)
     backend: dict[str, Any] = field(default_factory=dict)
     sharding: dict[str, Any] = field(default_factory=dict)
+    # --batch-size as given, and with `auto` the size it kept (`chosen`); see evaluate.py.
+    batching: dict[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
     run_name: str | None = None
     label: str | None = None
@@ -148,7 +150,7 @@ _OPTIONAL = ("ci_method", "summary", "predictions_file", "run_name", "label", "i
              "prompt_example", "answer_reading", "artifacts", "judge")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
-             "generation", "backend", "sharding", "versions")
+             "generation", "backend", "sharding", "batching", "versions")
 
 
 def _check_types(report: RunReport, source: str) -> None:
