@@ -278,3 +278,16 @@ def test_a_list_cell_puts_one_record_in_several_groups() -> None:
         assert grouped[skill] == {"acc": metric.compute(members), "n": len(members)}
     assert sum(g["n"] for g in grouped.values()) == sum(len(set(r.meta["skills"])) for r in recs)
     assert set(breakdown_intervals(metric, "skills", recs, resamples=200)) == set(skills)
+
+
+def test_a_metric_has_one_computation_and_its_score_field_comes_from_its_reduce() -> None:
+    from vlmeval.metrics import compute_metrics, percent_mean
+
+    rs = records([1, 0, 1, 1], q=["a", "b", "c", "d"])
+    hand_made = Metric("acc", percent_mean("correct"))
+    assert hand_made.score_field == "correct" and Metric("n", len).score_field is None
+    with pytest.raises(ValueError, match="score_field 'other' is not what its reduce reads"):
+        Metric("acc", percent_mean("correct"), score_field="other")
+    with pytest.raises(ValueError, match="use mean_metric"):
+        Metric("acc", len, score_field="correct")  # a column read that its reduce would not give
+    assert hand_made.compute(rs) == compute_metrics([hand_made], rs)["acc"] == 75.0
