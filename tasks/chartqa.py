@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vlmeval_tasks._vqa_common import SHORT_ANSWER
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, bare_question_token
 
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
@@ -56,7 +56,7 @@ def to_sample(row: Row, index: int) -> Sample:
         text=f"{row['question']}\n{SHORT_ANSWER}",
         images=(image,) if image is not None else (),
         target=str(row["answer"]),
-        meta={"type": row["type"]},
+        meta={"type": row["type"], **bare_question_token(str(row["question"]))},
     )
 
 
