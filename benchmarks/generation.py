@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/tiny_llava.py
 
 from _common import load_average, print_header, require_tasks, workdir, write_sqa_parquet
 
@@ -37,14 +38,19 @@ class ModelTimer:
     def __init__(self, model: Any, pad_token_id: int | None) -> None:
         self.seconds = 0.0
         self.tokens = 0
+        self.first_start: float | None = None  # when the first call since `reset` began (perf_counter)
+        self.last_end: float | None = None
         self.pad = pad_token_id
         self._generate: Callable[..., Any] = model.generate
         model.generate = self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
+        if self.first_start is None:
+            self.first_start = start
         output = self._generate(*args, **kwargs)
-        self.seconds += time.perf_counter() - start
+        self.last_end = time.perf_counter()
+        self.seconds += self.last_end - start
         sequences = getattr(output, "sequences", output)
         prompt = kwargs.get("input_ids", args[0] if args else None)
         new = sequences if prompt is None else sequences[:, prompt.shape[1]:]
@@ -53,6 +59,7 @@ class ModelTimer:
 
     def reset(self) -> None:
         self.seconds, self.tokens = 0.0, 0
+        self.first_start = self.last_end = None
 
 
 def random_checkpoint(folder: Path) -> Path:
@@ -60,7 +67,7 @@ def random_checkpoint(folder: Path) -> Path:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     source = build_tiny_llava(folder / "init", seed=0)
     model = AutoModelForImageTextToText.from_pretrained(source)

@@ -27,7 +27,7 @@ from vlmeval_tasks._captions import METRICS, SPICE_NOTE, score_captions, without
 from vlmeval_tasks._vqa_common import write_submission
 
 from vlmeval.demo_data import image_cell, png_bytes
-from vlmeval.engine.data import LazyImage
+from vlmeval.image import LazyImage
 from vlmeval.errors import ImageError
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
 from vlmeval.column_checks import Strings, Text
@@ -119,7 +119,7 @@ def nocaps_demo(answered: bool = True) -> list[dict[str, Any]]:
 
 def _caption_task(name: str, description: str, data: DataSpec, to_sample: Any, demo: Any,
                   artifacts: Any = None) -> Task:
-    return Task(name=name, description=description, data=data, to_sample=to_sample, scorer=score_captions,
+    return Task(description=description, data=data, to_sample=to_sample, scorer=score_captions,
                 metrics=METRICS, max_new_tokens=64, summary_line=summary_line, demo_rows=demo,
                 write_artifacts=artifacts)
 

@@ -88,7 +88,6 @@ def demo_rows() -> list[dict[str, Any]]:
 
 def _chartqa(name: str, suffix: str, prompt: str, max_new_tokens: int) -> Task:
     return Task(
-        name=name,
         description=f"ChartQA test (human + augmented), {prompt} prompt, pix2struct relaxed accuracy",
         data=DataSpec(hub="lmms-lab/ChartQA", split="test", size=2500, columns=("type", "question", "answer"),
                       checks=(OneOf("type", tuple(PARTS.values())), Text("question"), Text("answer"))),

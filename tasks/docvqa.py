@@ -180,7 +180,6 @@ def _anls_task(name: str, config: str, split: str, size: int) -> Task:
     answered = split == "validation"
     label = "DocVQA" if config == "DocVQA" else "InfographicVQA"
     return Task(
-        name=name,
         description=f"{label} {split}, short-answer prompt, RRC ANLS" + ("" if answered else " (RRC submission)"),
         data=DataSpec(hub=HUB, config=config, split=split, size=size,
                       columns=("questionId", "question", "answers"),

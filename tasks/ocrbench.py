@@ -108,7 +108,6 @@ def demo_rows() -> list[dict[str, Any]]:
 
 def _ocrbench(name: str, suffix: str, prompt: str) -> Task:
     return Task(
-        name=name,
         description=f"OCRBench v1 test, {prompt} prompt, the OCRBench scripts' substring scoring",
         data=DataSpec(hub="echo840/OCRBench", split="test", size=1000,
                       columns=("dataset", "question", "question_type", "answer"),

@@ -8,6 +8,13 @@ one decimal. VQAv2 and VizWiz test answers are scored by EvalAI (their cells sta
 Reference row, LLaVA-1.5-13B: 80.0, 63.3, 53.6, 71.6, 61.3, 85.9, 1531.3, 67.7, 63.6, 68.2 (SEED-IMG),
 72.5, 36.1.
 
+`open_vlm`: the Open VLM Leaderboard's main columns (open-compass/VLMEvalKit), in its order: MMBench v1.1,
+MMStar, MMMU val, MathVista testmini, OCRBench, AI2D, HallusionBench, MM-Vet; the average over them (points as a percentage of
+their full score, as the leaderboard divides OCRBench by 10) and the average rank. Each task is scored
+here by its official scorer, not always VLMEvalKit's protocol: MMBench v1.1 on the dev TSV (the
+leaderboard averages test EN and CN), HallusionBench on all 1,129 questions with the official judge
+(`overall`: mean of aAcc, fAcc, qAcc, as the leaderboard reports on the 951 image rows).
+
 The seed models' cards, each with the benchmarks of its table that vlmeval has, in the table's order,
 and the published numbers as `Suite.references` (`leaderboard --suite NAME --reference`):
 `deepseek_vl2` (DeepSeek-VL2 paper, arXiv 2412.10302, OCR table: DocVQA and InfoVQA test, scored by
@@ -25,7 +32,6 @@ from vlmeval.suite import ReferenceRow, Suite, SuiteColumn, suite
 @suite("llava_v1.5")
 def llava_v15() -> Suite:
     return Suite(
-        name="llava_v1.5",
         description="LLaVA-1.5's twelve benchmarks in the paper's order",
         columns=(
             SuiteColumn("vqav2_testdev", "VQAv2"),
@@ -44,6 +50,39 @@ def llava_v15() -> Suite:
     )
 
 
+OPEN_VLM_REFERENCES = (
+    ReferenceRow("LLaVA-1.5-13B (published)",
+                 {"mmmu_val": 36.4, "mathvista_testmini": 27.6, "hallusionbench": 27.45, "mmvet": 36.1},
+                 "MMMU: LLaVA-NeXT blog (2024-01-30); MathVista: lupantech/MathVista README leaderboard; "
+                 "HallusionBench: tianyi-lab/HallusionBench README, mean of aAcc 46.94, fAcc 24.86, qAcc 10.55 "
+                 "(LLaVA-1.5, size not stated); MM-Vet: LLaVA-1.5 paper"),
+    ReferenceRow("Phi-3.5-vision (published)", {"mmmu_val": 43.0, "mathvista_testmini": 43.9, "ai2d": 78.1},
+                 "huggingface.co/microsoft/Phi-3.5-vision-instruct model card (read via copies of the card)"),
+    ReferenceRow("DeepSeek-VL2 (published)",
+                 {"mmbench_v11_en_dev": 79.2, "mmmu_val": 51.1, "mathvista_testmini": 62.8, "ai2d": 81.4},
+                 "arXiv 2412.10302 (via an aggregator, not read at source; MMBench-V1.1 split and AI2D mask not stated)"),
+)
+
+
+@suite("open_vlm")
+def open_vlm() -> Suite:
+    return Suite(
+        description="the Open VLM Leaderboard's main columns, average and average rank",
+        columns=(
+            SuiteColumn("mmbench_v11_en_dev", "MMBench v1.1"),
+            SuiteColumn("mmstar", "MMStar"),
+            SuiteColumn("mmmu_val", "MMMU"),
+            SuiteColumn("mathvista_testmini", "MathVista"),
+            SuiteColumn("ocrbench", "OCRBench", metric="final_score", decimals=0, points_max=1000),
+            SuiteColumn("ai2d", "AI2D"),
+            SuiteColumn("hallusionbench", "HallusionBench", metric="overall"),
+            SuiteColumn("mmvet", "MM-Vet"),
+        ),
+        references=OPEN_VLM_REFERENCES,
+        ranked=True,
+    )
+
+
 # One row per model. Tiny and Small's ChartQA, TextVQA and OCRBench are confirmed as the "Paper" rows of
 # VLMEvalKit PR #697 (DeepSeek's own); the DocVQA / InfoVQA test values and the base model's row are as
 # shared/benchmarks/documents-ocr-captions.md recalls the paper, not re-read from the PDF.
@@ -54,7 +93,6 @@ DEEPSEEK_SOURCE = ("DeepSeek-VL2 paper (arXiv 2412.10302), OCR table; Tiny/Small
 @suite("deepseek_vl2")
 def deepseek_vl2() -> Suite:
     return Suite(
-        name="deepseek_vl2",
         description="DeepSeek-VL2's OCR and document benchmarks in its card's order",
         columns=(
             SuiteColumn("docvqa_test", "DocVQA"),
@@ -77,7 +115,6 @@ def deepseek_vl2() -> Suite:
 @suite("phi3_5_vision")
 def phi3_5_vision() -> Suite:
     return Suite(
-        name="phi3_5_vision",
         description="Phi-3.5-vision's card benchmarks that vlmeval has, in the card's order",
         columns=(
             SuiteColumn("mmbench_en_dev", "MMBench (dev-en)"),
@@ -101,7 +138,6 @@ FLORENCE_CARD = "microsoft/Florence-2-large model card (README 93d5b247, mirror 
 @suite("florence2")
 def florence2() -> Suite:
     return Suite(
-        name="florence2",
         description="Florence-2's captioning benchmarks (CIDEr) in its card's order; run with --prompt-style task_token",
         columns=(
             SuiteColumn("coco_karpathy_test", "COCO Cap. (Karpathy test) CIDEr"),
