@@ -188,7 +188,8 @@ def _meteor_reduce(records: Sequence[Record]) -> float:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric(name="cider", reduce=_cider_reduce, reduces="custom"),
+    # CIDEr-D x 100 passes 100 (COCO models reach 140): its own scale, not a percent (intervals unclipped)
+    Metric(name="cider", reduce=_cider_reduce, reduces="custom", scale="points"),
     *(bleu_metric(order) for order in range(1, BLEU_ORDERS + 1)),
     Metric(name="meteor", reduce=_meteor_reduce, reduces="custom"),
     mean_metric("rouge_l", "rouge_l"),

@@ -185,3 +185,11 @@ def test_jackknife_subsets_are_scored_by_the_real_scorers(tmp_path: Path) -> Non
         assert by_name["bleu_3"].reduce(subset) == pytest.approx(100 * bleu[2], abs=1e-9)
     with pytest.raises(ValueError, match="METEOR"):
         by_name["meteor"].reduce(records[1:])
+
+
+def test_cider_is_not_a_percent() -> None:
+    from vlmeval_tasks._captions import METRICS
+
+    scales = {m.name: m.scale for m in METRICS}
+    assert scales["cider"] == "points"  # above 100 for good models: its interval must not be clipped at 100
+    assert scales["bleu_4"] == scales["rouge_l"] == "percent"
