@@ -95,8 +95,18 @@ def _alive(pid: int, since: float) -> bool:
         return False
     except PermissionError:
         pass
+    if _is_zombie(pid):  # killed (kill -9) but not yet reaped by its parent: it writes nothing more
+        return False
     started = _start_time(pid)
     return started is None or started <= since + 1.0
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether a process has ended and only waits to be reaped (Linux /proc; False elsewhere)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _start_time(pid: int) -> float | None:
@@ -144,7 +154,7 @@ def why_held(claim: Path, holder: Holder, guarded: Path | None = None) -> str:
     me = this_process()
     clear = f"if no vlmeval process is running there, delete {claim} and re-run"
     if holder.host == me.host and holder.pid > 0:
-        return f"pid {holder.pid} on this host, which is running (claim file {claim})"
+        return f"pid {holder.pid} on this host, which is running; claim file {claim}"
     watched = (claim,) if guarded is None else (claim, guarded)
     age_min = max(0.0, time.time() - _last_change(*watched)) / 60
     left_min = max(0.0, STALE_AFTER_S / 60 - age_min)
