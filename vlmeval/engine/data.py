@@ -177,7 +177,8 @@ def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> 
             raise KeyError(f"no {join.config} row has {join.key} {key!r}")
         return cells(position[key])
 
-    return Table(source=table.source, rows=table.rows, image_cell=image_cell, files=table.files + images.files)
+    return Table(source=table.source, rows=table.rows, image_cell=image_cell,
+                 files=table.files + images.files)
 
 
 def _check_columns(table: Table, spec: DataSpec) -> None:
@@ -221,7 +222,9 @@ def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
     return [folder / p for p in pick_split_files(relative, split, config, str(folder))]
 
 
-def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | None, where: str) -> list[PurePosixPath]:
+def pick_split_files(
+    files: Sequence[PurePosixPath], split: str, config: str | None, where: str
+) -> list[PurePosixPath]:
     """The files of `split` (and `config`) among `files` (paths inside a folder or hub repository);
     a DataError naming what was asked and what is there when there are none, or when they come from
     several places.
@@ -241,7 +244,7 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
     elif () in places:
         chosen = [()]
         default_config = config is None and all(f.parts[0] in _LAYOUT_FOLDERS for f in places[()])
-        if others and not default_config:  # loose files beside `cn/` or another dataset: which are this task's?
+        if others and not default_config:  # loose files beside `cn/` or another dataset: whose are they?
             asked = f"config {config!r}" if config is not None else "this task's dataset"
             raise DataError(f"{where}: the files of split {split!r} here are loose files and those under "
                             f"{', '.join(others)}; pass the folder of {asked} alone")
@@ -252,8 +255,8 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
     elif len(places) == 1:
         chosen = list(places)  # one subfolder holds the whole split: nothing else can mix in
     elif places:
-        raise DataError(f"{where}: the files of split {split!r} come from several folders ({', '.join(others)}); "
-                        f"pass the one of this task's dataset")
+        raise DataError(f"{where}: the files of split {split!r} come from several folders "
+                        f"({', '.join(others)}); pass the one of this task's dataset")
     else:
         found = ", ".join(p.as_posix() for p in files[:6])
         more = f" and {len(files) - 6} more" if len(files) > 6 else ""
