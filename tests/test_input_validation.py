@@ -135,3 +135,25 @@ def test_the_hub_copy_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyP
     write_parquet(hub.repo("lmms-lab/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet", rows)
     with pytest.raises(DataError, match=r"ScienceQA-FULL/test-00000-of-00001.parquet row 2 column 'answer'"):
         load_samples(load_registry().get("sqa"), None, None, None)
+
+
+@pytest.mark.parametrize(("answers", "problem"), [
+    (["A", "C", "B"], None),
+    (["A", "D", "B"], "row 1 column 'answer': 'D' is not a letter among the row's 3 options in 'options' (A, B, C)"),
+    (["A", "c", "B"], "row 1 column 'answer': 'c' is not a letter among the row's 3 options"),
+    (["A", None, "B"], "row 1 column 'answer': is empty"),
+    (["A", "B", "AB"], "row 2 column 'answer': 'AB' is not a letter among the row's 2 options"),
+])
+def test_a_letter_answer_among_a_list_of_options(answers: list[str | None], problem: str | None) -> None:
+    import pyarrow as pa
+
+    from vlmeval import LetterAmong
+    from vlmeval.column_checks import check_table
+
+    table = pa.table({"answer": answers, "options": [["x", "y"], ["x", "y", "z"], ["x", "y"]]})
+    if problem is None:
+        check_table(table, [LetterAmong("answer", "options")], ("answer", "options"), "f.parquet")
+    else:
+        with pytest.raises(DataError) as raised:
+            check_table(table, [LetterAmong("answer", "options")], ("answer", "options"), "f.parquet")
+        assert str(raised.value).startswith(f"f.parquet {problem}")

@@ -367,7 +367,7 @@ def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, 
 def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
         tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
     """Same file names, same sizes, other weights: the identity is the weights' content."""
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
     build_tiny_llava(checkpoint, seed=0)
@@ -522,3 +522,18 @@ def test_a_surviving_shard_is_not_said_to_write_the_report(tmp_path: Path, scrip
     assert "it writes the report" not in error and "let it finish" not in error
     assert str(claim) in error and "once it has ended, re-run this command" in error
     assert _run(tmp_path / "out", data) == 0
+
+
+def test_a_run_file_without_identity_is_refused_by_run_and_merge(tmp_path: Path, scripted: ScriptedBackend,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """No legacy path: answers with no recorded identity are never mixed in nor merged."""
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({k: v for k, v in recorded.items() if k != "identity"}))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)
+    assert main(["merge", str(run_file.parent)]) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)

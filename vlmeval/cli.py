@@ -187,6 +187,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     board.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     board.add_argument("--suite", metavar="NAME", help="lay the columns out as the suite's table: its tasks "
                        "in its order, its metric and decimals per column (e.g. llava_v1.5)")
+    board.add_argument("--reference", action="store_true",
+                       help="with --suite: append the suite's published rows (model cards, papers), each "
+                       "with its source, below the runs (marked ref, never ranked)")
     board.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
     board.add_argument("--row", default="model", choices=["model", "run", "label"],
                        help="what names a row: the model (default), the run folder name, or the --label "

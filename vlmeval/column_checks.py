@@ -271,6 +271,42 @@ class OptionLetter:
                          f"({', '.join(offered) or 'none'})")
 
 
+
+@dataclass(frozen=True)
+class LetterAmong:
+    """A letter (A, B, ...) naming one entry of the list in `options_column` (MMMU-style rows: the
+    options in one list column, the answer a letter). Case and surrounding spaces must match: "B"."""
+
+    column: str
+    options_column: str
+    nullable: bool = False
+
+    def first_violation(self, table: pa.Table) -> Violation | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table.column(self.column)
+        if _kind(column.type) not in ("string", "null"):
+            return _type_violation(column, self.column, "an option letter")
+        null = _null_violation(column, self.column, self.nullable)
+        if null is not None or self.options_column not in table.column_names:
+            return null
+        options = table.column(self.options_column)
+        if _kind(options.type) != "list":
+            return _type_violation(options, self.options_column, "a list of options")
+        letters = pa.array([chr(ord("A") + i) for i in range(26)], pa.string())
+        index = pc.index_in(column.cast(pa.string()), value_set=letters)
+        lengths = pc.fill_null(pc.list_value_length(options), 0)
+        outside = pc.or_kleene(pc.is_null(index), pc.greater_equal(index, lengths))
+        row = _first(pc.and_kleene(pc.is_valid(column), outside))
+        if row is None:
+            return None
+        count = lengths[row].as_py()
+        offered = ", ".join(chr(ord("A") + i) for i in range(count)) or "none"
+        return Violation(row, self.column, f"{column[row].as_py()!r} is not a letter among the row's "
+                         f"{count} options in {self.options_column!r} ({offered})")
+
+
 def _option_present(option: pa.ChunkedArray) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -7,84 +7,18 @@ fetched per parquet row group on demand, so a 200k-row split never sits in memor
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vlmeval.engine.images import to_rgb
-from vlmeval.errors import DataError, ImageError
-from vlmeval.task import DataSpec
 from vlmeval.column_checks import check_table, missing_column_message
-
-if TYPE_CHECKING:
-    from PIL.Image import Image
-
-ImageCell = Any
-
-
-class LazyImage:
-    """An image cell that is decoded on `load()`; `where` names it in errors."""
-
-    __slots__ = ("_fetch", "where")
-
-    def __init__(self, fetch: Callable[[], ImageCell], where: str) -> None:
-        self._fetch = fetch
-        self.where = where
-
-    def encoded(self) -> tuple[bytes, bool]:
-        """The image's encoded bytes, and whether they were read from a file the cell names (outside
-        the data files); an unreadable cell gives the reason's bytes (that sample fails when run)."""
-        try:
-            cell = self._fetch()
-            return cell_bytes(cell) or b"", isinstance(cell, dict) and cell.get("bytes") is None
-        except Exception as exc:
-            return f"unreadable: {exc}".encode(), True
-
-    def load(self, max_side: int | None = None) -> Image:
-        """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
-        reduced scale, several times faster than decoding them whole)."""
-        from PIL import Image as PILImage
-
-        try:
-            data = cell_bytes(self._fetch())
-            if data is None:
-                raise ValueError("the image cell is empty")
-            image = PILImage.open(io.BytesIO(data))
-            if max_side is not None:
-                scale = min(1.0, max_side / max(image.size))
-                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
-                image.thumbnail((max_side, max_side))
-            image.load()
-            return to_rgb(image)
-        except Exception as exc:
-            raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
-
-
-def cell_bytes(cell: ImageCell) -> bytes | None:
-    """The encoded bytes of an image cell in any layout the hub or a TSV uses."""
-    if cell is None:
-        return None
-    if isinstance(cell, bytes):
-        return cell
-    if isinstance(cell, dict):
-        if cell.get("bytes") is not None:
-            return bytes(cell["bytes"])
-        if cell.get("path"):
-            return Path(cell["path"]).read_bytes()
-        return None
-    if isinstance(cell, str):
-        return base64.b64decode(cell)
-    if isinstance(cell, (list, tuple)):  # a sequence-of-images column holding one image
-        if len(cell) > 1:
-            raise ValueError(f"the cell holds {len(cell)} images; one is expected")
-        return cell_bytes(cell[0]) if cell else None
-    raise TypeError(f"unsupported image cell of type {type(cell).__name__}")
+from vlmeval.errors import DataError
+from vlmeval.image import ImageCell, LazyImage
+from vlmeval.task import DataSpec
 
 
 def is_missing(value: Any) -> bool:
@@ -214,7 +148,21 @@ def _config_of(file: PurePosixPath, split: str) -> tuple[str, ...]:
 
 
 def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
-    """The files of `split` (and `config`) in a local folder's own layout (`pick_split_files`)."""
+    """The files of `split`; `a+b` names the files of both splits, in that order, as `datasets` reads it
+    (HallusionBench's `image+non_image`), unless files name the combination itself."""
+    if "+" not in split:
+        return _split_layout_files(folder, split, config)
+    try:
+        return _split_layout_files(folder, split, config)
+    except DataError:
+        picked: list[Path] = []
+        for part in split.split("+"):
+            picked += [f for f in _split_layout_files(folder, part, config) if f not in picked]
+        return picked
+
+
+def _split_layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
+    """The files of one split (and `config`) in a local folder's own layout (`pick_split_files`)."""
     files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
     if not files:
         raise DataError(f"{folder}: no .parquet or .tsv files in this folder")

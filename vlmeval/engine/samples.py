@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmeval.demo_data import demo_rows_path
 from vlmeval.engine.data import load_table
 from vlmeval.engine.memory import gc_paused
 from vlmeval.errors import DataError, UsageError
@@ -74,9 +75,9 @@ def load_samples(task: Task, data: str | None, split: str | None, limit: int | N
     split_given = split is not None and data != DEMO
     split = split or task.data.split
     if data == DEMO:
-        if task.data.demo is None:
+        if task.data.demo is None and task.demo_rows is None:
             raise UsageError(f"task {task.name} has no bundled demo split; pass --data PATH")
-        data = str(task.data.demo)
+        data = str(task.data.demo if task.data.demo is not None else demo_rows_path(task))
     with gc_paused():
         return _build_samples(task, data, split, limit, split_given)
 
