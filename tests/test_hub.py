@@ -152,3 +152,19 @@ def test_data_that_is_not_on_the_hub_says_to_pass_it(hub: FakeHub) -> None:
                                         r"download it and pass it with --data PATH"):
         _load("mmbench_v11_en_dev")
     assert hub.listed == []
+
+
+def test_a_split_of_two_splits_is_fetched_from_the_hub_too(hub: FakeHub) -> None:
+    """HallusionBench's `image+non_image`: the files of both, by the layout rules and by a card."""
+    task = load_registry().get("hallusionbench")
+    rows = task.demo_rows()
+    repo = hub.repo("lmms-lab/HallusionBench")
+    write_parquet(repo / "data" / "image-00000-of-00001.parquet", [r for r in rows if r["visual_input"] != "0"])
+    write_parquet(repo / "data" / "non_image-00000-of-00001.parquet", [r for r in rows if r["visual_input"] == "0"])
+    assert len(load_samples(task, None, None, None).samples) == len(rows)
+    assert [f.rsplit("/", 1)[-1].split("-")[0] for f in hub.fetched] == ["image", "non_image"]
+    (repo / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: image\n"
+                                    "    path: data/image-*\n  - split: non_image\n    path: data/non_image-*\n---\n")
+    hub.fetched.clear()
+    assert len(load_samples(task, None, None, None).samples) == len(rows)
+    assert [f.rsplit("/", 1)[-1].split("-")[0] for f in hub.fetched] == ["README.md", "image", "non_image"]

@@ -102,10 +102,12 @@ def _declared_patterns(card: dict[str, Any], config: str | None, split: str, whe
             elif isinstance(item, dict) and "split" in item:
                 paths = item.get("path")
                 by_split.setdefault(str(item["split"]), []).extend([paths] if isinstance(paths, str) else paths or [])
-    if split not in by_split:
-        raise DataError(f"{where}: config {wanted!r} has no split {split!r}; its card declares: "
-                        f"{', '.join(by_split) or 'none'}")
-    return by_split[split]
+    parts = [split] if split in by_split else split.split("+")  # `a+b`: both splits, as `datasets` reads it
+    for part in parts:
+        if part not in by_split:
+            raise DataError(f"{where}: config {wanted!r} has no split {part!r}; its card declares: "
+                            f"{', '.join(by_split) or 'none'}")
+    return [pattern for part in parts for pattern in by_split[part]]
 
 
 def _card(repo: str) -> dict[str, Any] | None:
