@@ -6,9 +6,11 @@ on an existing name atomically on local disks, NFS (v2 onwards) and Lustre alike
 of several processes creates the file, and nobody ever reads it half-written. A file system
 without hard links falls back to `O_CREAT | O_EXCL`.
 
-A claim records who holds it (host, pid). A holder on this host whose pid is gone is stale and
-is taken over; a holder on another host is stale once neither the claim nor the file it guards
-has changed for `STALE_AFTER_S` (the answer file of a working shard grows every batch).
+A claim records who holds it (host, pid). A holder on this host whose pid is gone (or a zombie:
+killed and not yet reaped) is stale and is taken over; a holder on another host, or a claim file
+that is empty or unreadable, cannot be checked and is stale once neither the claim nor the file it
+guards has changed for `STALE_AFTER_S` (the answer file of a working shard grows every batch).
+`why_held` says so in messages, with the claim file to delete if no process is working.
 """
 
 from __future__ import annotations
