@@ -20,33 +20,35 @@ from vlmeval.registry import load_registry
 from vlmeval.reporting.leaderboard import build_leaderboard
 from vlmeval.suite import ReferenceRow, Suite, SuiteColumn
 
-TASKS = ["mmbench_v11_en_dev", "mmstar", "mmmu_val", "mathvista_testmini", "ai2d", "hallusionbench", "mmvet"]
+TASKS = ["mmbench_v11_en_dev", "mmstar", "mmmu_val", "mathvista_testmini", "ocrbench", "ai2d", "hallusionbench",
+         "mmvet"]
 
 
 def test_suite_columns_in_the_leaderboards_order() -> None:
     suite = load_registry().suite("open_vlm")
     assert suite.tasks == TASKS and suite.ranked
-    assert [c.metric for c in suite.columns if c.metric] == ["overall"]
+    assert [c.metric for c in suite.columns if c.metric] == ["final_score", "overall"]
     assert all(set(r.values) <= set(TASKS) and r.source for r in suite.references)
 
 
 def test_average_and_average_rank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    scores = {"m1": [70, 50, 40, 30, 80, 40, 35], "m2": [60, 55, 45, 30, 70, 45, 30], "m3": [90, 60, 50, 40, 90, 50]}
+    scores = {"m1": [70, 50, 40, 30, 600, 80, 40, 35], "m2": [60, 55, 45, 30, 600, 70, 45, 30],
+              "m3": [90, 60, 50, 40, 700, 90, 50]}
     for model, values in scores.items():
         for task, value in zip(TASKS, values):
-            metric = "overall" if task == "hallusionbench" else "accuracy"
+            metric = {"hallusionbench": "overall", "ocrbench": "final_score"}.get(task, "accuracy")
             write_report(tmp_path / model, model, task, metric, float(value))
     board = build_leaderboard([tmp_path], load_registry().suite("open_vlm"))
     rows = {row.name: row for row in board.rows}
-    assert rows["m1"].average == pytest.approx(sum(scores["m1"]) / 7)
+    assert rows["m1"].average == pytest.approx((sum(scores["m1"]) - 600 + 60) / 8)  # OCRBench: 600 of 1000
     assert rows["m3"].average is None and rows["m3"].average_rank is None  # no MM-Vet run
-    # ranks among the rows that have each column (m3 too); ties share the best rank (MathVista: 2, 2, 1)
-    assert rows["m1"].average_rank == pytest.approx((2 + 3 + 3 + 2 + 2 + 3 + 1) / 7)
-    assert rows["m2"].average_rank == pytest.approx((3 + 2 + 2 + 2 + 3 + 2 + 2) / 7)
+    # ranks among the rows that have each column (m3 too); ties share the best rank (MathVista, OCRBench: 2, 2, 1)
+    assert rows["m1"].average_rank == pytest.approx((2 + 3 + 3 + 2 + 2 + 2 + 3 + 1) / 8)
+    assert rows["m2"].average_rank == pytest.approx((3 + 2 + 2 + 2 + 2 + 3 + 2 + 2) / 8)
     assert [row.name for row in board.rows] == ["m1", "m2", "m3"]
     assert main(["leaderboard", str(tmp_path), "--suite", "open_vlm", "--reference"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("| # | model | average | avg rank | MMBench v1.1 | MMStar | MMMU | MathVista | AI2D "
+    assert lines[0] == ("| # | model | average | avg rank | MMBench v1.1 | MMStar | MMMU | MathVista | OCRBench | AI2D "
                         "| HallusionBench | MM-Vet |")
     refs = [line for line in lines if line.startswith("| ref |")]
     assert len(refs) == 3 and "| ref | DeepSeek-VL2 (published) |  |  | 79.2 |" in refs[2]
@@ -94,7 +96,7 @@ def test_suite_runs_end_to_end_on_demo_data(tmp_path: Path, monkeypatch: pytest.
     registry = load_registry()
     root = tmp_path / "data"
     for name, folder in (("mmstar", "MMStar"), ("mmmu_val", "MMMU"), ("mathvista_testmini", "MathVista"),
-                         ("ai2d", "ai2d"), ("hallusionbench", "HallusionBench")):
+                         ("ai2d", "ai2d"), ("hallusionbench", "HallusionBench"), ("ocrbench", "OCRBench")):
         write_demo_data(registry.get(name), root / folder)
     rows = registry.get("mmbench_v11_en_dev").demo_rows()
     tsv_from_rows(rows, root / "MMBench_DEV_EN_V11.tsv")  # type: ignore[arg-type]

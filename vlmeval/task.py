@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 Row = Mapping[str, Any]
 
+# The `Sample.meta` key of a sample's task token: the whole prompt a task-token model (Florence-2)
+# gets under `--prompt-style task_token`, e.g. `<CAPTION>`. A task without one has no official
+# prompt for such models.
+TASK_TOKEN = "task_token"
+
 JUDGE_ERROR = Failure.JUDGE_ERROR  # the name judged tasks imported before `Failure` (vlmeval.failure)
 
 
