@@ -46,7 +46,7 @@ from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
 from vlmeval.run_spec import Invocation, RunSpec
-from vlmeval.task import ScoreContext, Task
+from vlmeval.task import ScoreContext, Task, task_prompt_note
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +308,8 @@ def finish(
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     report = build_report(task, records, model, scored, spec)
+    if report.backend.get("prompt_style") == "task_token":
+        report.backend["task_prompt"] = task_prompt_note(samples)
     if reading is not None:
         report.answer_reading = reading.describe()
     if task.write_artifacts is not None and not scored:
