@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.helpers import sqa_row, vlmeval, write_parquet
-from tests.test_mmbench import mmb_row, write_tsv
-from tests.test_mme import mme_row
-from tests.test_vizwiz import vizwiz_row
-from tests.test_vqav2 import vqa_row
+from tests.tasks.test_mmbench import mmb_row, write_tsv
+from tests.tasks.test_mme import mme_row
+from tests.tasks.test_vizwiz import vizwiz_row
+from tests.tasks.test_vqav2 import vqa_row
 from vlmeval.engine.samples import load_samples
 from vlmeval.errors import DataError
 from vlmeval.registry import load_registry

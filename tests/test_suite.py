@@ -27,7 +27,7 @@ from tests.helpers import (
     vqa_row,
     write_parquet,
 )
-from tests.test_leaderboard import write_report
+from tests.reporting.test_leaderboard import write_report
 from vlmeval.cli import main
 from vlmeval.engine import evaluate
 from vlmeval.registry import load_registry

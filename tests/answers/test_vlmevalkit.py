@@ -19,7 +19,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse, last_user_text
 from tests.helpers import read_jsonl, write_jsonl, write_parquet
-from tests.test_mmbench import mmb_row, rotations
+from tests.tasks.test_mmbench import mmb_row, rotations
 from vlmeval.answers.vlmevalkit import can_infer, judge_prompt, read_choices
 from vlmeval.cli import main
 from vlmeval.openai_client import ChatClient

@@ -4,7 +4,7 @@ Expected values were worked out by hand from GT-Vision-Lab/VQA vqaEval.py (maste
 EvalAIAnswerProcessor (llava/eval/m4c_evaluator.py). A small, deliberately naive re-statement of
 the official loop (sequential replace() calls, explicit leave-one-out lists, the official contraction
 table copied in tests/official_tables.py) cross-checks the optimised module on random answers; the
-oracles of tests/test_official_oracles.py do the same for VQAv2 and VizWiz end to end.
+oracles of tests/tasks/test_official_oracles.py do the same for VQAv2 and VizWiz end to end.
 """
 
 from __future__ import annotations

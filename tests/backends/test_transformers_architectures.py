@@ -2,7 +2,7 @@
 
 Each checkpoint (tests/tiny_models.py) is saved with `save_pretrained` and loaded back by the
 backend exactly as a downloaded one would be. The samples are two demo questions with an image
-and one without, in one batch. `python -m tests.test_architectures` prints docs/models.md's table.
+and one without, in one batch. `python -m tests.backends.test_transformers_architectures` prints docs/models.md's table.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def answers_batches_without_torchvision(arch: Architecture, monkeypatch: pytest.
     import torch
     from transformers.processing_utils import ProcessorMixin
 
-    from tests.test_batch_invariance import mixed_requests
+    from tests.backends.test_batch_invariance import mixed_requests
     from vlmeval.backends import BackendOptions
     from vlmeval.backends import transformers as backend_module
     from vlmeval.backends.base import GenerationSettings
@@ -122,8 +122,8 @@ def answers_batches_without_torchvision(arch: Architecture, monkeypatch: pytest.
 
 
 def test_models_page_carries_the_matrix_table() -> None:
-    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text(encoding="utf-8")
-    stale = "docs/models.md's architecture table is stale: python -m tests.test_architectures"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text(encoding="utf-8")
+    stale = "docs/models.md's architecture table is stale: python -m tests.backends.test_transformers_architectures"
     assert architecture_table() in page, stale
 
 

@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-BLOCKER = Path(__file__).parent / "fixtures" / "gpu_machine"
+REPO = Path(__file__).resolve().parents[2]
+BLOCKER = Path(__file__).parents[1] / "fixtures" / "gpu_machine"
 RUN_FIGURES = ("samples", "wall_s", "samples_per_s", "generated_tokens", "tokens_per_s", "in_generate_share",
                "loop_s", "gpu_busy", "gpu_busy_loop", "peak_gib")
 

@@ -219,7 +219,7 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
 
     from vlmeval.reporting.compare import compare, render_markdown
 
-    baseline = Path(__file__).resolve().parents[1] / "results" / "baselines" / "demo-sqa"
+    baseline = Path(__file__).resolve().parents[2] / "results" / "baselines" / "demo-sqa"
     runs = {}
     for name, label in (("old", "baseline"), ("new", None)):
         folder = tmp_path / name / "demo" / "sqa"

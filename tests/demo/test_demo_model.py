@@ -12,7 +12,7 @@ import pytest
 from scripts.tiny_llava import build_tiny_llava
 from vlmeval.demo import CHECKPOINT_DIR
 
-DEMO_PARQUET = Path(__file__).resolve().parents[1] / "tasks" / "data" / "sqa_demo.parquet"
+DEMO_PARQUET = Path(__file__).resolve().parents[2] / "tasks" / "data" / "sqa_demo.parquet"
 IMAGE_TOKENS_PER_IMAGE = 16  # (32 px / 8 px patches) ** 2, CLS dropped by the "default" strategy
 
 
@@ -180,7 +180,7 @@ def test_demo_model_beats_chance_on_held_out_demo_split(demo_model: tuple[Any, A
 def _training_script() -> Any:
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "train_demo.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "train_demo.py"
     spec = importlib.util.spec_from_file_location("train_demo", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -201,7 +201,7 @@ def test_duplicate_sample_ids_are_refused(tmp_path: Path, capsys: pytest.Capture
 
     tasks_dir = tmp_path / "tasks"
     tasks_dir.mkdir()
-    shutil.copy(Path(__file__).parent / "fixtures" / "plugin_pkg" / "vlmeval_toy_tasks" / "__init__.py",
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "plugin_pkg" / "vlmeval_toy_tasks" / "__init__.py",
                 tasks_dir / "toy.py")
     rows = [{"qid": 1, "question": "q", "answer": "yes", "kind": "k"}] * 2
     data = write_parquet(tmp_path / "dup.parquet", rows)
@@ -262,7 +262,7 @@ def test_unknown_ids_in_a_prediction_file(tmp_path: Path, capsys: pytest.Capture
 
 def test_no_code_executing_format_is_read() -> None:
     """Results are JSON, JSONL, parquet and TSV only: nothing in the package unpickles."""
-    package = Path(__file__).resolve().parent.parent / "vlmeval"
+    package = Path(__file__).resolve().parents[2] / "vlmeval"
     sources = "\n".join(p.read_text() for p in package.rglob("*.py"))
     import re
 

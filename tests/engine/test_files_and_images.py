@@ -15,7 +15,7 @@ from tests.helpers import vlmeval, write_jsonl
 from vlmeval.engine.data import LazyImage
 from vlmeval.io import atomic_file, atomic_write_bytes, atomic_write_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_compare import baseline, flip, sqa_records, write_run
+from tests.reporting.test_compare import baseline, flip, sqa_records, write_run
 from vlmeval.cli import main
 from vlmeval.metrics import Record
 from vlmeval.reporting.compare import compare

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import vlmeval, write_jsonl
-from tests.test_compare import baseline, sqa_records, write_run
-from tests.test_leaderboard import write_report
+from tests.reporting.test_compare import baseline, sqa_records, write_run
+from tests.reporting.test_leaderboard import write_report
 from vlmeval.cli import main
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry

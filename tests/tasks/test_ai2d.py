@@ -1,6 +1,6 @@
 """AI2D (mask and no mask): both readings against oracles written here.
 
-`vlmevalkit`: VLMEvalKit `can_infer` (e8e78f05), the oracle transcribed in tests/test_mmbench_reading.py.
+`vlmevalkit`: VLMEvalKit `can_infer` (e8e78f05), the oracle transcribed in tests/answers/test_vlmevalkit.py.
 `lmms-eval`: EvolvingLMMs-Lab/lmms-eval@bbddc790 `lmms_eval/tasks/ai2d/ai2d.yaml` (filter
 `^\\s*([A-Z])\\.` via re.match, else the response) and `exact_match` with ignore_case and
 ignore_punctuation (`string.punctuation` removed from prediction and reference), re-written below.
@@ -18,7 +18,7 @@ import pytest
 from vlmeval_tasks.ai2d import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
-from tests.test_mmbench_reading import HANDWRITTEN, official_can_infer
+from tests.answers.test_vlmevalkit import HANDWRITTEN, official_can_infer
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry

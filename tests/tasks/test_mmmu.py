@@ -232,7 +232,7 @@ def test_the_official_llava_outputs_score_as_the_official_reading_without_its_ra
     misses: 329, the rest answer for answer as the oracle reads them."""
     import gzip
 
-    fixture = Path(__file__).parent / "fixtures" / "mmmu_val_llava1.5_13b_outputs.jsonl.gz"
+    fixture = Path(__file__).parents[1] / "fixtures" / "mmmu_val_llava1.5_13b_outputs.jsonl.gz"
     outputs = [json.loads(line) for line in gzip.decompress(fixture.read_bytes()).decode("utf-8").splitlines()]
     empty_images = {f"image_{n}": None for n in range(1, 8)}
     rows = [{**empty_images, "id": o["id"], "question": "Q?", "options": repr(o["options"]), "explanation": "",

@@ -91,7 +91,7 @@ def test_the_official_llava_next_submission_scores_52_07(tmp_path: Path) -> None
     the README's 52.1 (52.07 = 781 / 1,500), not lmms-eval's mean of the 18 l2 means (52.72)."""
     import gzip
 
-    fixture = Path(__file__).parent / "fixtures" / "mmstar_llava_next_yi_34b_predictions.jsonl.gz"
+    fixture = Path(__file__).parents[1] / "fixtures" / "mmstar_llava_next_yi_34b_predictions.jsonl.gz"
     released = [json.loads(line) for line in gzip.decompress(fixture.read_bytes()).decode("utf-8").splitlines()]
     rows = [{"index": r["index"], "question": "Q?", "image": None, "answer": r["answer"], "category": r["category"],
              "l2_category": r["l2_category"]} for r in released]

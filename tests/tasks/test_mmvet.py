@@ -28,7 +28,7 @@ from vlmeval.engine.samples import load_samples
 from vlmeval.errors import DataError
 from vlmeval.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # sha256 of the `prompt` string of yuweihao/MM-Vet mm-vet_evaluator.py (2,290 characters), taken
 # from the official file independently of tasks/mmvet.py.
 OFFICIAL_PROMPT_SHA256 = "d1b3e0a5b4e72c888b77164489d705bba4dd149934fff564dfba6443d81afe3f"

@@ -3,7 +3,7 @@
 Each oracle transcribes the official script (named in its docstring) in that script's own shape; the
 expected values come from it, never from vlmeval's tables or functions. The answers are adversarial:
 case, whitespace, punctuation, number words, articles, contractions (straight and curly), Chinese text,
-refusals, several letters, verbose answers. MMBench's oracle is in tests/test_mmbench_reading.py.
+refusals, several letters, verbose answers. MMBench's oracle is in tests/answers/test_vlmevalkit.py.
 Where vlmeval deliberately differs (documented in docs/tasks.md), the test says so.
 """
 

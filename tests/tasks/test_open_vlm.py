@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import mmvet_row
-from tests.test_leaderboard import write_report
+from tests.reporting.test_leaderboard import write_report
 from vlmeval.demo_data import write_demo_rows as write_demo_data
 from vlmeval.cli import main
 from vlmeval.registry import load_registry

@@ -16,7 +16,7 @@ import pytest
 from vlmeval_tasks.realworldqa import demo_rows
 
 from tests.helpers import write_jsonl, write_parquet
-from tests.test_mmbench_reading import official_can_infer
+from tests.answers.test_vlmevalkit import official_can_infer
 from vlmeval.cli import main
 
 

@@ -1,7 +1,7 @@
 """TextVQA: LLaVA-1.5's OCR-token prompt and the m4c TextVQAAccuracyEvaluator's arithmetic.
 
 The oracle below redoes m4c's per-unique-answer leave-one-out loop on the EvalAIAnswerProcessor
-transcribed in tests/test_official_oracles.py, never on vlmeval's `evalai_normalize`.
+transcribed in tests/tasks/test_official_oracles.py, never on vlmeval's `evalai_normalize`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import textvqa_row, write_jsonl, write_parquet
-from tests.test_official_oracles import evalai_processor
+from tests.tasks.test_official_oracles import evalai_processor
 from vlmeval.answers.vqa import vqa_score
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
