@@ -47,12 +47,14 @@ def fetch_split(hub_id: str, config: str | None, split: str) -> tuple[str, list[
         if listing is None:
             tried.append(repo)
             continue
-        if isinstance(listing, Exception):
-            cached = _cached_files(repo, config, split)
-            if cached is not None:
-                return repo, cached
+        if isinstance(listing, Exception):  # offline or unreachable: a copy in the cache, else the one line
+            for known in candidates(hub_id):
+                cached = _cached_files(known, config, split)
+                if cached is not None:
+                    return known, cached
             reason = str(listing).splitlines()[0] if str(listing) else type(listing).__name__
-            raise DataError(f"cannot list the files of {repo} on the Hugging Face hub ({reason}); {_HINT}")
+            names = " or ".join(candidates(hub_id))
+            raise DataError(f"cannot list the files of {names} on the Hugging Face hub ({reason}); {_HINT}")
         sizes = {PurePosixPath(path): size for path, size in listing}
         card = _card(repo) if PurePosixPath("README.md") in sizes else None
         chosen = _pick(sorted(sizes), config, split, f"hub dataset {repo}", card)
