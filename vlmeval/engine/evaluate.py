@@ -74,6 +74,7 @@ class RunPlan:
     restart: bool = False
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
+    subset: str | None = None  # `--subset NAME`: a fixed stratified part of the task (engine/subsets.py)
 
     @property
     def run_dir(self) -> Path:
@@ -150,7 +151,7 @@ def run(plan: RunPlan) -> int:
                 return _report_failed_shards(failed, sample_set, store)
         else:
             _generate_shard(plan, sample_set, store, placement)
-        return _finish_run(plan, sample_set, store)
+        return finish_run(plan, sample_set, store)
     if placement.launcher != "spawned":
         update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": placement.launcher,
                                                     "gpus_per_shard": plan.gpus_per_shard}})
@@ -180,7 +181,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         print(f"{where}; another shard ({holder.describe()}) is merging")
         return EXIT_OK
     with held(claim):
-        return _finish_run(plan, sample_set, store)
+        return finish_run(plan, sample_set, store)
 
 
 def _data_name(task: Task, data: str | None) -> str:
@@ -226,7 +227,8 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
         generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
 
 
-def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+    """Score every answer the run folder holds and write the report (also `vlmeval.evaluate`'s last step)."""
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)

@@ -1,0 +1,70 @@
+"""Metrics as scalars at a step: `--log-to tensorboard:DIR` and `--log-to wandb[:PROJECT]`.
+
+TensorBoard events are written with `torch.utils.tensorboard` when the tensorboard package is
+installed, else with tensorboardX (`pip install vlmeval[log]`). Weights & Biases logs to the run
+already started by the caller (a training script's), or starts one in PROJECT; `WANDB_MODE=offline`
+keeps it on disk.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+
+from vlmeval.errors import UsageError
+
+KINDS = ("tensorboard", "wandb")
+
+
+def check_targets(targets: Sequence[str]) -> None:
+    """A one-line error for an unknown kind or a missing package, before any model work."""
+    for target in targets:
+        kind, _, where = target.partition(":")
+        if kind not in KINDS:
+            raise UsageError(f"--log-to {target}: use tensorboard:DIR or wandb[:PROJECT]")
+        if kind == "tensorboard" and not where:
+            raise UsageError(f"--log-to {target}: name the folder, e.g. tensorboard:runs/eval")
+        if kind == "tensorboard" and not _has_tensorboard():
+            raise UsageError(f"--log-to {target} needs tensorboard or tensorboardX (pip install 'vlmeval[log]')")
+        if kind == "wandb" and importlib.util.find_spec("wandb") is None:
+            raise UsageError(f"--log-to {target} needs the wandb package (pip install wandb)")
+
+
+def log_scalars(targets: Sequence[str], scalars: Mapping[str, float], step: int | None) -> None:
+    """Write every scalar at `step` (0 when None) to each target."""
+    check_targets(targets)
+    for target in targets:
+        kind, _, where = target.partition(":")
+        if kind == "tensorboard":
+            _tensorboard(where, scalars, step or 0)
+        else:
+            _wandb(where or None, scalars, step)
+
+
+def _has_tensorboard() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX") is not None
+
+
+def _tensorboard(folder: str, scalars: Mapping[str, float], step: int) -> None:
+    if importlib.util.find_spec("tensorboard") is not None:
+        from torch.utils.tensorboard import SummaryWriter
+    else:
+        from tensorboardX import SummaryWriter  # type: ignore[no-redef]
+    writer = SummaryWriter(log_dir=folder)
+    try:
+        for name, value in scalars.items():
+            writer.add_scalar(name, value, global_step=step)
+    finally:
+        writer.close()
+
+
+def _wandb(project: str | None, scalars: Mapping[str, float], step: int | None) -> None:
+    import wandb
+
+    started = wandb.run is None
+    run = wandb.init(project=project) if started else wandb.run
+    try:
+        run.log(dict(scalars), step=step)
+    finally:
+        if started:
+            run.finish()
