@@ -81,6 +81,7 @@ def evaluate(
     """
     from vlmeval.engine.collective import Ranks
     from vlmeval.engine.evaluate import RunPlan, check_run_name
+    from vlmeval.engine.in_process import evaluate_in_process
     from vlmeval.registry import load_registry
     from vlmeval.task import ScoreContext
 
@@ -106,8 +107,8 @@ def evaluate(
                                output=folder, run_name=run_name or source.run_name, batch_size=batch_size,
                                settings=settings, backend_options=source.options, context=context,
                                show_progress=show_progress and ranks.is_root, shards=1,
-                               tasks_dirs=tuple(tasks_dirs), label=label, restart=restart)
-                reports[task.name] = _run_task(plan, backend, ranks, source, subset)
+                               tasks_dirs=tuple(tasks_dirs), label=label, restart=restart, subset=subset)
+                reports[task.name] = evaluate_in_process(plan, backend, ranks, checkpoint=source.checkpoint)
         folders = {name: folder / (run_name or source.run_name) / name for name in reports} if output else {}
     result = Evaluation(reports=reports, folders=folders)
     if log_to is not None and ranks.is_root:
@@ -115,14 +116,6 @@ def evaluate(
 
         log_scalars([log_to] if isinstance(log_to, str) else list(log_to), result.scalars(), step)
     return result
-
-
-def _run_task(plan: Any, backend: Backend, ranks: Any, source: _ModelSource, subset: str | None) -> RunReport:
-    from vlmeval.engine.in_process import evaluate_in_process
-
-    if subset is not None:
-        plan = replace(plan, subset=subset)
-    return evaluate_in_process(plan, backend, ranks, checkpoint=source.checkpoint)
 
 
 @dataclass

@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
                      "e.g. step-2000; recorded in report.json")
+    run.add_argument("--subset", metavar="NAME", help="a fixed stratified subset of each task, the same "
+                     "questions at every step: quick (about 500 questions; `vlmeval tasks` lists them)")
+    run.add_argument("--log-to", action="append", default=[], metavar="TARGET",
+                     help="also log the metrics as scalars: tensorboard:DIR or wandb[:PROJECT] (repeatable)")
+    run.add_argument("--step", type=int, help="the step --log-to logs at (default: N of a --label step-N, else 0)")
     run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
                      "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -39,6 +39,7 @@ from vlmeval.engine.shards import (
     spawn_workers,
     visible_gpus,
 )
+from vlmeval.engine.subsets import load_selected
 from vlmeval.engine.store import Answer, AnswerStore, warn_torn
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
@@ -125,7 +126,7 @@ def run(plan: RunPlan) -> int:
                          f"answers; delete {plan.run_dir} once before launching instead")
     if placement.launcher != "spawned":
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
-    sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    sample_set = load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher == "single":
@@ -369,6 +370,7 @@ def _run_info(run_dir: Path) -> RunInfo:
         identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),
+        subset=recorded.get("subset"),
     )
 
 
@@ -385,7 +387,8 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
                              f"written by `vlmeval run`")
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
-    sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    sample_set = load_selected(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"),
+                               invocation.get("subset"))
     check_merge(run_dir, recorded, task, sample_set,
                 lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
     state = AnswerStore(run_dir).read()

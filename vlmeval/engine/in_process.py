@@ -27,9 +27,10 @@ from vlmeval.engine.run_folder import (
     update_run_file,
 )
 from vlmeval.engine.runner import generate
-from vlmeval.engine.samples import SampleSet, load_samples
+from vlmeval.engine.samples import SampleSet
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore
+from vlmeval.engine.subsets import load_selected
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.task import Sample
@@ -37,7 +38,7 @@ from vlmeval.task import Sample
 
 def evaluate_in_process(plan: RunPlan, backend: Backend, ranks: Ranks, checkpoint: str | None = None) -> RunReport:
     """Run `plan` with `backend` on every rank of `ranks`; `checkpoint` overrides the weights' identity."""
-    sample_set = ranks.everywhere(lambda: load_samples(plan.task, plan.data, plan.split, plan.limit))
+    sample_set = ranks.everywhere(lambda: load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset))
     answered = ranks.on_root(lambda: _open(plan, sample_set, ranks, checkpoint))
     shard = Shard(ranks.rank, ranks.world)
     pending = [s for s in sample_set.samples if shard.owns(s.id) and s.id not in answered]

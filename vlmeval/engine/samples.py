@@ -21,6 +21,7 @@ class SampleSet:
     source: str
     split: str
     samples: list[Sample]
+    subset: dict[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""

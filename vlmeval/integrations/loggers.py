@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from vlmeval.errors import UsageError
 
@@ -68,3 +69,27 @@ def _wandb(project: str | None, scalars: Mapping[str, float], step: int | None) 
     finally:
         if started:
             run.finish()
+
+
+def log_reports(targets: Sequence[str], run_dirs: Sequence[Path], step: int | None, label: str | None) -> None:
+    """`vlmeval run --log-to`: the metrics of each finished run's report.json, at `step`.
+
+    Without --step, a label `step-N` (or any label ending in a number) gives the step.
+    """
+    from vlmeval.reporting.record import load_report
+
+    scalars: dict[str, float] = {}
+    for folder in run_dirs:
+        if (folder / "report.json").is_file():  # a shard that did not merge has no report yet
+            report = load_report(folder / "report.json")
+            scalars.update({f"vlmeval/{report.task}/{name}": value for name, value in report.metrics.items()})
+    if scalars:
+        log_scalars(targets, scalars, step if step is not None else step_of(label))
+
+
+def step_of(label: str | None) -> int | None:
+    """The training step a label names: the last number in it (`step-2000`, `ckpt_2000` -> 2000)."""
+    import re
+
+    found = re.findall(r"\d+", label or "")
+    return int(found[-1]) if found else None
