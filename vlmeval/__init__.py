@@ -1,12 +1,14 @@
 """vlmeval: evaluate vision-language models with the official scorers' numbers.
 
 `evaluate` runs the engine of `vlmeval run` from Python, also on a model in memory (docs/python.md);
-`load_report` reads a report.json back. The public API for task authors: `task`, `Task`, `DataSpec`, `Sample`, `Scored`, `ScoreContext`,
-`per_sample`, and the metric helpers `Metric`, `mean_metric`, `meta_equals`, `Record`.
+`load_report` reads a report.json back. The public API for task authors: `task`, `Task`, `DataSpec`,
+`Sample`, `Scored`, `ScoreContext`, `per_sample`, `Failure`, and the metric helpers `Metric`,
+`mean_metric`, `meta_equals`, `Record`.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Sample, ScoreContext, Scored, Task, per_sample, task
 
@@ -19,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DataSpec",
     "Evaluation",
+    "Failure",
     "Metric",
     "Record",
     "RunReport",

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 
 from vlmeval.engine.memory import gc_paused
 from vlmeval.engine.store import Answer
+from vlmeval.failure import Failure
 from vlmeval.metrics import Record
 from vlmeval.task import Sample, ScoreContext, Scored, Task
 
@@ -29,9 +30,9 @@ def score_answers(
 def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Answer | None) -> Record:
     failure = verdict.failure
     if answer is None:
-        failure = "missing"
+        failure = Failure.MISSING
     elif not answer.ok:
-        failure = "error"
+        failure = Failure.ERROR
     return Record(
         id=sample.id,
         prompt=sample.text,
