@@ -197,6 +197,19 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
                        help="what names a row: the model (default), the run folder name, or the --label "
                        "given at run time (the run name where none was given)")
 
+    trend = commands.add_parser("trend", help="metrics over training steps (runs labelled step-N): charts "
+                                "with 95%% intervals and the steps that moved significantly")
+    trend.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, report files or folders of runs")
+    trend.add_argument("--format", default="html", choices=["html", "md"],
+                       help="html: a self-contained page (default); md: the table, e.g. for a CI summary")
+    trend.add_argument("-o", "--output", metavar="FILE",
+                       help="where to write (default: trend.html for html, stdout for md)")
+    trend.add_argument("--charts", metavar="DIR", help="also write one PNG per metric into DIR (needs matplotlib)")
+    trend.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    trend.add_argument("--primary-only", action="store_true", help="only each task's primary metric")
+    trend.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    trend.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+
 
 class _LogFormat(logging.Formatter):
     """-v's detail lines read as plain sentences; warnings and errors keep their level and source."""

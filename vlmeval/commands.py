@@ -342,3 +342,30 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from vlmeval.io import atomic_write_text
+    from vlmeval.reporting.trend import build_trend, render_markdown, write_charts
+
+    _positive("--resamples", args.resamples)
+    trend = build_trend([Path(p) for p in args.runs], args.tasks_dir, args.alpha, args.primary_only, args.resamples)
+    if args.format == "md":
+        text = render_markdown(trend)
+        if args.output:
+            atomic_write_text(Path(args.output), text)
+        else:
+            print(text, end="")
+    else:
+        from vlmeval.reporting.trend_page import render_html
+
+        page = Path(args.output or "trend.html")
+        atomic_write_text(page, render_html(trend))
+        print(f"wrote {page}; open it in a browser")
+    if args.charts:
+        from vlmeval.extras import plots_or_note
+
+        if plots_or_note(f"--charts {args.charts}"):
+            for path in write_charts(trend, Path(args.charts)):
+                print(f"wrote {path}")
+    return 0

@@ -77,6 +77,7 @@ def log_reports(targets: Sequence[str], run_dirs: Sequence[Path], step: int | No
     Without --step, a label `step-N` (or any label ending in a number) gives the step.
     """
     from vlmeval.reporting.record import load_report
+    from vlmeval.reporting.trend import step_of
 
     scalars: dict[str, float] = {}
     for folder in run_dirs:
@@ -86,10 +87,3 @@ def log_reports(targets: Sequence[str], run_dirs: Sequence[Path], step: int | No
     if scalars:
         log_scalars(targets, scalars, step if step is not None else step_of(label))
 
-
-def step_of(label: str | None) -> int | None:
-    """The training step a label names: the last number in it (`step-2000`, `ckpt_2000` -> 2000)."""
-    import re
-
-    found = re.findall(r"\d+", label or "")
-    return int(found[-1]) if found else None
