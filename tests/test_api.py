@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import vlmeval
+from tests.tensorboard_events import read_scalars
 from vlmeval.cli import main
 from vlmeval.demo import CHECKPOINT_DIR
 from vlmeval.errors import UsageError
@@ -77,7 +78,9 @@ def test_resume_keeps_answers_and_other_weights_are_refused(tmp_path: Path) -> N
     import torch
 
     model, processor = _load_demo()
-    first = vlmeval.evaluate(model, "sqa", processor=processor, data="demo", limit=8, output=tmp_path, quiet=True)
+    first = vlmeval.evaluate(model, "sqa", processor=processor, data="demo", limit=8, output=tmp_path, quiet=True,
+                             log_to=f"tensorboard:{tmp_path / 'tb'}", step=3)
+    assert read_scalars(tmp_path / "tb")["vlmeval/sqa/accuracy"] == [(3, pytest.approx(first.metrics["sqa"]["accuracy"]))]
     again = vlmeval.evaluate(model, "sqa", processor=processor, data="demo", limit=8, output=tmp_path, quiet=True)
     assert again.metrics == first.metrics
     with torch.no_grad():

@@ -51,7 +51,10 @@ def _tensorboard(folder: str, scalars: Mapping[str, float], step: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
     else:
         from tensorboardX import SummaryWriter  # type: ignore[no-redef]
-    writer = SummaryWriter(log_dir=folder)
+    import uuid
+
+    # A file of its own per call: two calls within one second would otherwise share a name.
+    writer = SummaryWriter(log_dir=folder, filename_suffix=f".vlmeval-{uuid.uuid4().hex[:8]}")
     try:
         for name, value in scalars.items():
             writer.add_scalar(name, value, global_step=step)
