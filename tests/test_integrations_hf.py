@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from tests.tensorboard_events import read_scalars
+from vlmeval.cli import main
 from vlmeval.errors import UsageError
+from vlmeval.reporting.trend import build_trend
 
 pytest.importorskip("transformers")
 
@@ -68,6 +70,11 @@ def test_callback_evaluates_at_two_steps_and_logs_through_the_trainer(
                   ["identity"]["checkpoint"] for s in (2, 4)]
     assert identities[0] != identities[1]
     assert model.training  # the Trainer's model is back in train mode
+    # `vlmeval trend` draws the two runs in step order.
+    assert main(["trend", str(tmp_path / "out" / "vlmeval"), "-o", str(tmp_path / "trend.html")]) == 0
+    trend = build_trend([tmp_path / "out" / "vlmeval"], primary_only=True)
+    assert [p.step for p in trend.metrics[0].points] == [2, 4]
+    assert (tmp_path / "trend.html").read_text().count("<svg") == 9  # one chart per sqa metric
     # report_to=tensorboard received them through Trainer.log at the training step (the Trainer's
     # TensorBoardCallback files logs other than eval_* under train/).
     events = read_scalars(tmp_path / "tb")
