@@ -80,7 +80,7 @@ def evaluate(
     `log_to`: `tensorboard:DIR` or `wandb[:PROJECT]`, the metrics logged as scalars at `step`.
     """
     from vlmeval.engine.collective import Ranks
-    from vlmeval.engine.evaluate import RunPlan, check_run_name
+    from vlmeval.engine.plan import RunPlan, check_run_name
     from vlmeval.engine.in_process import evaluate_in_process
     from vlmeval.registry import load_registry
     from vlmeval.task import ScoreContext
@@ -132,7 +132,7 @@ class _ModelSource:
     @classmethod
     def of(cls, model: Any, processor: Any, options: BackendOptions | None, label: str | None) -> _ModelSource:
         from vlmeval.backends.loaded import is_loaded_model, parameter_fingerprint, unwrap
-        from vlmeval.engine.evaluate import default_run_name
+        from vlmeval.engine.plan import default_run_name
 
         if isinstance(model, str):
             if processor is not None:
@@ -148,7 +148,7 @@ class _ModelSource:
                           dtype=str(inner.dtype).removeprefix("torch."))
         name = f"in-memory:{origin}"
         return cls(inner, processor, options, name, default_run_name(label or Path(origin).name or origin),
-                   parameter_fingerprint(inner))
+                   parameter_fingerprint(inner, processor))
 
     def build(self) -> Backend:
         if isinstance(self.model, str):

@@ -31,8 +31,9 @@ def is_loaded_model(model: object) -> bool:
     return not isinstance(model, str) and hasattr(unwrap(model), "generate") and hasattr(unwrap(model), "config")
 
 
-def parameter_fingerprint(model: Any) -> str:
-    """The model's config and, per parameter, its name, shape, dtype, sum and sum of squares.
+def parameter_fingerprint(model: Any, processor: Any = None) -> str:
+    """The model's config, the processor's chat template and vocabulary size, and, per parameter and
+    buffer, its name, shape, dtype, sum and sum of squares.
 
     One reduction per tensor on its own device and one transfer: a 7B model is fingerprinted in
     about the time of one forward pass, where hashing every byte would copy 14 GB to the CPU.
@@ -41,6 +42,9 @@ def parameter_fingerprint(model: Any) -> str:
     import torch
 
     digest = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
+    if processor is not None:  # the prompt the model sees is the template's and the tokenizer's too
+        tokenizer = getattr(processor, "tokenizer", processor)
+        digest.update(f"{getattr(processor, 'chat_template', None)}\0{len(tokenizer)}\0".encode())
     sums = []
     with torch.no_grad():
         for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):

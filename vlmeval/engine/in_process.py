@@ -16,7 +16,8 @@ from pathlib import Path
 
 from vlmeval.backends.base import Backend
 from vlmeval.engine.collective import Ranks
-from vlmeval.engine.evaluate import RunPlan, finish_run
+from vlmeval.engine.evaluate import _local_data, finish_run  # the same data path `run` gives scorers
+from vlmeval.engine.plan import RunPlan
 from vlmeval.engine.run_folder import (
     answering_shard,
     fingerprint_of_first,
@@ -28,7 +29,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate
 from vlmeval.engine.samples import SampleSet
-from vlmeval.engine.shards import WHOLE_RUN, Shard
+from vlmeval.engine.shards import WHOLE_RUN, Launcher, Shard
 from vlmeval.engine.store import Answer, AnswerStore
 from vlmeval.engine.subsets import load_selected
 from vlmeval.io import ensure_writable
@@ -52,6 +53,9 @@ def evaluate_in_process(plan: RunPlan, backend: Backend, ranks: Ranks, checkpoin
 
 def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | None) -> frozenset[str]:
     """Create or check the run folder (rank 0) and say which samples already have an answer."""
+    if plan.task.preflight is not None:  # what writing the outputs needs, before any answer (as `run`)
+        plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
+                                                        output_dir=plan.run_dir))
     ensure_writable(plan.run_dir)
     if plan.restart:
         restart(plan.run_dir)
@@ -61,8 +65,9 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
     open_run(plan.run_dir, identity, run_record(plan, sample_set), lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         update_run_file(plan.run_dir, {"label": plan.label})
-    launcher = "single" if ranks.world == 1 else "torch.distributed"
-    update_run_file(plan.run_dir, {"sharding": {"shards": ranks.world, "launcher": launcher, "gpus_per_shard": 1}})
+    launcher = Launcher.SINGLE if ranks.world == 1 else Launcher.DISTRIBUTED
+    update_run_file(plan.run_dir, {"sharding": {"shards": ranks.world, "launcher": launcher.value,
+                                                "gpus_per_shard": 1}})
     return frozenset(i for i, answer in AnswerStore(plan.run_dir).read().answers.items() if answer.ok)
 
 

@@ -202,6 +202,8 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
         f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
     )
+    if dataset.get("note"):
+        lines += ["", f"Note: {md(str(dataset['note']))}."]
     lines.append("")
     if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
@@ -268,5 +270,7 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
+    if report.dataset.get("note"):
+        print(f"note: {report.dataset['note']}")
     for artifact in report.artifacts or []:
         print(f"Submission file written: {artifact}")
