@@ -37,15 +37,14 @@ def _train_rows(processor: Any, n: int) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_callback_evaluates_at_two_steps_and_logs_through_the_trainer(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_llava: Path) -> None:
     import transformers
 
-    from vlmeval.demo import build_tiny_llava
     from vlmeval.integrations.hf import EvalCallback
     from vlmeval.reporting.record import load_report
 
     monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
-    checkpoint = build_tiny_llava(tmp_path / "tiny", seed=0)
+    checkpoint = tiny_llava  # random weights (conftest): training moves them at once
     model = transformers.AutoModelForImageTextToText.from_pretrained(str(checkpoint))
     processor = transformers.AutoProcessor.from_pretrained(str(checkpoint))
     callback = EvalCallback(tasks=["sqa"], every=2, data="demo", limit=8, max_new_tokens=2, quiet=True)
