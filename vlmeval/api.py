@@ -19,6 +19,7 @@ from vlmeval.backends.base import Backend, BackendOptions, GenerationSettings
 from vlmeval.errors import UsageError
 
 if TYPE_CHECKING:
+    from vlmeval.engine.collective import Ranks
     from vlmeval.judge import Judge
     from vlmeval.reporting.record import RunReport
     from vlmeval.task import Task
@@ -82,20 +83,31 @@ def evaluate(
     from vlmeval.engine.collective import Ranks
     from vlmeval.engine.plan import RunPlan, check_run_name
     from vlmeval.engine.in_process import evaluate_in_process
+    from vlmeval.engine.subsets import subset_size
+    from vlmeval.integrations.loggers import check_targets
     from vlmeval.registry import load_registry
     from vlmeval.task import ScoreContext
 
-    for name, value in (("batch_size", batch_size), ("limit", limit), ("max_new_tokens", max_new_tokens)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1 (got {value})")
-    check_run_name(run_name)
-    registry = load_registry(list(tasks_dirs))
-    selected = [registry.get(name) for name in ([tasks] if isinstance(tasks, str) else list(tasks))]
-    if not selected:
-        raise UsageError("evaluate: tasks names no task")
-    paths = _task_data(selected, data)
     ranks = Ranks.current()
-    source = _ModelSource.of(model, processor, backend_options, label)
+    targets = [log_to] if isinstance(log_to, str) else list(log_to or [])
+
+    def prepare() -> tuple[list[Task], dict[str, str | None], _ModelSource]:
+        """Every check before any work, on every rank: a bad argument stops all ranks alike."""
+        for name, value in (("batch_size", batch_size), ("limit", limit), ("max_new_tokens", max_new_tokens)):
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be at least 1 (got {value})")
+        check_run_name(run_name)
+        if subset is not None:
+            subset_size(subset, 0)
+        if targets:
+            check_targets(targets)
+        registry = load_registry(list(tasks_dirs))
+        chosen = [registry.get(name) for name in ([tasks] if isinstance(tasks, str) else list(tasks))]
+        if not chosen:
+            raise UsageError("evaluate: tasks names no task")
+        return chosen, _task_data(chosen, data), _ModelSource.of(model, processor, backend_options, label, ranks)
+
+    selected, paths, source = ranks.everywhere(prepare)
     context = ScoreContext(judge=judge)
     reports: dict[str, RunReport] = {}
     with _output_folder(output) as folder, _quiet(quiet):
@@ -111,10 +123,10 @@ def evaluate(
                 reports[task.name] = evaluate_in_process(plan, backend, ranks, checkpoint=source.checkpoint)
         folders = {name: folder / (run_name or source.run_name) / name for name in reports} if output else {}
     result = Evaluation(reports=reports, folders=folders)
-    if log_to is not None and ranks.is_root:
+    if targets and ranks.is_root:
         from vlmeval.integrations.loggers import log_scalars
 
-        log_scalars([log_to] if isinstance(log_to, str) else list(log_to), result.scalars(), step)
+        log_scalars(targets, result.scalars(), step)
     return result
 
 
@@ -130,14 +142,18 @@ class _ModelSource:
     checkpoint: str | None = None  # None: as `vlmeval run` identifies the model string
 
     @classmethod
-    def of(cls, model: Any, processor: Any, options: BackendOptions | None, label: str | None) -> _ModelSource:
+    def of(cls, model: Any, processor: Any, options: BackendOptions | None, label: str | None,
+           ranks: Ranks) -> _ModelSource:
         from vlmeval.backends.loaded import is_loaded_model, parameter_fingerprint, unwrap
         from vlmeval.engine.plan import default_run_name
 
         if isinstance(model, str):
             if processor is not None:
                 raise UsageError("processor= goes with a model object; a model named by a string loads its own")
-            return cls(model, None, options or BackendOptions(), model, default_run_name(model))
+            options = options or BackendOptions()
+            if ranks.world > 1 and options.device == "auto":  # each rank loads its copy on its own GPU
+                options = replace(options, device=_local_device())
+            return cls(model, None, options, model, default_run_name(model))
         if not is_loaded_model(model):
             raise UsageError(f"model must be a checkpoint/hub id string or a transformers model, "
                              f"not {type(model).__name__}")
@@ -168,6 +184,15 @@ class _ModelSource:
                 yield
         else:
             yield
+
+
+def _local_device() -> str:
+    """`cuda:LOCAL_RANK` where CUDA is available (torchrun, accelerate and DeepSpeed set LOCAL_RANK), else cpu."""
+    import os
+
+    import torch
+
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
 
 
 def _task_data(tasks: Sequence[Task], data: str | Mapping[str, str] | None) -> dict[str, str | None]:
