@@ -89,3 +89,36 @@ def test_callback_refuses_what_it_sets_itself() -> None:
         EvalCallback(tasks="sqa", run_name="x")
     with pytest.raises(UsageError, match="every must be at least 1"):
         EvalCallback(tasks="sqa", every=0)
+
+
+def test_without_every_it_evaluates_at_the_chosen_event_once_per_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    import vlmeval.api
+    from vlmeval.api import Evaluation
+    from vlmeval.integrations.hf import EvalCallback
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_evaluate(model: Any, tasks: Any, **options: Any) -> Evaluation:
+        calls.append({"model": model, "tasks": tasks, **options})
+        return Evaluation(reports={})
+
+    monkeypatch.setattr(vlmeval.api, "evaluate", fake_evaluate)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    control = transformers.TrainerControl()
+    on_save = EvalCallback(tasks="sqa", at="save", limit=4)
+    state = transformers.TrainerState(global_step=10)
+    on_save.on_evaluate(args, state, control, model="m", processing_class="p")
+    assert calls == []
+    on_save.on_save(args, state, control, model="m", processing_class="p")
+    on_save.on_save(args, state, control, model="m", processing_class="p")  # the same step again
+    assert len(calls) == 1 and on_save.evaluated_steps == [10]
+    call = calls[0]
+    assert call["output"] == tmp_path / "vlmeval" and call["run_name"] == call["label"] == "step-10"
+    assert call["processor"] == "p" and call["tasks"] == ["sqa"] and call["limit"] == 4
+    # No Trainer on the call stack: the (here empty) scalars still reach the log history at the step.
+    assert state.log_history == [{"step": 10}]
+    with pytest.raises(UsageError, match="pass processor="):
+        EvalCallback(tasks="sqa").on_evaluate(args, transformers.TrainerState(global_step=3), control, model="m")
