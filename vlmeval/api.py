@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vlmeval.backends.base import Backend, BackendOptions, GenerationSettings
 from vlmeval.errors import UsageError
@@ -54,7 +54,7 @@ def evaluate(
     split: str | None = None,
     limit: int | None = None,
     subset: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | Literal["auto"] = DEFAULT_BATCH_SIZE,
     output: str | Path | None = None,
     run_name: str | None = None,
     label: str | None = None,
@@ -82,6 +82,7 @@ def evaluate(
     """
     from vlmeval.engine.collective import Ranks
     from vlmeval.engine.plan import RunPlan, check_run_name
+    from vlmeval.engine.runner import AUTO_BATCH_START
     from vlmeval.engine.in_process import evaluate_in_process
     from vlmeval.engine.subsets import subset_size
     from vlmeval.integrations.loggers import check_targets
@@ -93,7 +94,9 @@ def evaluate(
 
     def prepare() -> tuple[list[Task], dict[str, str | None], _ModelSource]:
         """Every check before any work, on every rank: a bad argument stops all ranks alike."""
-        for name, value in (("batch_size", batch_size), ("limit", limit), ("max_new_tokens", max_new_tokens)):
+        sizes = (("batch_size", None if batch_size == "auto" else batch_size), ("limit", limit),
+                 ("max_new_tokens", max_new_tokens))
+        for name, value in sizes:
             if value is not None and value < 1:
                 raise UsageError(f"{name} must be at least 1 (got {value})")
         check_run_name(run_name)
@@ -116,7 +119,9 @@ def evaluate(
             for task in selected:
                 settings = generation or GenerationSettings(max_new_tokens=max_new_tokens or task.max_new_tokens)
                 plan = RunPlan(task=task, model=source.name, data=paths[task.name], split=split, limit=limit,
-                               output=folder, run_name=run_name or source.run_name, batch_size=batch_size,
+                               output=folder, run_name=run_name or source.run_name,
+                               batch_size=AUTO_BATCH_START if batch_size == "auto" else batch_size,
+                               auto_batch=batch_size == "auto",
                                settings=settings, backend_options=source.options, context=context,
                                show_progress=show_progress and ranks.is_root, shards=1,
                                tasks_dirs=tuple(tasks_dirs), label=label, restart=restart, subset=subset)

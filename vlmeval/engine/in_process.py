@@ -75,14 +75,15 @@ def _answer_into_run(plan: RunPlan, pending: Sequence[Sample], backend: Backend)
     store = AnswerStore(plan.run_dir)
     with answering_shard(plan.run_dir, store, WHOLE_RUN):
         generate(pending, lambda: _described(plan, backend), plan.settings, store, plan.batch_size,
-                 WHOLE_RUN, plan.show_progress)
+                 WHOLE_RUN, plan.show_progress, plan.auto_batch)
 
 
 def _answer_privately(plan: RunPlan, pending: Sequence[Sample], backend: Backend) -> list[Answer]:
     """This rank's answers, kept in a folder of its own until rank 0 gathers them."""
     with tempfile.TemporaryDirectory(prefix="vlmeval-rank-") as folder:
         store = AnswerStore(Path(folder))
-        generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN, plan.show_progress)
+        generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN, plan.show_progress,
+                 plan.auto_batch)
         return list(store.read().answers.values())
 
 
