@@ -80,7 +80,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]
             raise UsageError("EvalCallback: pass processor=..., or give the Trainer processing_class=processor")
         name = f"step-{step}"
         result = evaluate(event["model"], self.tasks, processor=processor, subset=self.subset,
-                          output=Path(args.output_dir) / "vlmeval", run_name=name, label=name, step=step,
+                          output=Path(args.output_dir or "trainer_output") / "vlmeval", run_name=name, label=name, step=step,
                           **self.options)
         self.evaluated_steps.append(step)
         scalars = result.scalars(self.prefix)

@@ -66,7 +66,7 @@ def _wandb(project: str | None, scalars: Mapping[str, float], step: int | None) 
     import wandb
 
     started = wandb.run is None
-    run = wandb.init(project=project) if started else wandb.run
+    run = wandb.init(project=project) if wandb.run is None else wandb.run
     try:
         run.log(dict(scalars), step=step)
     finally:

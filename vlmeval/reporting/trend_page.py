@@ -55,12 +55,13 @@ def _css(point: Point) -> str:
 def svg_chart(metric: MetricTrend) -> str:
     """The metric over steps: a line through the values, a vertical bar for each interval."""
     points = [p for p in metric.points if p.value is not None]
+    values = [float(p.value) for p in metric.points if p.value is not None]
     title = html.escape(f"{metric.metric}" + ("" if metric.scale == "percent" else f" ({metric.scale})"))
     if not points:
         return f"<svg width='{WIDTH}' height='40'><text x='8' y='24'>{title}: no values</text></svg>"
-    lows = [p.interval[0] if p.interval else p.value for p in points]
-    highs = [p.interval[1] if p.interval else p.value for p in points]
-    y_min, y_max = min(lows), max(highs)  # type: ignore[type-var]
+    lows = [p.interval[0] if p.interval else v for p, v in zip(points, values)]
+    highs = [p.interval[1] if p.interval else v for p, v in zip(points, values)]
+    y_min, y_max = min(lows), max(highs)
     if y_max == y_min:
         y_min, y_max = y_min - 1, y_max + 1
     x_min, x_max = points[0].step, points[-1].step
@@ -88,14 +89,14 @@ def svg_chart(metric: MetricTrend) -> str:
         out.append(f"<text x='{x(point.step):.1f}' y='{HEIGHT - PAD_BOTTOM + 16}' font-size='11' "
                    f"text-anchor='middle'>{point.step}</text>")
     out.append(f"<text x='{(WIDTH + PAD_LEFT) / 2}' y='{HEIGHT - 4}' font-size='11' text-anchor='middle'>step</text>")
-    path = " ".join(f"{x(p.step):.1f},{y(p.value):.1f}" for p in points)  # type: ignore[arg-type]
+    path = " ".join(f"{x(p.step):.1f},{y(v):.1f}" for p, v in zip(points, values))
     out.append(f"<polyline points='{path}' fill='none' stroke='#2e86c1' stroke-width='1.5'/>")
-    for point, low, high in zip(points, lows, highs):
+    for point, value, low, high in zip(points, values, lows, highs):
         colour = {"down": "#c0392b", "up": "#27ae60"}.get(_css(point), "#2e86c1")
         label = html.escape(f"step {point.step}: {cell(point)}")
         out.append(f"<line x1='{x(point.step):.1f}' y1='{y(low):.1f}' x2='{x(point.step):.1f}' y2='{y(high):.1f}' "
                    f"stroke='{colour}' stroke-width='1.5'/>"
-                   f"<circle cx='{x(point.step):.1f}' cy='{y(point.value):.1f}' r='4' fill='{colour}'>"  # type: ignore[arg-type]
+                   f"<circle cx='{x(point.step):.1f}' cy='{y(value):.1f}' r='4' fill='{colour}'>"
                    f"<title>{label}</title></circle>")
     out.append("</svg>")
     return "".join(out)
