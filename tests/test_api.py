@@ -95,3 +95,19 @@ def test_checkpoint_name_without_output_leaves_no_folder(tmp_path: Path, monkeyp
     result = vlmeval.evaluate("demo", ["sqa"], data="demo", limit=6, quiet=True)
     assert result.folders == {} and list(tmp_path.iterdir()) == []
     assert result.reports["sqa"].n_samples == 6 and result.reports["sqa"].model == "demo"
+
+
+def test_a_replay_model_string_gives_what_the_cli_gives(tmp_path: Path) -> None:
+    from tests.helpers import sqa_row, write_jsonl, write_parquet
+
+    rows = [sqa_row(answer=i % 4, question=f"Which color? ({i})") for i in range(10)]
+    data = write_parquet(tmp_path / "sqa" / "test-00000-of-00001.parquet", rows)
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": str(i), "prediction": "AB"[i % 2]} for i in range(10)])
+    result = vlmeval.evaluate(f"replay:{predictions}", "sqa", data=str(data), output=tmp_path / "api",
+                              run_name="r", quiet=True)
+    assert main(["run", "--task", "sqa", "--data", str(data), "--model", f"replay:{predictions}",
+                 "--output", str(tmp_path / "cli"), "--run-name", "r", "--no-progress"]) == 0
+    api, cli = tmp_path / "api" / "r" / "sqa", tmp_path / "cli" / "r" / "sqa"
+    assert (api / "predictions.jsonl").read_bytes() == (cli / "predictions.jsonl").read_bytes()
+    assert result.metrics["sqa"] == vlmeval.load_report(cli / "report.json").metrics
+    assert result.reports["sqa"].identity == vlmeval.load_report(cli / "report.json").identity
