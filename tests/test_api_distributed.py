@@ -41,3 +41,10 @@ def test_an_error_on_one_rank_reaches_every_rank(tmp_path: Path) -> None:
     assert "no-such-data.parquet" in ranks[1]["error"]
     assert ranks[0]["error"].startswith("RankFailed: rank 1 of 2 failed:")
     assert "no-such-data.parquet" in ranks[0]["error"]
+
+
+@pytest.mark.slow
+def test_an_error_of_rank_0_alone_reaches_the_other_rank(tmp_path: Path) -> None:
+    ranks = _torchrun(tmp_path, "fail-rank-0")
+    assert "runs" in ranks[0]["error"] and not ranks[0]["error"].startswith("RankFailed")
+    assert ranks[1]["error"].startswith("RankFailed: rank 0 of 2 failed:")
