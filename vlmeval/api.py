@@ -81,9 +81,9 @@ def evaluate(
     `log_to`: `tensorboard:DIR` or `wandb[:PROJECT]`, the metrics logged as scalars at `step`.
     """
     from vlmeval.engine.collective import Ranks
+    from vlmeval.engine.in_process import evaluate_in_process
     from vlmeval.engine.plan import RunPlan, check_run_name
     from vlmeval.engine.runner import AUTO_BATCH_START
-    from vlmeval.engine.in_process import evaluate_in_process
     from vlmeval.engine.subsets import subset_size
     from vlmeval.integrations.loggers import check_targets
     from vlmeval.registry import load_registry
@@ -108,7 +108,8 @@ def evaluate(
         chosen = [registry.get(name) for name in ([tasks] if isinstance(tasks, str) else list(tasks))]
         if not chosen:
             raise UsageError("evaluate: tasks names no task")
-        return chosen, _task_data(chosen, data), _ModelSource.of(model, processor, backend_options, label, ranks)
+        source = _ModelSource.of(model, processor, backend_options, label, ranks)
+        return chosen, _task_data(chosen, data), source
 
     selected, paths, source = ranks.everywhere(prepare)
     context = ScoreContext(judge=judge)
@@ -117,7 +118,8 @@ def evaluate(
         backend = ranks.everywhere(source.build)
         with source.borrowed(backend):
             for task in selected:
-                settings = generation or GenerationSettings(max_new_tokens=max_new_tokens or task.max_new_tokens)
+                limit_tokens = max_new_tokens or task.max_new_tokens
+                settings = generation or GenerationSettings(max_new_tokens=limit_tokens)
                 plan = RunPlan(task=task, model=source.name, data=paths[task.name], split=split, limit=limit,
                                output=folder, run_name=run_name or source.run_name,
                                batch_size=AUTO_BATCH_START if batch_size == "auto" else batch_size,
@@ -154,7 +156,8 @@ class _ModelSource:
 
         if isinstance(model, str):
             if processor is not None:
-                raise UsageError("processor= goes with a model object; a model named by a string loads its own")
+                raise UsageError("processor= goes with a model object; "
+                                 "a model named by a string loads its own")
             options = options or BackendOptions()
             if ranks.world > 1 and options.device == "auto":  # each rank loads its copy on its own GPU
                 options = replace(options, device=_local_device())
@@ -192,7 +195,7 @@ class _ModelSource:
 
 
 def _local_device() -> str:
-    """`cuda:LOCAL_RANK` where CUDA is available (torchrun, accelerate and DeepSpeed set LOCAL_RANK), else cpu."""
+    """`cuda:LOCAL_RANK` with CUDA (torchrun, accelerate and DeepSpeed set LOCAL_RANK), else cpu."""
     import os
 
     import torch

@@ -28,7 +28,8 @@ def unwrap(model: Any) -> Any:
 
 def is_loaded_model(model: object) -> bool:
     """A torch module with `generate` (a transformers model), as opposed to a model name."""
-    return not isinstance(model, str) and hasattr(unwrap(model), "generate") and hasattr(unwrap(model), "config")
+    inner = unwrap(model)
+    return not isinstance(model, str) and hasattr(inner, "generate") and hasattr(inner, "config")
 
 
 def parameter_fingerprint(model: Any, processor: Any = None) -> str:

@@ -37,9 +37,11 @@ from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.task import Sample
 
 
-def evaluate_in_process(plan: RunPlan, backend: Backend, ranks: Ranks, checkpoint: str | None = None) -> RunReport:
+def evaluate_in_process(plan: RunPlan, backend: Backend, ranks: Ranks,
+                        checkpoint: str | None = None) -> RunReport:
     """Run `plan` with `backend` on every rank of `ranks`; `checkpoint` overrides the weights' identity."""
-    sample_set = ranks.everywhere(lambda: load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset))
+    sample_set = ranks.everywhere(
+        lambda: load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset))
     answered = ranks.on_root(lambda: _open(plan, sample_set, ranks, checkpoint))
     shard = Shard(ranks.rank, ranks.world)
     pending = [s for s in sample_set.samples if shard.owns(s.id) and s.id not in answered]
@@ -62,7 +64,8 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
     identity = run_identity(plan, sample_set)
     if checkpoint is not None:
         identity = replace(identity, checkpoint=checkpoint)
-    open_run(plan.run_dir, identity, run_record(plan, sample_set), lambda n: fingerprint_of_first(plan, sample_set, n))
+    open_run(plan.run_dir, identity, run_record(plan, sample_set),
+             lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         update_run_file(plan.run_dir, {"label": plan.label})
     launcher = Launcher.SINGLE if ranks.world == 1 else Launcher.DISTRIBUTED
@@ -82,12 +85,13 @@ def _answer_privately(plan: RunPlan, pending: Sequence[Sample], backend: Backend
     """This rank's answers, kept in a folder of its own until rank 0 gathers them."""
     with tempfile.TemporaryDirectory(prefix="vlmeval-rank-") as folder:
         store = AnswerStore(Path(folder))
-        generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN, plan.show_progress,
-                 plan.auto_batch)
+        generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN,
+                 plan.show_progress, plan.auto_batch)
         return list(store.read().answers.values())
 
 
-def _finish(plan: RunPlan, sample_set: SampleSet, collected: list[list[Answer]], backend: Backend) -> RunReport:
+def _finish(plan: RunPlan, sample_set: SampleSet, collected: list[list[Answer]],
+            backend: Backend) -> RunReport:
     store = AnswerStore(plan.run_dir)
     if collected:
         with answering_shard(plan.run_dir, store, WHOLE_RUN), store.writer(0, 1) as writer:

@@ -64,7 +64,8 @@ def select(task: Task, sample_set: SampleSet, name: str) -> SampleSet:
             taken += len(units[unit])
     ids = {s.id for unit in chosen for s in units[unit]}
     selected = [s for s in samples if s.id in ids]
-    described = {"name": name, "n": len(selected), "of": len(samples), "ids_hash": ids_hash(s.id for s in selected)}
+    described = {"name": name, "n": len(selected), "of": len(samples),
+                 "ids_hash": ids_hash(s.id for s in selected)}
     return replace(sample_set, samples=selected, subset=described)
 
 
@@ -84,7 +85,8 @@ def _units(task: Task, samples: list[Sample]) -> dict[str, list[Sample]]:
         if key is None:
             units[sample.id].append(sample)
             continue
-        record = Record(id=sample.id, prompt=sample.text, prediction=None, target=sample.target, meta=sample.meta)
+        record = Record(id=sample.id, prompt=sample.text, prediction=None, target=sample.target,
+                        meta=sample.meta)
         try:
             units[str(key(record))].append(sample)
         except (KeyError, TypeError, ValueError) as exc:

@@ -43,7 +43,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]
             raise UsageError(f"EvalCallback: at must be 'evaluate' or 'save' (got {at!r})")
         for taken in ("output", "run_name", "label", "step", "processor"):
             if taken in evaluate_options:
-                raise UsageError(f"EvalCallback sets {taken}= itself (from the Trainer's output_dir and step)")
+                raise UsageError(f"EvalCallback sets {taken}= itself "
+                                 "(from the Trainer's output_dir and step)")
         self.tasks = [tasks] if isinstance(tasks, str) else list(tasks)
         self.subset = subset
         self.every = every
@@ -77,11 +78,12 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]
             return
         processor = self.processor or event.get("processing_class")
         if processor is None:
-            raise UsageError("EvalCallback: pass processor=..., or give the Trainer processing_class=processor")
+            raise UsageError("EvalCallback: pass processor=..., "
+                             "or give the Trainer processing_class=processor")
         name = f"step-{step}"
-        result = evaluate(event["model"], self.tasks, processor=processor, subset=self.subset,
-                          output=Path(args.output_dir or "trainer_output") / "vlmeval", run_name=name, label=name, step=step,
-                          **self.options)
+        output = Path(args.output_dir or "trainer_output") / "vlmeval"
+        result = evaluate(event["model"], self.tasks, processor=processor, subset=self.subset, output=output,
+                          run_name=name, label=name, step=step, **self.options)
         self.evaluated_steps.append(step)
         scalars = result.scalars(self.prefix)
         trainer = self.trainer or _calling_trainer()

@@ -26,7 +26,8 @@ def check_targets(targets: Sequence[str]) -> None:
         if kind == "tensorboard" and not where:
             raise UsageError(f"--log-to {target}: name the folder, e.g. tensorboard:runs/eval")
         if kind == "tensorboard" and not _has_tensorboard():
-            raise UsageError(f"--log-to {target} needs tensorboard or tensorboardX (pip install 'vlmeval[log]')")
+            raise UsageError(f"--log-to {target} needs tensorboard or tensorboardX "
+                             "(pip install 'vlmeval[log]')")
         if kind == "wandb" and importlib.util.find_spec("wandb") is None:
             raise UsageError(f"--log-to {target} needs the wandb package (pip install wandb)")
 
@@ -43,7 +44,7 @@ def log_scalars(targets: Sequence[str], scalars: Mapping[str, float], step: int 
 
 
 def _has_tensorboard() -> bool:
-    return importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX") is not None
+    return any(importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX"))
 
 
 def _tensorboard(folder: str, scalars: Mapping[str, float], step: int) -> None:
@@ -74,7 +75,8 @@ def _wandb(project: str | None, scalars: Mapping[str, float], step: int | None) 
             run.finish()
 
 
-def log_reports(targets: Sequence[str], run_dirs: Sequence[Path], step: int | None, label: str | None) -> None:
+def log_reports(targets: Sequence[str], run_dirs: Sequence[Path], step: int | None,
+                label: str | None) -> None:
     """`vlmeval run --log-to`: the metrics of each finished run's report.json, at `step`.
 
     Without --step, a label `step-N` (or any label ending in a number) gives the step.

@@ -148,9 +148,9 @@ def cell(point: Point) -> str:
 def render_markdown(trend: Trend) -> str:
     """One table per task: steps down, metrics across, each value with its 95% half-width and marks."""
     lines = ["## vlmeval trend", "",
-             f"Values with the half-width of their 95% interval. ▲/▼: a significant move from the previous "
-             f"step; *below best (step N)*: significantly below the best step so far (paired test, "
-             f"p < {trend.alpha:g})."]
+             (f"Values with the half-width of their 95% interval. ▲/▼: a significant move from the "
+              f"previous step; *below best (step N)*: significantly below the best step so far (paired test, "
+              f"p < {trend.alpha:g}).")]
     for task in trend.tasks:
         series = [m for m in trend.metrics if m.task == task]
         steps = [p.step for p in series[0].points]

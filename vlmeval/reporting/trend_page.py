@@ -25,9 +25,9 @@ table{border-collapse:collapse;margin-top:12px}td,th{border:1px solid #ddd;paddi
 def render_html(trend: Trend) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>vlmeval trend</title>",
              f"<style>{_STYLE}</style></head><body><h1>vlmeval trend</h1>",
-             f"<p class='note'>Each point is a step's value with its 95% interval. Green ▲ / red ▼: a "
-             f"significant move from the previous step; red with <i>below best</i>: significantly below "
-             f"the best step so far (paired test on the shared samples, p &lt; {trend.alpha:g}).</p>"]
+             (f"<p class='note'>Each point is a step's value with its 95% interval. Green ▲ / red ▼: a "
+              f"significant move from the previous step; red with <i>below best</i>: significantly below "
+              f"the best step so far (paired test on the shared samples, p &lt; {trend.alpha:g}).</p>")]
     for task in trend.tasks:
         series = [m for m in trend.metrics if m.task == task]
         parts.append(f"<h2>{html.escape(task)}</h2><div class='charts'>")
@@ -42,7 +42,8 @@ def _table(series: Sequence[MetricTrend]) -> str:
     head = "".join(f"<th>{html.escape(m.metric)}</th>" for m in series)
     rows = []
     for row, point in enumerate(series[0].points):
-        cells = "".join(f"<td class='{_css(m.points[row])}'>{html.escape(cell(m.points[row]))}</td>" for m in series)
+        cells = "".join(f"<td class='{_css(m.points[row])}'>{html.escape(cell(m.points[row]))}</td>"
+                        for m in series)
         rows.append(f"<tr><th>{point.step}</th>{cells}</tr>")
     return f"<table><tr><th>step</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -73,13 +74,14 @@ def svg_chart(metric: MetricTrend) -> str:
     def y(value: float) -> float:
         return HEIGHT - PAD_BOTTOM - (HEIGHT - PAD_TOP - PAD_BOTTOM) * (value - y_min) / (y_max - y_min)
 
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' role='img' "
-           f"aria-label='{title}'><text x='{PAD_LEFT}' y='18' font-weight='600'>{title}</text>",
-           f"<line x1='{PAD_LEFT}' y1='{HEIGHT - PAD_BOTTOM}' x2='{WIDTH - PAD_RIGHT}' y2='{HEIGHT - PAD_BOTTOM}' "
-           f"stroke='#999'/>"]
+    out = [(f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' role='img' "
+            f"aria-label='{title}'><text x='{PAD_LEFT}' y='18' font-weight='600'>{title}</text>"),
+           (f"<line x1='{PAD_LEFT}' y1='{HEIGHT - PAD_BOTTOM}' x2='{WIDTH - PAD_RIGHT}' "
+            f"y2='{HEIGHT - PAD_BOTTOM}' stroke='#999'/>")]
     for tick in (y_min, (y_min + y_max) / 2, y_max):
-        out.append(f"<text x='{PAD_LEFT - 6}' y='{y(tick) + 4:.1f}' font-size='11' text-anchor='end'>{tick:.1f}</text>"
-                   f"<line x1='{PAD_LEFT}' y1='{y(tick):.1f}' x2='{WIDTH - PAD_RIGHT}' y2='{y(tick):.1f}' "
+        out.append(f"<text x='{PAD_LEFT - 6}' y='{y(tick) + 4:.1f}' font-size='11' "
+                   f"text-anchor='end'>{tick:.1f}</text><line x1='{PAD_LEFT}' y1='{y(tick):.1f}' "
+                   f"x2='{WIDTH - PAD_RIGHT}' y2='{y(tick):.1f}' "
                    f"stroke='#eee'/>")
     last_label = float("-inf")
     for point in _tick_points(points):
@@ -88,13 +90,15 @@ def svg_chart(metric: MetricTrend) -> str:
         last_label = x(point.step)
         out.append(f"<text x='{x(point.step):.1f}' y='{HEIGHT - PAD_BOTTOM + 16}' font-size='11' "
                    f"text-anchor='middle'>{point.step}</text>")
-    out.append(f"<text x='{(WIDTH + PAD_LEFT) / 2}' y='{HEIGHT - 4}' font-size='11' text-anchor='middle'>step</text>")
+    out.append(f"<text x='{(WIDTH + PAD_LEFT) / 2}' y='{HEIGHT - 4}' font-size='11' "
+               f"text-anchor='middle'>step</text>")
     path = " ".join(f"{x(p.step):.1f},{y(v):.1f}" for p, v in zip(points, values))
     out.append(f"<polyline points='{path}' fill='none' stroke='#2e86c1' stroke-width='1.5'/>")
     for point, value, low, high in zip(points, values, lows, highs):
         colour = {"down": "#c0392b", "up": "#27ae60"}.get(_css(point), "#2e86c1")
         label = html.escape(f"step {point.step}: {cell(point)}")
-        out.append(f"<line x1='{x(point.step):.1f}' y1='{y(low):.1f}' x2='{x(point.step):.1f}' y2='{y(high):.1f}' "
+        out.append(f"<line x1='{x(point.step):.1f}' y1='{y(low):.1f}' x2='{x(point.step):.1f}' "
+                   f"y2='{y(high):.1f}' "
                    f"stroke='{colour}' stroke-width='1.5'/>"
                    f"<circle cx='{x(point.step):.1f}' cy='{y(value):.1f}' r='4' fill='{colour}'>"
                    f"<title>{label}</title></circle>")
