@@ -25,6 +25,7 @@ class SampleSet:
     samples: list[Sample]
     files: tuple[Path, ...] = ()  # the local data files the samples were read from
     note: str | None = None  # what a reader of the report should know about the data (size changed)
+    subset: dict[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""

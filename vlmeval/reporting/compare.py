@@ -20,6 +20,7 @@ from vlmeval.reporting.leaderboard import report_files_under
 from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.stats.inference import RESAMPLES, SEED
 from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.power import minimal_detectable_difference
 from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
@@ -270,6 +271,8 @@ def render_markdown(comparison: Comparison) -> str:
          f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
          f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
          f"reductions; significant at p < {c.alpha:g}."),
+        (f"- MDD: the smallest difference this test detects with 80% power at p < {c.alpha:g} over these "
+         f"samples (2.80 standard errors of B − A at alpha 0.05); a smaller true change can go unseen."),
     ]
     if c.threshold is not None:
         lines.append(f"- Gate: fail when a metric drops by more than {plural(c.threshold, 'point')} "
@@ -280,16 +283,17 @@ def render_markdown(comparison: Comparison) -> str:
         lines += [f"> ⚠️ {_cell(note)}" for note in task.notes]
         if task.notes:
             lines.append("")
-        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | |",
-                  "|---|---:|---:|---:|---|---|---:|---:|---|"]
+        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | MDD | |",
+                  "|---|---:|---:|---:|---|---|---:|---:|---:|---|"]
         for r in task.results:
             interval = f"[{r.interval[0]:+.2f}, {r.interval[1]:+.2f}]" if r.interval else "—"
             test = f"{r.test.name} ({r.test.detail})" if r.test and r.test.detail else (r.test.name if r.test else "—")
             p = _p(r.test.p_value) if r.test else "—"
             scale = task.scales.get(r.metric, "percent")
             name = r.metric if scale == "percent" else f"{r.metric} ({scale})"
+            mdd = _number(minimal_detectable_difference(r.interval, c.alpha)) if r.interval else "—"
             lines.append(f"| {_cell(name)} | {_number(r.value_a)} | {_number(r.value_b)} | "
-                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | "
+                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | {mdd} | "
                          f"{_MARKS[c.status(task, r)]} |")
     if c.only_a or c.only_b:
         lines += ["", (f"Not compared: tasks only in A: {', '.join(c.only_a) or 'none'}; "
