@@ -30,7 +30,7 @@ def llava_v15() -> Suite:
             SuiteColumn("mmbench_en_dev", "MMBench"),
             SuiteColumn("mmbench_cn_dev", "MMBench-CN"),
             SuiteColumn("seedbench_img", "SEED"),
-            SuiteColumn("llava_bench_wild", "LLaVA-Wild"),
+            SuiteColumn("llava_bench_wild", "LLaVA-Wild", metric="relative_zoo"),
             SuiteColumn("mmvet", "MM-Vet"),
         ),
     )

@@ -204,6 +204,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # workers started by --shards re-run the same command line
+    from vlmeval import console
+
+    original_stderr = console.track_stderr()  # before logging and progress bars take sys.stderr
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = original_stderr
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _main(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM stops a run as SIGINT does (cleanup runs, one line says what is kept), not silently
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    try:
+        return _command(args)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _command(args: argparse.Namespace) -> int:
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
@@ -218,12 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args))
     except VlmevalError as exc:
-        print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {redact(str(exc))}")
         return EXIT_USAGE
     except (KeyboardInterrupt, Terminated) as exc:
         signal_name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
-        print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
-              file=sys.stderr)
+        console.error_line(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command "
+                           "to resume")
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     finally:
         from vlmeval.engine.memory import thaw

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,7 +44,13 @@ from vlmeval.engine.store import Answer, AnswerStore, warn_torn
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
-from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
+from vlmeval.reporting.report import (
+    build_report,
+    incomplete_summary,
+    print_report,
+    samples_to_redo,
+    write_outputs,
+)
 from vlmeval.task import ScoreContext, Task
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
+RETRY_HINT = "re-run the same command to retry them (answers and judge replies so far are kept)"
 
 
 @dataclass(frozen=True)
@@ -263,10 +271,10 @@ def _report_failed_shards(failed: list[WorkerResult], sample_set: SampleSet, sto
     answered = store.read().answers
     missing = [s.id for s in sample_set.samples if s.id not in answered]
     for result in failed:
-        print(f"vlmeval: error: {result.describe()}", file=sys.stderr)
-    print(f"vlmeval: error: {len(missing)} samples have no answer"
-          + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
-          + "; re-run the same command to resume", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {result.describe()}")
+    console.error_line(f"vlmeval: error: {len(missing)} samples have no answer"
+                       + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
+                       + "; re-run the same command to resume")
     return EXIT_SHARD_FAILED
 
 
@@ -300,8 +308,9 @@ def score_file(
         ensure_writable(output)
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
+    hint = _file_hint(predictions_file, [s.id for s in sample_set.samples], predictions)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  replace(context, output_dir=output, data=_local_data(task, data)))
+                  replace(context, output_dir=output, data=_local_data(task, data)), hint)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -318,6 +327,7 @@ def finish(
     folder: Path,
     run_info: RunInfo,
     context: ScoreContext,
+    redo_hint: str = RETRY_HINT,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
@@ -344,9 +354,24 @@ def finish(
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
-    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
-          "(answers and judge replies so far are kept)", file=sys.stderr)
+    console.error_line(f"vlmeval: incomplete: {incomplete_summary(report)}"
+                       + (f"; {redo_hint}" if samples_to_redo(report) else ""))
     return EXIT_INCOMPLETE
+
+
+
+def _file_hint(predictions_file: str, sample_ids: Sequence[str], predictions: Mapping[str, str | None]) -> str:
+    """What `score` can say about samples to redo: the file lacks them (a re-run of score cannot help)."""
+    lacking = [i for i in sample_ids if i not in predictions]
+    empty = [i for i in sample_ids if i in predictions and predictions[i] is None]
+    parts = []
+    for ids, what in ((lacking, "has no line for"), (empty, "has no prediction for")):
+        if ids:
+            more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+            parts.append(f"{predictions_file} {what} {len(ids)} samples ({', '.join(ids[:5])}{more})")
+    if not parts:
+        return RETRY_HINT  # judge requests that failed: the same command asks again
+    return "; ".join(parts) + ": scoring the same file again cannot mend them"
 
 
 def _local_data(task: Task, data: str | None) -> str | None:

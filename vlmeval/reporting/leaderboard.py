@@ -10,6 +10,9 @@ With a suite (`--suite NAME`) the columns are the suite's, in its order, each wi
 the decimals of the published table it mirrors (a task without reports keeps an empty column);
 reports of other tasks are left out, and there is no average column.
 
+A metric a report holds as missing (every input a failure, a zero denominator) is a cell that says
+"missing", never a number; the row then has no average.
+
 A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
 `--row label` the `--label` given at run time (the run name where none was), so several runs of one
 model (prompt styles, settings, training steps) get a row each instead of the newest alone.
@@ -37,13 +40,14 @@ class Entry:
     model: str
     task: str
     metric: str
-    value: float
+    value: float | None  # None: the metric is missing (`missing` says why); never averaged or ranked
     ci: list[float] | None
     n: int | None
     scale: str
     source: str
     created: str
     breakdown: dict[str, Any]
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,16 +116,19 @@ def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | N
         return None  # not a task of the suite
     metric = (metric_of or {}).get(report.task) or report.primary_metric
     value = report.metrics.get(metric)
-    if value is None:
+    missing = report.missing_metrics.get(metric)
+    if value is None and missing is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
         return None
+    if missing is not None:
+        warnings.append(f"{path}: {metric} is missing: {missing}")
     scale = report.metric_scales.get(metric)
     if scale is None:  # written before scales were recorded: never averaged, never guessed from the value
         warnings.append(f"{path}: no recorded scale of {metric!r}; listed as {UNDECLARED_SCALE!r}, not averaged")
         scale = UNDECLARED_SCALE
-    return Entry(_row_name(report, path, row_by), report.model, report.task, metric, float(value),
-                 report.ci.get(metric), report.metrics_n.get(metric), scale, str(path), report.created,
-                 report.breakdown)
+    return Entry(_row_name(report, path, row_by), report.model, report.task, metric,
+                 None if value is None else float(value), report.ci.get(metric), report.metrics_n.get(metric),
+                 scale, str(path), report.created, report.breakdown, missing)
 
 
 def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model") -> Leaderboard:
@@ -162,7 +169,7 @@ def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by:
     rows = []
     for name in sorted({e.row for e in chosen.values()}):
         entries = {task: e for (row, task), e in chosen.items() if row == name}
-        values = [entries[t].value for t in averaged if t in entries]
+        values = [value for t in averaged if t in entries and (value := entries[t].value) is not None]
         average = sum(values) / len(values) if averaged and len(values) == len(averaged) else None
         rows.append(Row(name, average, entries))
     rows.sort(key=lambda row: _sort_key(row, columns))
@@ -180,6 +187,6 @@ def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
 
 
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
-    by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
-                  for c in columns]
+    values = [row.entries[c.task].value if c.task in row.entries else None for c in columns]
+    by_columns = [(value is None, -(value or 0.0)) for value in values]
     return (row.average is None, -(row.average or 0.0), *by_columns, row.name)
