@@ -34,7 +34,7 @@ from vlmeval.engine import evaluate
 from vlmeval.registry import load_registry
 
 SUITE = ["vqav2_testdev", "gqa", "vizwiz_test", "sqa", "textvqa_val", "pope", "mme", "mmbench_en_dev",
-         "mmbench_cn_dev", "seedbench_img", "llava_bench_wild", "mmvet"]
+         "mmbench_cn_dev", "seedbench", "llava_bench_wild", "mmvet"]
 
 
 def build_root(root: Path) -> Path:

@@ -212,6 +212,8 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
         f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
     )
+    if repeated_note(report):
+        lines.append(md(repeated_note(report)))
     lines.append("")
     if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
@@ -250,6 +252,16 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     return "\n".join(lines) + "\n"
 
 
+def repeated_note(report: RunReport) -> str:
+    """What the report says of rows whose sample id repeated (made unique by `#2`, `#3`...)."""
+    repeated = report.dataset.get("repeated_ids")
+    if not isinstance(repeated, dict) or not repeated.get("count"):
+        return ""
+    shown = ", ".join(map(str, repeated.get("ids", [])[:3]))
+    return (f"{repeated['count']} rows repeat an earlier row's sample id and were renamed ({shown}); "
+            "each is scored on its own, as the official scorer counts rows.")
+
+
 def run_title(report: RunReport) -> str:
     """How a run is named to people: its label or run name, with the model where that differs."""
     name = report.label or report.run_name
@@ -286,5 +298,7 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
+    if repeated_note(report):
+        print(repeated_note(report))
     for artifact in report.artifacts or []:
         print(f"Submission file written: {artifact}")
