@@ -32,7 +32,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vlmeval.judge import JudgeQuery, prompt_hash
+from vlmeval.judge import JUDGE_ERROR, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, MetricUndefined, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
 from vlmeval.validation import Text
@@ -112,8 +112,8 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
         for run in range(runs):
             reply = replies[index, run]
             parsed = parse_scores(reply.text) if reply.text is not None else None
-            if reply.text is None:
-                failure = "judge_error"  # wins: a re-run asks again
+            if reply.text is None and failure != JUDGE_ERROR:
+                failure = reply.failure or JUDGE_ERROR  # judge_error wins: a re-run asks again
             elif parsed is None and failure is None:
                 failure = "judge_failed"
             pairs.append(parsed or FAILED)

@@ -209,7 +209,7 @@ def resolve_choices(
     replies = judge.ask_many(queries) if queries else []
     for i, reply in zip(pending, replies, strict=True):
         if reply.text is None:
-            choices[i] = Choice(None, failure=JUDGE_ERROR)
+            choices[i] = Choice(None, failure=reply.failure or JUDGE_ERROR)
             continue
         letter = judge_letter(reply.text, options[i])
         choices[i] = Choice(letter, rule="judge") if letter else Choice(None, failure="unparsed")

@@ -191,7 +191,7 @@ def _judge_open(
         still_open = []
         for i, reply in zip(pending, judge.ask_many(queries), strict=True):
             if reply.text is None:  # failed for good: not cached, a re-run asks again
-                verdicts[i] = Choice(None, rule="judge", failure=JUDGE_ERROR)
+                verdicts[i] = Choice(None, rule="judge", failure=reply.failure or JUDGE_ERROR)
                 continue
             letter = can_infer(reply.text, choices[i])
             if letter is None:

@@ -40,7 +40,7 @@ from vlmeval.engine.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.engine.store import Answer, AnswerStore, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
@@ -302,7 +302,7 @@ def score_file(
                 f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
             )
         answers = {
-            i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+            i: bounded(i, p, None if p is not None else "no prediction")
             for i, p in predictions.items()
         }
         ensure_writable(output)

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 
 from vlmeval.engine.memory import gc_paused
 from vlmeval.engine.store import Answer
+from vlmeval.limits import OVERSIZED
 from vlmeval.metrics import Record
 from vlmeval.task import Sample, ScoreContext, Scored, Task
 
@@ -32,6 +33,8 @@ def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Ans
         failure = "missing"
     elif not answer.ok:
         failure = "error"
+    elif answer.oversized:  # scored as no answer; the cut text stays for people to read
+        failure, prediction = OVERSIZED, answer.prediction
     return Record(
         id=sample.id,
         prompt=sample.text,
@@ -46,4 +49,5 @@ def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Ans
 
 
 def _prediction(answer: Answer | None) -> str | None:
-    return answer.prediction if answer is not None and answer.ok else None
+    """What the scorer reads: nothing for a failed or oversized answer."""
+    return answer.prediction if answer is not None and answer.ok and not answer.oversized else None
