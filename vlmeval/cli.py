@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_source(score)
     score.add_argument("--predictions", required=True, help="JSONL with `id` and `prediction` per line")
     score.add_argument("--output", help="folder for report.json and predictions.jsonl "
-                       "(default: results/scored/<task>)")
+                       "(default: results/scored/<predictions file name>/<task>; a folder holds the "
+                       "scores of one predictions file)")
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
     _add_judge(score)
 

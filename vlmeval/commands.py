@@ -190,7 +190,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     _positive("--limit", args.limit)
     task = _task(args)
-    output = Path(args.output) if args.output else Path("results") / "scored" / task.name
+    from vlmeval.engine.scored import default_score_folder
+
+    output = Path(args.output) if args.output else default_score_folder(args.predictions, task.name)
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
                       _score_context(args, task), label=args.label)
 

@@ -427,6 +427,9 @@ def _from_hub(spec: DataSpec, split: str) -> Table:
     from vlmeval.extras import require
 
     require("hub", f"reading {source} from the Hugging Face hub (or pass a local copy with --data)")
+    from vlmeval.hub import check_reachable
+
+    check_reachable(f"reading {source} split {split!r}")  # fail at once, not after the hub's retries
     try:
         import datasets
 

@@ -31,6 +31,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scored import claim_score_folder
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Placement,
@@ -306,6 +307,7 @@ def score_file(
             for i, p in predictions.items()
         }
         ensure_writable(output)
+        claim_score_folder(output, task.name, predictions_file, data, split, limit)
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
     hint = _file_hint(predictions_file, [s.id for s in sample_set.samples], predictions)
