@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vlmeval.column_checks import Text
 from vlmeval.errors import DataError, UsageError
-from vlmeval.judge import JUDGE_ERROR, Judge, JudgeQuery, prompt_hash
+from vlmeval.failure import Failure
+from vlmeval.judge import Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Text
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -128,7 +129,7 @@ class Grading:
     replies: list[str] = field(default_factory=list)
     score: float | None = None
     error: str | None = None
-    failure: str | None = None  # why there is no reply: JUDGE_ERROR or "oversized"
+    failure: Failure | None = None  # why there is no reply: JUDGE_ERROR or OVERSIZED
 
     @property
     def open(self) -> bool:
@@ -145,7 +146,7 @@ def grade(judge: Judge, gradings: Sequence[Grading]) -> None:
         for grading, reply in zip(pending, replies, strict=True):
             if reply.text is None:  # failed for good (not cached: a re-run asks again), or oversized
                 grading.error = reply.error or "no reply"
-                grading.failure = reply.failure or JUDGE_ERROR
+                grading.failure = reply.failure or Failure.JUDGE_ERROR
             else:
                 grading.replies.append(reply.text)
                 grading.score = parse_score(reply.text)
@@ -172,14 +173,15 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:
-            verdicts.append(Scored(None, {**_run_scores([0.0] * runs), "failed_judgements": 0.0}, "error"))
+            verdicts.append(Scored(None, {**_run_scores([0.0] * runs), "failed_judgements": 0.0}, Failure.ERROR))
             continue
         mine = [gradings[index, run] for run in range(runs)]
         failed = [g for g in mine if g.score is None]
         failure = None
         if failed:
             reasons = [g.failure for g in failed if g.failure]
-            failure = (JUDGE_ERROR if JUDGE_ERROR in reasons else reasons[0]) if reasons else "judge_failed"
+            failure = (Failure.JUDGE_ERROR if Failure.JUDGE_ERROR in reasons else reasons[0]) if reasons \
+                else Failure.JUDGE_FAILED
         answer = [{"score": g.score, "replies": g.replies, "error": g.error} for g in mine]
         run_scores = [g.score if g.score is not None else 0.0 for g in mine]  # the official 0.0
         verdicts.append(Scored(answer, {**_run_scores(run_scores), "failed_judgements": float(len(failed))},

@@ -73,6 +73,8 @@ def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: S
         (["--temperature", "0.7"], "generation"),
         (["--max-new-tokens", "3"], "generation"),
         (["--split", "validation"], "split"),
+        (["--load-in-4bit"], "quantization"),
+        (["--load-in-8bit"], "quantization"),
     ],
 )
 def test_each_setting_that_decides_answers_is_checked(tmp_path: Path, scripted: ScriptedBackend,
@@ -105,6 +107,29 @@ def test_task_version_and_checkpoint_are_checked(tmp_path: Path, scripted: Scrip
                         lambda args: [replace(task, version=2) for task in real_tasks(args)])
     assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
     assert "task_version (recorded 1, now 2)" in _error(capsys)
+
+
+@pytest.mark.parametrize("change", ["grown", "added", "removed"])
+def test_a_checkpoint_whose_weight_files_change_is_another_run(tmp_path: Path, scripted: ScriptedBackend,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               change: str) -> None:
+    """Weights decide answers as much as the config does: retrained weights under the same config."""
+    data = _sqa(tmp_path / "d")
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text('{"hidden_size": 8}')
+    (checkpoint / "model-00001-of-00002.safetensors").write_bytes(b"\x01" * 64)
+    (checkpoint / "model-00002-of-00002.safetensors").write_bytes(b"\x02" * 64)
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    capsys.readouterr()
+    if change == "grown":
+        (checkpoint / "model-00001-of-00002.safetensors").write_bytes(b"\x03" * 96)
+    elif change == "added":
+        (checkpoint / "adapter_model.safetensors").write_bytes(b"\x04" * 8)
+    else:
+        (checkpoint / "model-00002-of-00002.safetensors").unlink()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint (recorded" in _error(capsys)
 
 
 def test_restart_starts_over(tmp_path: Path, scripted: ScriptedBackend) -> None:
@@ -148,6 +173,7 @@ def test_exactly_one_exclusive_create_wins(tmp_path: Path) -> None:
     assert target.read_text().startswith("writer ") and [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
+@pytest.mark.slow
 def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
@@ -194,6 +220,7 @@ def _api_args(server: FakeOpenAIServer, out: Path, *extra: str) -> list[str]:
             "--concurrency", "1", "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path, "--temperature", t)) for t in ("0", "0.5")]
@@ -206,6 +233,7 @@ def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) 
     assert len(answers) == 60
 
 
+@pytest.mark.slow
 def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path)) for _ in range(2)]
@@ -218,6 +246,7 @@ def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: P
     assert len(read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")) == 60
 
 
+@pytest.mark.slow
 def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_path: Path) -> None:
     """The torchrun/Slurm merge is decided by an exclusively created file, not flock."""
     import socket
@@ -261,3 +290,180 @@ def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted:
     assert main(["merge", str(run_dir)]) == 2
     error = _error(capsys)
     assert "cannot merge" in error and "ids, prompts or targets changed" in error
+
+
+def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, scripted: ScriptedBackend,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    import vlmeval.registry
+
+    real = vlmeval.registry.Registry.get
+    monkeypatch.setattr(vlmeval.registry.Registry, "get", lambda self, name: replace(real(self, name), version=2))
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "task sqa is at version 2, the run used 1" in error
+
+
+@pytest.mark.slow
+def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same file names, same sizes, other weights: the identity is the weights' content."""
+    from vlmeval.demo import build_tiny_llava
+
+    data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
+    build_tiny_llava(checkpoint, seed=0)
+    sizes = {p.name: p.stat().st_size for p in checkpoint.iterdir()}
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0 and scripted.calls == []  # resumed
+    build_tiny_llava(checkpoint, seed=1)
+    assert {p.name: p.stat().st_size for p in checkpoint.iterdir()} == sizes
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint (recorded" in _error(capsys) and scripted.calls == []
+
+
+def test_two_servers_behind_one_model_name_do_not_share_a_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def args(url: str) -> list[str]:
+        return ["run", "--task", "sqa", "--model", "openai:m", "--base-url", url, "--data", "demo",
+                "--limit", "2", "--output", str(tmp_path), "--run-name", "api", "--no-progress"]
+
+    with FakeOpenAIServer("A") as a, FakeOpenAIServer("B") as b:
+        assert main(args(a.base_url)) == 0
+        capsys.readouterr()
+        assert main(args(b.base_url + "?key=SECRET")) == 2
+        error = _error(capsys)
+        assert "endpoint (recorded" in error and "SECRET" not in error and b.requests == []
+    recorded = json.loads((tmp_path / "api" / "sqa" / "run.json").read_text())
+    assert recorded["identity"]["endpoint"] == a.base_url.rstrip("/")
+
+
+def _dead_pid() -> int:
+    """A process id no process holds, found without starting one (the quick loop starts none)."""
+    for pid in range(4_000_000, 3_000_000, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            continue
+    raise AssertionError("no free process id")
+
+
+def test_a_folder_whose_run_wrote_no_answer_is_taken_over(tmp_path: Path, scripted: ScriptedBackend,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The model failed to load (wrong dtype, device): the corrected command is not refused."""
+    import vlmeval.engine.evaluate
+    from vlmeval.errors import UsageError
+
+    data = _sqa(tmp_path / "d")
+
+    def cannot_load(model: str, options: Any) -> Any:
+        raise UsageError("float16 is not supported on this device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vlmeval.engine.evaluate, "make_backend", cannot_load)
+        assert _run(tmp_path / "out", data, "--dtype", "float16") == 2
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    assert recorded["identity"]["dtype"] == "float16" and recorded["created_by"]["pid"] == os.getpid()
+    recorded["created_by"]["pid"] = _dead_pid()  # that command has ended
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 0
+    err = capsys.readouterr().err
+    assert "takes it over" in err and "dtype" in err
+    assert json.loads(run_file.read_text())["identity"]["dtype"] == "auto"
+
+
+def test_a_folder_with_answers_or_a_live_creator_is_not_taken_over(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data, "--dtype", "float16") == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    recorded["created_by"]["pid"] = _dead_pid()
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2  # it holds answers
+    assert "holds answers of another run" in _error(capsys)
+    (tmp_path / "out" / "r" / "sqa" / "report.json").unlink()
+    for answers in (tmp_path / "out" / "r" / "sqa" / "answers").iterdir():
+        answers.unlink()
+    recorded["created_by"]["pid"] = os.getppid()  # a live process that started it
+    recorded["created_by"]["since"] = time.time()
+    run_file.write_text(json.dumps(recorded))
+    assert _run(tmp_path / "out", data) == 2
+    assert "holds answers of another run" in _error(capsys)
+
+
+def _claim(run_dir: Path, host: str, pid: int) -> Path:
+    claim = run_dir / "answers" / "shard-00000-of-00001.claim"
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(json.dumps({"host": host, "pid": pid, "since": time.time()}))
+    return claim
+
+
+@pytest.mark.slow
+def test_restart_is_refused_while_another_process_answers(tmp_path: Path, scripted: ScriptedBackend,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(run_dir, socket.gethostname(), holder.pid)
+        capsys.readouterr()
+        scripted.calls.clear()
+        assert _run(tmp_path / "out", data, "--restart") == 2
+        error = _error(capsys)
+        assert "--restart" in error and str(claim) in error and f"pid {holder.pid}" in error
+        assert (run_dir / "predictions.jsonl").exists() and scripted.calls == []  # nothing deleted
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _run(tmp_path / "out", data, "--restart") == 0  # the holder has ended: its claim is stale
+
+
+@pytest.mark.parametrize("content", ["other-host", "", "{not json"])
+def test_a_claim_that_cannot_be_checked_says_where_it_is_and_how_to_clear_it(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    data = _sqa(tmp_path / "d")
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    claim = _claim(run_dir, "other-host", 4242)
+    if content != "other-host":
+        claim.write_text(content)
+    assert _run(tmp_path / "out", data) == 2
+    error = _error(capsys)
+    assert str(claim) in error and f"delete {claim}" in error and "trusted because it changed 0 min ago" in error
+    assert ("host other-host" in error) if content == "other-host" else ("empty or unreadable" in error)
+    assert "let it finish" not in error and "it writes the report" not in error
+    assert scripted.calls == []
+
+
+@pytest.mark.slow
+def test_a_surviving_shard_is_not_said_to_write_the_report(tmp_path: Path, scripted: ScriptedBackend,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """After kill -9 of one shard the others may still run, but nobody will merge: never promise it."""
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(tmp_path / "out" / "r" / "sqa", socket.gethostname(), holder.pid)
+        assert _run(tmp_path / "out", data) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    error = _error(capsys)
+    assert "it writes the report" not in error and "let it finish" not in error
+    assert str(claim) in error and "once it has ended, re-run this command" in error
+    assert _run(tmp_path / "out", data) == 0

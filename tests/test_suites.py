@@ -97,6 +97,7 @@ def test_suite_is_data_in_the_papers_order() -> None:
     assert load_registry().suite("llava_v1.5").tasks == SUITE
 
 
+@pytest.mark.slow
 def test_llava_suite_end_to_end_with_one_model_load(
     tmp_path: Path, tiny_llava: Path, counted_loads: list[str], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -124,6 +125,7 @@ def test_llava_suite_end_to_end_with_one_model_load(
                       "| MMBench-CN | SEED | LLaVA-Wild | MM-Vet |")
 
 
+@pytest.mark.slow
 def test_missing_data_is_reported_and_counted(
     tmp_path: Path, tiny_llava: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -159,3 +161,11 @@ def test_leaderboard_suite_layout_and_precision(tmp_path: Path, capsys: pytest.C
     assert lines[0] == ("rank,model,average,VQAv2,GQA,VizWiz,SQA-IMG,TextVQA,POPE,MME (points),MMBench,"
                         "MMBench-CN,SEED,LLaVA-Wild,MM-Vet")
     assert lines[1] == "1,llava-13b,,,,,71.6,,85.9,1531.3,,,,,"
+
+
+def test_data_given_twice_for_one_task_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--tasks", "pope,mme", "--model", "demo", "--data", f"pope={tmp_path / 'a'}",
+                 "--data", f"pope={tmp_path / 'b'}", "--output", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2 and "--data gives task pope twice" in error and str(tmp_path / "b") in error
+    assert not (tmp_path / "out").exists()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from vlmeval.backends._prompt_styles import PROMPT_STYLES
 from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
-from vlmeval.redact import install_log_redaction, redact
+from vlmeval.redact import install_log_redaction, redact, redacted_output
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -245,7 +245,8 @@ def _command(args: argparse.Namespace) -> int:
         from vlmeval import commands
 
         handler = getattr(commands, f"cmd_{args.command}")
-        return int(handler(args))
+        with redacted_output():  # whatever a command prints: no credentials, no query values
+            return int(handler(args))
     except VlmevalError as exc:
         console.error_line(f"vlmeval: error: {redact(str(exc))}")
         return EXIT_USAGE

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import VlmevalError
-from vlmeval.limits import MAX_JUDGE_REPLY_CHARS, OVERSIZED, cut
+from vlmeval.failure import Failure
+from vlmeval.limits import MAX_JUDGE_REPLY_CHARS, cut
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
-from vlmeval.task import JUDGE_ERROR
+
+JUDGE_ERROR = Failure.JUDGE_ERROR  # kept for judged tasks written before `Failure`
 
 __all__ = ["JUDGE_ERROR", "Judge", "JudgeQuery", "JudgeReply", "JudgeStats", "prompt_hash"]
 
@@ -67,7 +69,7 @@ class JudgeReply:
     text: str | None
     error: str | None
     cached: bool
-    failure: str | None = None  # without text: JUDGE_ERROR (ask again) or "oversized" (cut, counted)
+    failure: Failure | None = None  # without text: JUDGE_ERROR (ask again) or OVERSIZED (cut, counted)
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,7 @@ def _reply(stored: str, cached: bool) -> JudgeReply:
         return JudgeReply(stored, None, cached)
     length = full_length if mark else str(len(stored))
     return JudgeReply(None, f"the judge replied {length} characters, over the limit of {MAX_JUDGE_REPLY_CHARS} "
-                      f"(kept cut in the cache, counted as {OVERSIZED})", cached, OVERSIZED)
+                      f"(kept cut in the cache, counted as {Failure.OVERSIZED})", cached, Failure.OVERSIZED)
 
 
 @dataclass
@@ -239,7 +241,7 @@ class Judge:
                 replies[index] = (
                     _reply(_stored(result), cached=False)
                     if isinstance(result, str)
-                    else JudgeReply(None, str(result), cached=False, failure=JUDGE_ERROR)
+                    else JudgeReply(None, str(result), cached=False, failure=Failure.JUDGE_ERROR)
                 )
         done = [r for r in replies if r is not None]
         with self._stats_lock:

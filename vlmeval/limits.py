@@ -12,7 +12,6 @@ from __future__ import annotations
 MAX_ANSWER_CHARS = 65_536
 # Judges are asked for at most 1,024 tokens (LLaVA-Bench's reviews); MM-Vet asks for 3.
 MAX_JUDGE_REPLY_CHARS = 16_384
-OVERSIZED = "oversized"
 
 
 def cut(text: str, limit: int) -> tuple[str, int | None]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends.base import GenerationSettings, Request, SampleError
 from vlmeval.engine.images import to_rgb
-from vlmeval.openai_client import ChatCall, ChatClient, ChatError
+from vlmeval.openai_client import ChatCall, ChatClient, ChatError, display_url
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -98,7 +98,7 @@ class OpenAIBackend:
         return {
             "backend": "openai",
             "model": self.model,
-            "base_url": self.client.url.removesuffix("/chat/completions"),
+            "base_url": display_url(self.client.base_url),
             "concurrency": self.client.concurrency,
             "timeout_s": self.client.timeout,
             "max_retries": self.client.max_retries,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vlmeval.engine.images import to_rgb
 from vlmeval.errors import DataError, ImageError
 from vlmeval.task import DataSpec
-from vlmeval.validation import check_table, missing_column_message
+from vlmeval.column_checks import check_table, missing_column_message
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -192,17 +192,73 @@ def _check_columns(table: Table, spec: DataSpec) -> None:
 
 def split_files(folder: Path, split: str, config: str | None = None) -> list[Path]:
     """The data files of `split` in a folder laid out as the hub's copy; [] when none is named so."""
-    return _split_and_all_files(folder, split, config)[0]
+    try:
+        return _layout_files(folder, split, config)
+    except DataError:
+        return []
 
 
-def _split_and_all_files(folder: Path, split: str, config: str | None) -> tuple[list[Path], list[Path]]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
-    if config is not None:  # a hub copy of several configs: `MMBench/en/dev-*.parquet`, `MMBench/cn/...`
-        files = [p for p in files if config in p.relative_to(folder).parts[:-1]] or files
+# Folders of a hub copy that hold a config's files without naming a config: `data/test-*.parquet`
+# (a dataset of one config) and a split folder (`test/*.parquet`).
+_LAYOUT_FOLDERS = ("data",)
+
+
+def _in_split(file: Path, split: str) -> bool:
     # The split name must end at a separator, as in the hub's `test-00000-of-00001.parquet`:
     # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`.
-    in_split = re.compile(rf"{re.escape(split)}(?:[-._ 0-9]|$)")
-    return [p for p in files if in_split.match(p.name) or p.parent.name == split], files
+    return bool(re.match(rf"{re.escape(split)}(?:[-._ 0-9]|$)", file.name)) or file.parent.name == split
+
+
+def _config_of(file: Path, folder: Path, split: str) -> tuple[str, ...]:
+    """The folders between `folder` and a split file that name something else than the layout:
+    () for `test-*.parquet`, `data/test-*` and `test/*`; ("en",) for MMBench's `en/dev-*.parquet`."""
+    return tuple(p for p in file.relative_to(folder).parts[:-1] if p not in (*_LAYOUT_FOLDERS, split))
+
+
+def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
+    """The files of `split` (and `config`) in the folder's own layout; a DataError naming what was
+    asked and what the folder holds when there are none, or when they come from several places.
+
+    Accepted: one flat folder of the split (`test-*.parquet`, `test.tsv`, `test/`), the hub's
+    layout of one config (`data/test-*.parquet`) or of several (`<config>/test-*.parquet`). Files
+    of the split under other subfolders are another config or dataset: never read in its place.
+    """
+    files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
+    if not files:
+        raise DataError(f"{folder}: no .parquet or .tsv files in this folder")
+    in_split = [p for p in files if _in_split(p, split)]
+    places: dict[tuple[str, ...], list[Path]] = {}
+    for file in in_split:
+        places.setdefault(_config_of(file, folder, split), []).append(file)
+    others = sorted("/".join(place) for place in places if place and place != (config,))
+    if config is not None and (config,) in places:
+        chosen = [(config,)]
+    elif () in places:
+        chosen = [()]
+        if others:  # loose files beside `cn/` (or another dataset's folder): which are this task's?
+            asked = f"config {config!r}" if config is not None else "this task's dataset"
+            raise DataError(f"{folder}: the files of split {split!r} here are loose files and those under "
+                            f"{', '.join(others)}; pass the folder of {asked} alone")
+    elif config is not None and places:
+        raise DataError(f"{folder}: no file of config {config!r}, split {split!r}; this folder holds the "
+                        f"split for: {', '.join(others)}. Pass a copy with the {config!r} config "
+                        f"(`{config}/{split}-*.parquet`)")
+    elif len(places) == 1:
+        chosen = list(places)  # one subfolder holds the whole split: nothing else can mix in
+    elif places:
+        raise DataError(f"{folder}: the files of split {split!r} come from several folders ({', '.join(others)}); "
+                        f"pass the one of this task's dataset")
+    else:
+        found = ", ".join(p.relative_to(folder).as_posix() for p in files[:6])
+        more = f" and {len(files) - 6} more" if len(files) > 6 else ""
+        raise DataError(f"{folder}: no file of split {split!r} (named `{split}-*.parquet`, `{split}.tsv` "
+                        f"or inside a `{split}/` folder); found: {found}{more}")
+    picked = [f for place in chosen for f in places[place]]
+    parents = sorted({f.parent.relative_to(folder).as_posix() for f in picked})
+    if len(parents) > 1:  # `data/test-*` beside `test-*`, or `test/` beside `test-*`: two copies?
+        raise DataError(f"{folder}: the files of split {split!r} lie in {len(parents)} folders "
+                        f"({', '.join(p or '.' for p in parents)}); keep one copy of the split")
+    return picked
 
 
 def _names_split(file: Path, split: str) -> bool:
@@ -217,16 +273,7 @@ def _local_files(path: Path, split: str, config: str | None, split_given: bool) 
             raise DataError(f"{path}: --split {split} was given but this file's name names no such split; "
                             f"pass the file of split {split!r}, or leave --split out to read this file")
         return [path]
-    named, files = _split_and_all_files(path, split, config)
-    if not files:
-        raise DataError(f"{path}: no .parquet or .tsv files in this folder")
-    if not named:
-        # Reading every file instead would mix splits (train into test) without a word.
-        found = ", ".join(p.relative_to(path).as_posix() for p in files[:6])
-        more = f" and {len(files) - 6} more" if len(files) > 6 else ""
-        raise DataError(f"{path}: no file of split {split!r} (named `{split}-*.parquet`, `{split}.tsv` "
-                        f"or inside a `{split}/` folder); found: {found}{more}")
-    return named
+    return _layout_files(path, split, config)
 
 
 def _from_local(path: Path, split: str, spec: DataSpec, split_given: bool = False) -> Table:

@@ -180,8 +180,9 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
     answered = store.read().answers
     waiting = sum(s.id not in answered for s in sample_set.samples)
     if waiting:
-        print(f"{where}; {waiting} samples of other shards still unanswered: the last shard to "
-              f"finish merges (or run `vlmeval merge {plan.run_dir}`)")
+        print(f"{where}; {waiting} samples of other shards still unanswered: a shard that finishes with "
+              f"every sample answered merges; if a shard has stopped, re-run it (or the launch) to answer "
+              f"them, or score what there is with `vlmeval merge {plan.run_dir}`")
         return EXIT_OK
     claim = plan.run_dir / MERGE_CLAIM
     holder = try_claim(claim)

@@ -23,10 +23,6 @@ from vlmeval.errors import UsageError
 
 IDENTITY_SCHEMA_VERSION = 1
 RESTART_HINT = "pass another --run-name, or --restart to delete its answers and start over"
-# Files a checkpoint folder is identified by: its config and the index of its weight files.
-_CONFIG_FILES = ("config.json", "generation_config.json", "model.safetensors.index.json",
-                 "pytorch_model.bin.index.json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 class IdentityMismatch(UsageError):
@@ -52,13 +48,15 @@ class RunIdentity:
     task_version: int
     model: str
     backend: str  # "transformers", "openai", "replay"
-    checkpoint: str | None  # hub revision or hash of config + weights index; None where unknown
+    checkpoint: str | None  # hub revision, or the content of a folder's files; None where unknown
     dtype: str | None
     quantization: str | None
     attn_implementation: str | None
     prompt_style: str | None
     generation: Mapping[str, Any]
     dataset: DatasetIdentity
+    # An API model's server (`fingerprint.url_identity`): two servers behind one model name answer apart.
+    endpoint: str | None = None
     schema_version: int = IDENTITY_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -116,7 +114,8 @@ def check(
 
 
 def checkpoint_identity(model: str) -> str | None:
-    """A checkpoint's revision (hub cache) or a hash of its config and weights index (folder)."""
+    """A checkpoint's revision (hub cache), or the content of its folder's files: weights, config,
+    tokenizer, processor and chat template (`vlmeval.engine.fingerprint.folder_fingerprint`)."""
     if model.startswith("openai:"):
         return None
     if model.startswith("replay:"):
@@ -126,21 +125,19 @@ def checkpoint_identity(model: str) -> str | None:
 
     folder = Path(resolve_checkpoint(model)).expanduser()
     if folder.is_dir():
-        return _folder_hash(folder)
+        from vlmeval.engine.fingerprint import folder_fingerprint
+
+        return folder_fingerprint(folder)
     return _hub_revision(model)
 
 
-def _folder_hash(folder: Path) -> str:
-    """Config files by content; weight files by name and size (hashing gigabytes would take minutes)."""
-    digest = hashlib.sha256()
-    for name in _CONFIG_FILES:
-        path = folder / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    for path in sorted(folder.iterdir()):
-        if path.suffix in _WEIGHT_SUFFIXES and path.is_file():
-            digest.update(f"{path.name}:{path.stat().st_size}\0".encode())
-    return "sha256:" + digest.hexdigest()[:16]
+def endpoint_identity(model: str, base_url: str | None) -> str | None:
+    """The server an `openai:NAME` model is asked on, without credentials or query; None otherwise."""
+    if not model.startswith("openai:") or not base_url:
+        return None
+    from vlmeval.engine.fingerprint import url_identity
+
+    return url_identity(base_url)
 
 
 def _hub_revision(model: str) -> str | None:

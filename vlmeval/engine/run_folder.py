@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.engine.claims import create_exclusive, held, try_claim
-from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check, checkpoint_identity
+from vlmeval.engine.claims import (
+    Holder,
+    create_exclusive,
+    held,
+    is_live,
+    read_holder,
+    this_process,
+    try_claim,
+    why_held,
+)
+from vlmeval.engine.identity import (
+    RESTART_HINT,
+    DatasetIdentity,
+    IdentityMismatch,
+    RunIdentity,
+    check,
+    checkpoint_identity,
+    endpoint_identity,
+)
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
@@ -50,33 +70,81 @@ def open_run(
     one creates it and the other finds it and is refused.
     """
     path = run_dir / RUN_FILE
-    content = {**record, "identity": identity.to_json()}
+    me = this_process()
+    content = {**record, "identity": identity.to_json(),
+               "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
     try:
         if create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n"):
             return
     except OSError as exc:
         raise write_error(path, exc) from exc
     previous = read_run_file(run_dir)
-    recorded = previous.get("identity")
-    if isinstance(recorded, dict):
-        try:
-            recorded_identity = RunIdentity.from_json(recorded)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: unreadable identity ({exc}); pass another --run-name, or --restart") from exc
-        check(identity, recorded_identity, run_dir, fingerprint_of_first)
-        grown = identity.dataset.n_rows >= recorded_identity.dataset.n_rows
-    else:
-        _check_legacy(previous, record, run_dir)
-        grown = True
+    try:
+        grown = _check_recorded(run_dir, previous, identity, record, fingerprint_of_first)
+    except IdentityMismatch as mismatch:
+        if not _abandoned(run_dir, previous):
+            raise
+        if _take_over(path, content):
+            why = str(mismatch).split(": ", 1)[-1].split(f"; {RESTART_HINT}")[0]
+            print(f"vlmeval: note: {run_dir} was started by a run that wrote no answer and has stopped "
+                  f"(the model failed to load?); this run takes it over (it recorded {why})", file=sys.stderr)
+            return
+        return open_run(run_dir, identity, record, fingerprint_of_first)  # another process took it first
     # A run with more samples records them, so their answers are checked on the next run too.
+    recorded = previous.get("identity")
     updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
     if updated != previous:  # a rewrite by every worker could drop what another just added
         atomic_write_json(path, updated)
 
 
-def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
-    from vlmeval.engine.identity import RESTART_HINT
+def _check_recorded(
+    run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity, record: Mapping[str, Any],
+    fingerprint_of_first: Callable[[int], str | None],
+) -> bool:
+    """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
+    recorded = previous.get("identity")
+    if not isinstance(recorded, dict):
+        _check_legacy(previous, record, run_dir)
+        return True
+    try:
+        recorded_identity = RunIdentity.from_json(recorded)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{run_dir / RUN_FILE}: unreadable identity ({exc}); pass another --run-name, "
+                         f"or --restart") from exc
+    check(identity, recorded_identity, run_dir, fingerprint_of_first)
+    return identity.dataset.n_rows >= recorded_identity.dataset.n_rows
 
+
+def _abandoned(run_dir: Path, previous: Mapping[str, Any]) -> bool:
+    """A folder whose run wrote no answer and can no longer write one: its creator has stopped and
+    no shard is claimed (a model that failed to load, a wrong device)."""
+    answers = run_dir / ANSWERS_DIR
+    if any(f.stat().st_size for f in answers.glob("shard-*.jsonl")) or (run_dir / "report.json").exists():
+        return False
+    if live_claims(run_dir):
+        return False
+    creator = previous.get("created_by")
+    if not isinstance(creator, dict):
+        return True  # written before creators were recorded; no claim is live
+    try:
+        holder = Holder(str(creator["host"]), int(creator["pid"]), float(creator.get("since", 0.0)))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return holder != this_process() and not is_live(holder, run_dir / RUN_FILE)
+
+
+def _take_over(path: Path, content: Mapping[str, Any]) -> bool:
+    """Replace an abandoned run.json with this run's; False when another process replaced it first."""
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex}.abandoned"
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        pass
+    aside.unlink(missing_ok=True)
+    return create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
     for key in _LEGACY_KEYS:
         if key in previous and previous[key] != record.get(key):
             raise IdentityMismatch(f"{run_dir} holds answers of another run: {key} (recorded "
@@ -97,11 +165,12 @@ def answering_shard(run_dir: Path, store: AnswerStore, shard: Shard) -> Iterator
     """Hold the shard's claim while answering it: a second process started meanwhile is refused."""
     store.folder.mkdir(parents=True, exist_ok=True)
     claim = store.claim_file(shard.index, shard.count)
-    holder = try_claim(claim, guarded=store.shard_file(shard.index, shard.count))
-    if holder is not None:
-        raise RunBusy(f"{run_dir}: another vlmeval process ({holder.describe()}) is answering "
-                      f"shard {shard.index} of {shard.count} of this run; let it finish (it writes the "
-                      f"report), or stop it and re-run")
+    guarded = store.shard_file(shard.index, shard.count)
+    holder = try_claim(claim, guarded=guarded)
+    if holder is not None:  # whether that process will write the report is not known here: never promised
+        raise RunBusy(f"{run_dir}: another vlmeval process is answering shard {shard.index} of {shard.count} "
+                      f"of this run ({why_held(claim, holder, guarded)}); once it has ended, re-run this "
+                      f"command to answer what is left and write the report")
     with held(claim):
         yield
 
@@ -127,8 +196,28 @@ def check_merge(
         raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
 
+def live_claims(run_dir: Path) -> list[str]:
+    """The claims in a run folder held by a process that may still be working, described."""
+    answers = run_dir / ANSWERS_DIR
+    found = []
+    for claim in [*sorted(answers.glob("*.claim")), run_dir / MERGE_CLAIM]:
+        holder = read_holder(claim)
+        guarded = claim.with_suffix(".jsonl") if claim.suffix == ".claim" else None
+        if holder is not None and holder != this_process() and is_live(holder, claim, guarded):
+            found.append(why_held(claim, holder, guarded))
+    return found
+
+
 def restart(run_dir: Path) -> None:
-    """Delete a run's answers and outputs (`--restart`); other files in the folder stay."""
+    """Delete a run's answers and outputs (`--restart`); other files in the folder stay.
+
+    Refused while another process holds a claim there: deleting the answers it is writing would
+    leave that run incomplete and this one mixed with its late answers.
+    """
+    busy = live_claims(run_dir)
+    if busy:
+        raise RunBusy(f"--restart: {run_dir} is in use ({busy[0]}); stop that process first, or wait "
+                      f"for it to end, then re-run with --restart")
     shutil.rmtree(run_dir / ANSWERS_DIR, ignore_errors=True)
     for name in _RUN_OUTPUTS:
         (run_dir / name).unlink(missing_ok=True)
@@ -173,6 +262,7 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+        endpoint=endpoint_identity(plan.model, options.base_url),
     )
 
 

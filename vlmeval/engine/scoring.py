@@ -7,7 +7,7 @@ from contextlib import nullcontext
 
 from vlmeval.engine.memory import gc_paused
 from vlmeval.engine.store import Answer
-from vlmeval.limits import OVERSIZED
+from vlmeval.failure import Failure
 from vlmeval.metrics import Record
 from vlmeval.task import Sample, ScoreContext, Scored, Task
 
@@ -30,11 +30,11 @@ def score_answers(
 def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Answer | None) -> Record:
     failure = verdict.failure
     if answer is None:
-        failure = "missing"
+        failure = Failure.MISSING
     elif not answer.ok:
-        failure = "error"
+        failure = Failure.ERROR
     elif answer.oversized:  # scored as no answer; the cut text stays for people to read
-        failure, prediction = OVERSIZED, answer.prediction
+        failure, prediction = Failure.OVERSIZED, answer.prediction
     return Record(
         id=sample.id,
         prompt=sample.text,

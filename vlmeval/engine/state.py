@@ -22,6 +22,7 @@ Json = dict[str, Any]
 RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "invocation": (dict,), "dataset": (dict,), "generation": (dict,),
     "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,), "label": (str,),
+    "created_by": (dict,),
 }
 
 
