@@ -145,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
     _add_judge(score)
 
+    check = commands.add_parser("judge-check", help="re-judge a task's anchor set (answers with the official "
+                                "judge's recorded verdicts) with a candidate judge and report the agreement")
+    _add_task_source(check)
+    check.add_argument("--anchors", metavar="FILE", help="an anchor file (default: the one the task ships)")
+    check.add_argument("--max-diff", type=float, metavar="X", help="exit 1 when the task's primary metric on "
+                       "the anchors differs from the recorded one by more than X points")
+    check.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
+    _add_judge(check)
+
     merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")
     merge.add_argument("run_dir", metavar="RUN_DIR", help="a task folder written by `vlmeval run`")
     _add_judge(merge)
@@ -244,7 +253,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         from vlmeval import commands
 
-        handler = getattr(commands, f"cmd_{args.command}")
+        handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
         with redacted_output():  # whatever a command prints: no credentials, no query values
             return int(handler(args))
     except VlmevalError as exc:
