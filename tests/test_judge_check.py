@@ -3,7 +3,6 @@ candidate judge (tests/fakes/openai_server.py), and the zoo's reduction of the r
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 

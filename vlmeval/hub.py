@@ -7,7 +7,6 @@ one-line error; an unreachable endpoint is now that one line at once, with the w
 from __future__ import annotations
 
 import os
-import socket
 import urllib.error
 import urllib.request
 
@@ -36,7 +35,7 @@ def check_reachable(what: str) -> None:
             return
     except urllib.error.HTTPError:
         return  # it answered
-    except (urllib.error.URLError, socket.timeout, OSError, ValueError) as exc:
+    except (TimeoutError, urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"{what}: the Hugging Face hub ({endpoint}) cannot be reached ({reason}); pass a local "
                         f"copy with --data PATH, or set HF_HUB_OFFLINE=1 to read a copy the hub cache already "

@@ -89,7 +89,7 @@ def _stored(text: str) -> str:
 
 def _reply(stored: str, cached: bool) -> JudgeReply:
     """A reply as a task sees it: an oversized one has no text, and says how long it was."""
-    kept, mark, full_length = stored.partition(_CUT_MARK)
+    _, mark, full_length = stored.partition(_CUT_MARK)
     if not mark and len(stored) <= MAX_JUDGE_REPLY_CHARS:
         return JudgeReply(stored, None, cached)
     length = full_length if mark else str(len(stored))

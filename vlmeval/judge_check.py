@@ -18,7 +18,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,9 @@ class CheckResult:
     metrics: list[tuple[str, float | None, float | None]]  # name, recorded, candidate (None: missing)
     fields: list[tuple[str, float, float]]  # field, mean |candidate - recorded|, share within 1 point
     same_preference: float | None  # two fields: share of judged anchors ranking the two alike
-    notes: list[str] = field(default_factory=list)
 
     def primary_difference(self) -> float | None:
-        name, recorded, candidate = self.metrics[0]
+        _, recorded, candidate = self.metrics[0]
         return None if recorded is None or candidate is None else candidate - recorded
 
 
@@ -150,6 +149,6 @@ def render(result: CheckResult) -> str:
                   "|---|---:|---:|"]
         lines += [f"| {name} | {mad:.2f} | {share:.0%} |" for name, mad, share in result.fields]
     if result.same_preference is not None:
-        lines += ["", f"Same preference (which answer scores higher, or a tie) as recorded: "
-                      f"{result.same_preference:.0%} of the judged anchors."]
+        lines += ["", (f"Same preference (which answer scores higher, or a tie) as recorded: "
+                       f"{result.same_preference:.0%} of the judged anchors.")]
     return "\n".join(lines) + "\n"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
-from vlmeval.engine.scored import claim_score_folder
+from vlmeval.engine.scored import claim_score_folder, missing_predictions_hint
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Placement,
@@ -311,7 +309,7 @@ def score_file(
         claim_score_folder(output, task.name, predictions_file, data, split, limit)
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
-    hint = _file_hint(predictions_file, [s.id for s in sample_set.samples], predictions)
+    hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
                   replace(context, output_dir=output, data=_local_data(task, data)), hint)
 
@@ -361,20 +359,6 @@ def finish(
                        + (f"; {redo_hint}" if samples_to_redo(report) else ""))
     return EXIT_INCOMPLETE
 
-
-
-def _file_hint(predictions_file: str, sample_ids: Sequence[str], predictions: Mapping[str, str | None]) -> str:
-    """What `score` can say about samples to redo: the file lacks them (a re-run of score cannot help)."""
-    lacking = [i for i in sample_ids if i not in predictions]
-    empty = [i for i in sample_ids if i in predictions and predictions[i] is None]
-    parts = []
-    for ids, what in ((lacking, "has no line for"), (empty, "has no prediction for")):
-        if ids:
-            more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-            parts.append(f"{predictions_file} {what} {len(ids)} samples ({', '.join(ids[:5])}{more})")
-    if not parts:
-        return RETRY_HINT  # judge requests that failed: the same command asks again
-    return "; ".join(parts) + ": scoring the same file again cannot mend them"
 
 
 def _local_data(task: Task, data: str | None) -> str | None:

@@ -10,7 +10,6 @@ and makes the exit status non-zero; the other tasks run. Without `--data` every 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,18 @@ def claim_score_folder(folder: Path, task: str, predictions_file: str, data: str
                          f"another run: pass --output FOLDER (default: a folder named after the predictions file)")
     atomic_write_json(folder / SCORE_FILE, {"task": task, "predictions_file": mine,
                                             "invocation": {"data": _absolute(data), "split": split, "limit": limit}})
+
+
+def missing_predictions_hint(predictions_file: str, sample_ids: Sequence[str], predictions: Mapping[str, str | None],
+                             retry_hint: str) -> str:
+    """What `score` can say about samples to redo: the file lacks them (a re-run of score cannot help)."""
+    lacking = [i for i in sample_ids if i not in predictions]
+    empty = [i for i in sample_ids if i in predictions and predictions[i] is None]
+    parts = []
+    for ids, what in ((lacking, "has no line for"), (empty, "has no prediction for")):
+        if ids:
+            more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+            parts.append(f"{predictions_file} {what} {len(ids)} samples ({', '.join(ids[:5])}{more})")
+    if not parts:
+        return retry_hint  # judge requests that failed: the same command asks again
+    return "; ".join(parts) + ": scoring the same file again cannot mend them"

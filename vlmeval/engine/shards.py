@@ -127,7 +127,7 @@ def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> s
     return str(max(1, cores // count))
 
 
-class Terminated(BaseException):  # noqa: N818 - named as the signal's effect, like KeyboardInterrupt
+class Terminated(BaseException):
     """SIGTERM reached this process; raised where it waits so that cleanup runs. A BaseException,
     as KeyboardInterrupt is, so that no `except Exception` on the way (a backend that records a
     failed request as the sample's error) turns a stop into a finished, incomplete run."""

@@ -18,7 +18,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.metrics import MetaEquals, Metric, Missing, Predicate, Record, guarded, natural_key, no_valid_input
+from vlmeval.metrics import (
+    MetaEquals,
+    Metric,
+    Missing,
+    Predicate,
+    Record,
+    guarded,
+    natural_key,
+    no_valid_input,
+)
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
