@@ -34,7 +34,7 @@ from vlmeval.answers.choice import option_lines
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 OPTION_LETTERS = ("A", "B", "C", "D")
@@ -61,13 +61,13 @@ def to_sample(row: Row, index: int) -> Sample:
     if dimension is None:
         raise ValueError(f"question_type_id {row['question_type_id']} is not a {data_type} dimension "
                          f"({min(dimensions)}-{max(dimensions)})")
-    image = row.get("image")
-    if image is not None and data_type == "video":
-        image = image.frame(middle_frame)
+    images = row_images(row)
+    if data_type == "video":  # one frame of the video's, as LLaVA asks
+        images = tuple(image.frame(middle_frame) for image in images)
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{option_lines(options)}\n{SUFFIX}",
-        images=(image,) if image is not None else (),
+        images=images,
         target=str(row["answer"]),
         meta={"dimension": dimension, "data_type": data_type},
     )
@@ -92,16 +92,21 @@ def _summary(what: str) -> Callable[[Mapping[str, float], int], str]:
     return lambda metrics, n: f"{what} accuracy: {metrics['accuracy']:.2f}% over {n} questions"
 
 
-def demo_rows() -> list[dict[str, Any]]:
-    """Rows in the hub schema: image questions, a repeated id (as 49914 is) and a 3-frame video question."""
-    def row(qid: str, answer: str, type_id: int, data_type: str = "image", frames: int = 1) -> dict[str, Any]:
-        return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird",
-                "choice_d": "a fish", "data_id": f"{qid}.jpg", "data_type": data_type, "question_type_id": type_id,
-                "question": f"What animal is shown? ({qid})", "question_id": qid, "segment": None,
-                "image": [image_cell(png_bytes((40 * k, 90, 90))) for k in range(frames)]}
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def seed_row(i: int, answer: str, type_id: int, data_type: str = "image") -> dict[str, Any]:
+    """One row in the lmms-lab/SEED-Bench (test) schema; `image` is a list of images (a video's: 3 frames)."""
+    frames = 1 if data_type == "image" else 3
+    return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird", "choice_d": "a fish",
+            "data_id": f"{i}.jpg", "data_type": data_type, "question": f"What animal is shown? ({i})",
+            "question_id": str(100 + i), "question_type_id": type_id,
+            "image": [image_cell(png_bytes((40 * k, 90, 90))) for k in range(frames)], "segment": None}
 
-    return [row("100", "A", 1), row("101", "B", 2), row("101", "C", 5), row("102", "D", 9),
-            row("103", "A", 10, "video", frames=3)]
+
+def demo_rows() -> list[dict[str, Any]]:
+    """Image questions, one whose id repeats (as 49914 does in the official list), a video question."""
+    rows = [seed_row(i, "ABCD"[i % 4], type_id) for i, type_id in enumerate((1, 2, 5, 9))]
+    rows[2]["question_id"] = rows[1]["question_id"]
+    return [*rows, seed_row(50, "A", 10, data_type="video")]
 
 
 def seedbench_task(name: str, with_video: bool) -> Task:
@@ -120,12 +125,12 @@ def seedbench_task(name: str, with_video: bool) -> Task:
             keep=lambda row: row["data_type"] in kept,
             repeated_ids=True,  # image question 49914 is listed twice
         ),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=_metrics(DIMENSIONS if with_video else IMAGE_DIMENSIONS, with_video),
         max_new_tokens=128,
         breakdowns=("dimension",),
-        demo_rows=demo_rows,
         summary_line=_summary("SEED" if with_video else "SEED-IMG image"),
     )
 

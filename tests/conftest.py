@@ -14,7 +14,7 @@ from tests.helpers import COLORS, png_bytes, sqa_row, write_parquet
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight tiny LLaVA checkpoint saved with save_pretrained."""
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"), seed=0)
 

@@ -67,6 +67,17 @@ def test_loose_files_beside_another_folder_of_the_split_are_refused(tmp_path: Pa
     _refused("sqa", tmp_path, "loose files", other.split("/")[0])
 
 
+def test_the_default_config_of_a_hub_copy_is_read_beside_named_ones(tmp_path: Path) -> None:
+    """A hub repository's `data/` is its default config; `Full/` and the like are others."""
+    write_parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [sqa_row()])
+    write_parquet(tmp_path / "Full" / "test-00000-of-00001.parquet", [sqa_row(), sqa_row()])
+    from vlmeval.engine.data import split_files
+
+    assert split_files(tmp_path, "test") == [tmp_path / "data" / "test-00000-of-00001.parquet"]
+    assert split_files(tmp_path, "test", "Full") == [tmp_path / "Full" / "test-00000-of-00001.parquet"]
+    assert split_files(tmp_path, "test", "ScienceQA-FULL") == []  # asked for a config that is not there
+
+
 def test_two_copies_of_the_split_are_refused(tmp_path: Path) -> None:
     write_parquet(tmp_path / "test-00000-of-00001.parquet", [sqa_row()])
     write_parquet(tmp_path / "data" / "test-00000-of-00001.parquet", [sqa_row()])

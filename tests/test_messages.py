@@ -117,7 +117,7 @@ def test_unreachable_hub_fails_at_once_with_one_line(tmp_path: Path, monkeypatch
     assert main(["score", "--task", "pope", "--predictions", str(preds), "--output", str(tmp_path / "o")]) == 2
     assert time.monotonic() - started < 5
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("vlmeval: error: reading lmms-lab/POPE")
+    assert len(lines) == 1 and lines[0].startswith("vlmeval: error: reading lmms-lab/POPE split 'test'")
     assert "cannot be reached" in lines[0] and "HF_HUB_OFFLINE=1" in lines[0] and "--data PATH" in lines[0]
 
 

@@ -23,9 +23,10 @@ from vlmeval.engine.claims import create_exclusive, try_claim
 from vlmeval.io import ensure_writable
 
 
-def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8) -> Path:
-    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb))
-            for i, rgb in enumerate(list(COLORS.values()) * (n // 4))]
+def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8,
+         colors: list[tuple[int, int, int]] | None = None) -> Path:
+    colors = colors or list(COLORS.values()) * (n // 4)
+    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb)) for i, rgb in enumerate(colors)]
     return write_parquet(folder / "test-00000-of-00001.parquet", rows)
 
 
@@ -62,6 +63,37 @@ def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: S
     capsys.readouterr()
     assert _run(tmp_path / "out", data) == 2
     assert "dataset content" in _error(capsys)
+
+
+def test_a_replaced_image_is_noticed(tmp_path: Path, scripted: ScriptedBackend,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    colors = list(COLORS.values()) * 3
+    data = _sqa(tmp_path / "d", colors=colors)
+    assert _run(tmp_path / "out", data, "--limit", "8") == 0
+    assert _run(tmp_path / "out", data) == 0  # more samples: the first 8 (and their images) are the same
+    colors[2] = (0, 0, 0)  # same rows, same text, another picture
+    _sqa(tmp_path / "d", colors=colors)
+    capsys.readouterr()
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data) == 2
+    assert "dataset images" in _error(capsys) and scripted.calls == []
+    assert _run(tmp_path / "out", data, "--restart") == 0
+
+
+def test_image_fingerprints_are_read_once_per_state_of_the_files(tmp_path: Path, scripted: ScriptedBackend,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlmeval.engine.data import LazyImage
+
+    data = _sqa(tmp_path / "d")
+    old = data.stat().st_mtime - 60
+    os.utime(data, (old, old))  # not just written: its state may be cached
+    reads: list[str] = []
+    real = LazyImage.encoded
+    monkeypatch.setattr(LazyImage, "encoded", lambda self: reads.append(self.where) or real(self))
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8  # the second run found the fingerprint in the cache
 
 
 @pytest.mark.parametrize(
@@ -312,7 +344,7 @@ def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, 
 def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
         tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
     """Same file names, same sizes, other weights: the identity is the weights' content."""
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
     build_tiny_llava(checkpoint, seed=0)
@@ -467,3 +499,18 @@ def test_a_surviving_shard_is_not_said_to_write_the_report(tmp_path: Path, scrip
     assert "it writes the report" not in error and "let it finish" not in error
     assert str(claim) in error and "once it has ended, re-run this command" in error
     assert _run(tmp_path / "out", data) == 0
+
+
+def test_a_run_file_without_identity_is_refused_by_run_and_merge(tmp_path: Path, scripted: ScriptedBackend,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """No legacy path: answers with no recorded identity are never mixed in nor merged."""
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({k: v for k, v in recorded.items() if k != "identity"}))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)
+    assert main(["merge", str(run_file.parent)]) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)

@@ -127,3 +127,18 @@ def test_a_judge_url_with_a_query_in_an_error_is_redacted(tmp_path: Path) -> Non
     result = vlmeval(*args)
     assert result.returncode == 2 and "--judge-base-url" in result.stderr
     assert QUERY_SECRET not in result.stderr + result.stdout and "key=***" in result.stderr
+
+
+def test_a_crash_traceback_is_redacted(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from vlmeval.redact import install_log_redaction
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_log_redaction()
+    try:
+        raise RuntimeError(f"cannot reach http://h/v1?key={QUERY_SECRET}")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "RuntimeError: cannot reach http://h/v1?key=***" in err and QUERY_SECRET not in err

@@ -84,8 +84,16 @@ def redacted_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+def _redacting_excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    import traceback
+
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
 def install_log_redaction() -> None:
-    """Every handler of the root logger redacts; httpx's per-request lines are not shown at all."""
+    """Every handler of the root logger redacts, and so does the traceback of a crash; httpx's
+    per-request lines are not shown at all."""
+    sys.excepthook = _redacting_excepthook  # a crash's traceback may quote a URL too
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:

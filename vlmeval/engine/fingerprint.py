@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from vlmeval.io import atomic_write_json
@@ -83,6 +83,26 @@ def file_digests(paths: Iterable[Path]) -> dict[Path, str]:
     if added:
         _write_cache(added)
     return found
+
+
+def memo(what: str, files: Sequence[Path], compute: Callable[[], tuple[str, bool]]) -> str:
+    """The value of `compute()`, cached while `files` (the inputs it reads) are unchanged; `what`
+    names the computation and its parameters. `compute` also says whether its value may be kept
+    (False when it read other files too). Never cached without files, or when one was just written."""
+    try:
+        keys = [_key(f) for f in files]
+    except OSError:
+        keys = []
+    name = "memo:" + hashlib.sha256(json.dumps([what, keys]).encode()).hexdigest()
+    entry = _read_cache().get(name) if keys else None
+    if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+        return entry["sha256"]
+    started = time.time()
+    value, keep = compute()
+    if keep and keys and all(started - f.stat().st_mtime > _SETTLE_S for f in files) and \
+            [_key(f) for f in files] == keys:
+        _write_cache({name: {"key": "", "sha256": value}})
+    return value
 
 
 def model_files(folder: Path) -> list[Path]:

@@ -38,6 +38,7 @@ class DatasetIdentity:
     split: str
     n_rows: int
     fingerprint: str
+    images: str | None = None  # the images' bytes of the same rows (SampleSet.image_fingerprint)
 
 
 @dataclass(frozen=True)
@@ -94,21 +95,27 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check(
-    current: RunIdentity, recorded: RunIdentity, run_dir: Path,
-    fingerprint_of_first: Callable[[int], str | None],
-) -> None:
+# The fingerprints of the first n samples now: (ids, prompts and targets; images), or None when
+# there are fewer than n samples.
+FirstSamples = Callable[[int], "tuple[str, str | None] | None"]
+
+
+def check(current: RunIdentity, recorded: RunIdentity, run_dir: Path, fingerprint_of_first: FirstSamples) -> None:
     """Refuse `current` unless its answers may be mixed with those of `recorded`.
 
-    `fingerprint_of_first(n)` is the fingerprint of the first n samples now, None when there
-    are fewer than n (a smaller --limit: those are then loaded by the caller).
+    `fingerprint_of_first(n)` fingerprints the first n samples now (a smaller --limit: those are
+    then loaded by the caller). Images are compared where the recorded run fingerprinted them.
     """
     differences = current.differences(recorded)
-    if not differences and recorded.dataset.n_rows and current.dataset != recorded.dataset:
-        now = fingerprint_of_first(recorded.dataset.n_rows)
-        if now != recorded.dataset.fingerprint:
+    old = recorded.dataset
+    if not differences and old.n_rows and current.dataset != old:
+        now = fingerprint_of_first(old.n_rows)
+        if now is None or now[0] != old.fingerprint:
             differences.append(f"dataset content (ids, prompts or targets of the first "
-                               f"{recorded.dataset.n_rows} samples differ from the recorded run's)")
+                               f"{old.n_rows} samples differ from the recorded run's)")
+        elif old.images is not None and now[1] != old.images:
+            differences.append(f"dataset images (the image bytes of the first {old.n_rows} samples "
+                               f"differ from the recorded run's)")
     if differences:
         raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
 

@@ -63,7 +63,7 @@ def resolve_data(tasks: Sequence[Task], values: Sequence[str]) -> dict[str, Task
 
 def _under_root(task: Task, root: str) -> TaskData:
     if root == DEMO:
-        if task.data.demo is None:
+        if task.data.demo is None and task.demo_rows is None:
             return TaskData(None, missing="no bundled demo split")
         return TaskData(DEMO)
     folder = Path(root).expanduser()

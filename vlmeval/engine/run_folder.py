@@ -28,6 +28,7 @@ from vlmeval.engine.claims import (
 )
 from vlmeval.engine.identity import (
     RESTART_HINT,
+    FirstSamples,
     DatasetIdentity,
     IdentityMismatch,
     RunIdentity,
@@ -37,32 +38,34 @@ from vlmeval.engine.identity import (
 )
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
+from vlmeval.engine.state import RUN_FIELDS, check_fields, read_json_object
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
 
 if TYPE_CHECKING:
-    from vlmeval.engine.evaluate import RunPlan
+    from vlmeval.engine.plan import RunPlan
     from vlmeval.task import Task
 
 RUN_FILE = "run.json"
 MERGE_CLAIM = ".merging"
 # What `--restart` deletes: every file a run writes into its folder.
 _RUN_OUTPUTS = (RUN_FILE, MERGE_CLAIM, "predictions.jsonl", "report.json", "report.md")
-# Identity keys of run.json files written before the identity had its own record.
-_LEGACY_KEYS = ("model", "generation", "prompt_style")
 
 
 def read_run_file(run_dir: Path) -> dict[str, Any]:
-    """run.json ({} when there is none yet), read strictly (`vlmeval.engine.state`)."""
-    from vlmeval.engine.state import read_run_file as read_state
-
-    return read_state(run_dir / RUN_FILE)
+    """run.json of a run folder ({} when there is none yet), with the field types the engine reads:
+    a damaged one is one line naming it and the field at fault (`vlmeval.engine.state`)."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return {}
+    remedy = "pass another --run-name, or --restart to start over"
+    return check_fields(read_json_object(path, "run file", remedy), RUN_FIELDS, (), str(path), remedy)
 
 
 def open_run(
     run_dir: Path, identity: RunIdentity, record: Mapping[str, Any],
-    fingerprint_of_first: Callable[[int], str | None],
+    fingerprint_of_first: FirstSamples,
 ) -> None:
     """Create run.json with `identity`, or refuse unless the one there allows reusing its answers.
 
@@ -99,13 +102,13 @@ def open_run(
 
 def _check_recorded(
     run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity, record: Mapping[str, Any],
-    fingerprint_of_first: Callable[[int], str | None],
+    fingerprint_of_first: FirstSamples,
 ) -> bool:
     """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
     recorded = previous.get("identity")
     if not isinstance(recorded, dict):
-        _check_legacy(previous, record, run_dir)
-        return True
+        raise UsageError(f"{run_dir / RUN_FILE}: no run identity (written by a vlmeval before 0.1, or by hand); "
+                         f"pass another --run-name, or --restart")
     try:
         recorded_identity = RunIdentity.from_json(recorded)
     except (KeyError, TypeError, ValueError) as exc:
@@ -144,18 +147,6 @@ def _take_over(path: Path, content: Mapping[str, Any]) -> bool:
     return create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
-    for key in _LEGACY_KEYS:
-        if key in previous and previous[key] != record.get(key):
-            raise IdentityMismatch(f"{run_dir} holds answers of another run: {key} (recorded "
-                                   f"{previous[key]!r}, now {record.get(key)!r}); {RESTART_HINT}")
-    old, new = previous.get("dataset") or {}, record.get("dataset") or {}
-    for key in ("source", "split"):
-        if key in old and old[key] != new.get(key):
-            raise IdentityMismatch(f"{run_dir} holds answers of another run: --data/--split {key} (recorded "
-                                   f"{old[key]!r}, now {new.get(key)!r}); {RESTART_HINT}")
-
-
 class RunBusy(VlmevalError):
     """Another live process is answering the same shard of the same run folder."""
 
@@ -182,7 +173,8 @@ def check_merge(
     """`vlmeval merge` scores only answers to the samples and task version the run recorded."""
     identity = recorded.get("identity")
     if not isinstance(identity, dict):
-        return  # written before identities were recorded
+        raise UsageError(f"{run_dir / RUN_FILE}: no run identity (written by a vlmeval before 0.1, or by hand); "
+                         f"re-run it with --restart")
     why = []
     if identity.get("task_version", task.version) != task.version:
         why.append(f"task {task.name} is at version {task.version}, the run used {identity['task_version']}")
@@ -261,16 +253,19 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         prompt_style=options.prompt_style if local else None,
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
-                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint(),
+                                images=sample_set.image_fingerprint(plan.task.name)),
         endpoint=endpoint_identity(plan.model, options.base_url),
     )
 
 
-def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> str | None:
-    """The fingerprint of the first n samples; loads more when this run's --limit is smaller."""
-    samples = sample_set.samples
+def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[str, str | None] | None:
+    """The fingerprints (text, images) of the first n samples; loads more when this run's --limit is smaller."""
+    samples, files = sample_set.samples, sample_set.files
     if len(samples) < n and plan.limit is not None and plan.limit < n:
-        samples = load_samples(plan.task, plan.data, plan.split, n).samples
+        more = load_samples(plan.task, plan.data, plan.split, n)
+        samples, files = more.samples, more.files
     if len(samples) < n:
         return None
-    return SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint()
+    first = SampleSet(sample_set.source, sample_set.split, samples[:n], files)
+    return first.fingerprint(), first.image_fingerprint(plan.task.name)

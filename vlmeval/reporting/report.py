@@ -211,6 +211,8 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
         f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
     )
+    if dataset.get("note"):
+        lines += ["", f"Note: {md(str(dataset['note']))}."]
     if repeated_note(report):
         lines.append(md(repeated_note(report)))
     lines.append("")
@@ -297,6 +299,8 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
+    if report.dataset.get("note"):
+        print(f"note: {report.dataset['note']}")
     if repeated_note(report):
         print(repeated_note(report))
     for artifact in report.artifacts or []:
