@@ -1,7 +1,7 @@
 """SEED-Bench (Li et al., "SEED-Bench: Benchmarking Multimodal LLMs with Generative Comprehension",
 CVPR 2024), as evaluated by LLaVA-1.5: `seedbench` (all 17,990 questions, image and video: the "SEED"
-of LLaVA's model zoo and paper table) and `seedbench_img` (the 14,233 image questions: the zoo's
-"SEED-IMG").
+of LLaVA's model zoo, `docs/MODEL_ZOO.md`) and `seedbench_img` (the 14,233 image questions: the
+LLaVA-1.5 paper's "SEED-IMG").
 
 Dataset: lmms-lab/SEED-Bench, split test; `data_type` image (9 dimensions, `question_type_id` 1-9)
 or video (dimensions 10-12); `image` holds a list: one image, or a video's frames. Options
@@ -22,7 +22,7 @@ text (stripped, as LLaVA's generation writes it) equals the answer letter; accur
 over image and video questions (`image_accuracy`, `video_accuracy`) and over all (`accuracy`).
 Anything but a bare letter A-D is therefore wrong, and counted as failure `unparsed` (`empty`
 when there is no text).
-Reference (LLaVA model zoo): LLaVA-1.5-13B SEED 61.6, SEED-IMG 68.2; 7B SEED 58.6, SEED-IMG 66.1.
+Reference: LLaVA-1.5-13B SEED 61.6, 7B 58.6 (LLaVA model zoo); 13B SEED-IMG 68.2 (the LLaVA-1.5 paper).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def seedbench_task(name: str, with_video: bool) -> Task:
         name=name,
         description=("SEED-Bench image and video questions (video: the middle frame, LLaVA's rule), "
                      "LLaVA-1.5 prompt, exact-letter accuracy (the zoo's SEED)") if with_video else
-                    "SEED-Bench image questions, LLaVA-1.5 prompt, exact-letter accuracy (the zoo's SEED-IMG)",
+                    "SEED-Bench image questions, LLaVA-1.5 prompt, exact-letter accuracy (the paper's SEED-IMG)",
         data=DataSpec(
             hub="lmms-lab/SEED-Bench",
             split="test",

@@ -430,7 +430,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture("DeepSeek-VL-Hybrid", "DeepseekVLHybridForConditionalGeneration", make_deepseek_vl_hybrid,
                  notes="SigLIP and SAM towers"),
     Architecture("Florence-2", "Florence2ForConditionalGeneration", make_florence2, prompt_style="plain",
-                 notes="encoder-decoder; no chat template, the task text is the prompt"),
+                 notes="encoder-decoder; no chat template, the task text is the prompt; `task_token` sends a caption "
+                 "task's `<CAPTION>` (tests/test_task_token.py)"),
 )
 BY_NAME = {arch.name: arch for arch in ARCHITECTURES}
 

@@ -30,6 +30,7 @@ class Failure(str, Enum):
     OTHER = "other"  # MME's "other": neither yes nor no
     # An answer or judge reply over its size limit (vlmeval.limits): cut, stored cut, scored as no answer.
     OVERSIZED = "oversized"
+    NEEDS_JUDGE = "needs_judge"  # only an LLM could read it and no --judge was given (MathVista's extraction)
 
     def __str__(self) -> str:
         return self.value

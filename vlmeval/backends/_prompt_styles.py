@@ -7,6 +7,10 @@ sep " ", roles USER/ASSISTANT), which LLaVA-1.5's evaluation scripts select with
 `--conv-mode vicuna_v1`; `llava/eval/model_vqa_science.py` puts `<image>\\n` before the question
 of a sample with an image and nothing before one without.
 `plain` is the text with the image placeholders before it and nothing else.
+`task_token` sends a task-token model its sample's task token as the whole prompt (Florence-2's card:
+`<CAPTION>`, `<DETAILED_CAPTION>`, `<OCR>`; its processor expands the token into its fixed prompt). A
+sample whose task has no token is refused (a per-sample error): no official prompt exists for it, and
+`plain` sends its text instead, an unofficial prompt.
 
 What the processor can do is found out by asking it (`ProcessorTraits.probe`), not by model name:
 whether it takes a prompt with no image, and whether it inserts the image tokens itself
@@ -23,7 +27,7 @@ from typing import Any
 
 from vlmeval.backends.base import Request
 
-PROMPT_STYLES = ("chat", "vicuna_v1", "plain")
+PROMPT_STYLES = ("chat", "vicuna_v1", "plain", "task_token")
 
 VICUNA_V1_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
@@ -82,6 +86,18 @@ def render(style: str, processor: Any, traits: ProcessorTraits, request: Request
         messages = [{"role": "user", "content": content}]
         return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
     placeholders = "" if traits.inserts_image_tokens else f"{traits.image_token}\n" * len(request.images)
+    if style == "task_token":
+        if request.task_token is None:
+            raise ValueError(f"sample {request.sample_id} has no task token")
+        return placeholders + request.task_token
     if style == "vicuna_v1":
         return f"{VICUNA_V1_SYSTEM} USER: {placeholders}{request.text} ASSISTANT:"
     return placeholders + request.text
+
+
+def missing_task_token(style: str, request: Request) -> str | None:
+    """Why a request cannot be rendered in `style` (the task has no task token), or None."""
+    if style != "task_token" or request.task_token is not None:
+        return None
+    return ("its task has no task token (no official prompt for task-token models such as Florence-2); "
+            "--prompt-style plain sends the task's text instead, an unofficial prompt")

@@ -35,11 +35,16 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class Request:
-    """What one sample asks of a model: the task's user text and its decoded images, in order."""
+    """What one sample asks of a model: the task's user text and its decoded images, in order.
+
+    `task_token` is what a task-token model (Florence-2) is sent instead of the text under
+    `--prompt-style task_token` (`<CAPTION>` for captioning); None where the task has none.
+    """
 
     sample_id: str
     text: str
     images: Sequence[Image] = field(default_factory=tuple)
+    task_token: str | None = None
 
 
 class SampleError(Exception):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, quiet, render
+from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, missing_task_token, quiet, render
 from vlmeval.backends.base import BackendOptions, GenerationSettings, Request, SampleError
 from vlmeval.errors import ModelError, UsageError
 
@@ -95,6 +95,8 @@ class TransformersBackend:
                 errors[index] = SampleError(
                     f"{type(self.processor).__name__} takes only prompts with an image; this sample has none"
                 )
+            elif (refusal := missing_task_token(self.options.prompt_style, request)) is not None:
+                errors[index] = SampleError(refusal)
             else:
                 runnable.append(index)
         # A processor that writes its own image tokens would add them to every prompt of a call
