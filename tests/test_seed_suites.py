@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.scripted import ScriptedBackend
 from tests.helpers import png_bytes
-from tests.test_task_contract import write_demo_data
+from vlmeval.demo_data import write_demo_rows as write_demo_data
 from vlmeval.cli import main
 from vlmeval.registry import load_registry
 from vlmeval.suite import registered_suites
