@@ -82,7 +82,8 @@ def fetch_split(hub_id: str, config: str | None, split: str) -> tuple[str, list[
             if cached is not None:
                 return repo, cached
             reason = str(listing).splitlines()[0] if str(listing) else type(listing).__name__
-            raise DataError(f"cannot list the files of {repo} on the Hugging Face hub ({reason}); {_HINT}")
+            named = repo if repo == hub_id else f"{repo} (the new id of {hub_id})"
+            raise DataError(f"cannot list the files of {named} on the Hugging Face hub ({reason}); {_HINT}")
         sizes = {PurePosixPath(path): size for path, size in listing if path.endswith(".parquet")}
         chosen = _pick(sorted(sizes), config, split, f"hub dataset {repo}")
         return repo, _download(repo, chosen, sum(sizes[p] for p in chosen))
