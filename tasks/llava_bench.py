@@ -209,7 +209,7 @@ def demo_rows() -> list[dict[str, Any]]:
 def llava_bench_wild() -> Task:
     return Task(
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
-                    f"(official judge {OFFICIAL_JUDGE}, retired March 2026: see `vlmeval judge-check`)",
+                    f"(official judge {OFFICIAL_JUDGE}, retired in March 2026)",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
                       columns=("question_id", "question", "caption", "gpt_answer", "category"),
                       checks=(Text("question"), Text("gpt_answer"))),

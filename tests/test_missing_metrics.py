@@ -156,3 +156,10 @@ def test_llava_unreadable_judge_is_missing_everywhere(tmp_path: Path, monkeypatc
                  str(tmp_path / "runs" / "bad" / "llava_bench_wild"), "--fail-on-regression", "1"]) == 1
     text = capsys.readouterr().out
     assert "| relative | 75.00 | missing |" in text and "relative is missing in B" in text
+
+
+def test_a_reduction_that_gives_nan_or_divides_by_zero_is_missing() -> None:
+    records = [Record("0", "q", "x", scores={"v": 1.0})]
+    nan = Metric("nan", reduce=lambda rs: float("nan"))
+    zero = Metric("ratio", reduce=lambda rs: 1.0 / sum(r.scores["v"] - 1.0 for r in rs))
+    assert missing_metrics((nan, zero), records) == {"nan": "not a finite number (nan)", "ratio": "zero denominator"}
