@@ -53,7 +53,7 @@ from vlmeval.reporting.report import (
     samples_to_redo,
     write_outputs,
 )
-from vlmeval.task import ScoreContext, Task
+from vlmeval.task import ScoreContext, Task, task_prompt_note
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +325,8 @@ def finish(
     # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
     with gc_paused():
         report = build_report(task, records, model, scored, run_info)
+        if report.backend.get("prompt_style") == "task_token":
+            report.backend["task_prompt"] = task_prompt_note(samples)
         if reading is not None:
             report.answer_reading = reading.describe()
         if task.write_artifacts is not None and not scored:

@@ -260,7 +260,7 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
 
 
 def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[str, str | None] | None:
-    """The fingerprints (text, images) of the first n samples; loads more when this run's --limit is smaller."""
+    """The fingerprints (text, images) of the first n samples; loads more when --limit is smaller."""
     samples, files = sample_set.samples, sample_set.files
     if len(samples) < n and plan.limit is not None and plan.limit < n:
         more = load_samples(plan.task, plan.data, plan.split, n)
