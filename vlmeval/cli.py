@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
                      "e.g. step-2000; recorded in report.json")
+    run.add_argument("--subset", metavar="NAME", help="a fixed stratified subset of each task, the same "
+                     "questions at every step: quick (about 500 questions; `vlmeval tasks` lists them)")
+    run.add_argument("--log-to", action="append", default=[], metavar="TARGET",
+                     help="also log the metrics as scalars: tensorboard:DIR or wandb[:PROJECT] (repeatable)")
+    run.add_argument("--step", type=int, help="the step --log-to logs at (default: N of a --label step-N, else 0)")
     run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
                      "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -219,6 +224,19 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     board.add_argument("--row", default="model", choices=["model", "run", "label"],
                        help="what names a row: the model (default), the run folder name, or the --label "
                        "given at run time (the run name where none was given)")
+
+    trend = commands.add_parser("trend", help="metrics over training steps (runs labelled step-N): charts "
+                                "with 95%% intervals and the steps that moved significantly")
+    trend.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, report files or folders of runs")
+    trend.add_argument("--format", default="html", choices=["html", "md"],
+                       help="html: a self-contained page (default); md: the table, e.g. for a CI summary")
+    trend.add_argument("-o", "--output", metavar="FILE",
+                       help="where to write (default: trend.html for html, stdout for md)")
+    trend.add_argument("--charts", metavar="DIR", help="also write one PNG per metric into DIR (needs matplotlib)")
+    trend.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    trend.add_argument("--primary-only", action="store_true", help="only each task's primary metric")
+    trend.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    trend.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
 
 
 class _LogFormat(logging.Formatter):

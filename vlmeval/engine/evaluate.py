@@ -43,6 +43,7 @@ from vlmeval.engine.shards import (
     visible_gpus,
 )
 from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
+from vlmeval.engine.subsets import load_selected
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
@@ -82,7 +83,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     """The samples, and the run folder opened for them (created, or checked against its run.json)."""
     if placement.launcher is not Launcher.SPAWNED:  # its parent said it already
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
-    sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    sample_set = load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     if plan.task.preflight is not None:  # what writing the outputs needs, before any answer
         plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
@@ -115,7 +116,7 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
             return _report_failed_shards(failed, sample_set, store)
     else:
         _generate_shard(plan, sample_set, store, placement)
-    return _finish_run(plan, sample_set, store)
+    return finish_run(plan, sample_set, store)
 
 
 def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
@@ -154,7 +155,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         print(f"{where}; another shard ({holder.describe()}) is merging")
         return EXIT_OK
     with held(claim):
-        return _finish_run(plan, sample_set, store)
+        return finish_run(plan, sample_set, store)
 
 
 def _data_name(task: Task, data: str | None) -> str:
@@ -211,7 +212,8 @@ def _record_chosen_batch_size(run_dir: Path, size: int) -> None:
     update_run_file(run_dir, {"batching": batching})
 
 
-def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+    """Score every answer the run folder holds and write the report (also `vlmeval.evaluate`'s last step)."""
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
@@ -365,6 +367,7 @@ def _run_info(run_dir: Path) -> RunInfo:
         identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),
+        subset=recorded.get("subset"),
     )
 
 
@@ -382,7 +385,8 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
                              f"written by `vlmeval run`")
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
-    sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    sample_set = load_selected(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"),
+                               invocation.get("subset"))
     check_merge(run_dir, recorded, task, sample_set,
                 lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
     state = AnswerStore(run_dir).read()

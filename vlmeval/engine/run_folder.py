@@ -226,11 +226,12 @@ def run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
     return {
         "task": plan.task.name,
         "model": plan.model,
+        **({"subset": sample_set.subset} if sample_set.subset is not None else {}),
         "dataset": sample_set.describe(),
         "generation": plan.settings.to_dict(),
         "prompt_style": plan.backend_options.prompt_style,
         "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
-                       "tasks_dirs": list(plan.tasks_dirs)},
+                       "subset": plan.subset, "tasks_dirs": list(plan.tasks_dirs)},
     }
 
 

@@ -25,6 +25,7 @@ class SampleSet:
     samples: list[Sample]
     files: tuple[Path, ...] = ()  # the local data files the samples were read from
     note: str | None = None  # what a reader of the report should know about the data (size changed)
+    subset: dict[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
     repeated_ids: tuple[str, ...] = ()  # ids given to rows whose id repeats (DataSpec.repeated_ids)
 
     def fingerprint(self) -> str:

@@ -43,6 +43,9 @@ class Launcher(str, Enum):
     SPAWNED = "spawned"  # `--shards N`: a worker started by a single process, which merges
     TORCHRUN = "torchrun"  # torchrun or accelerate (RANK/WORLD_SIZE): the last shard to finish merges
     SLURM = "slurm"  # srun (SLURM_PROCID/SLURM_NTASKS): likewise
+    # `vlmeval.evaluate` called on every rank of a torch.distributed group: rank 0 gathers the answers
+    # and merges (engine/in_process.py); recorded in run.json, never detected from the environment
+    DISTRIBUTED = "torch.distributed"
 
     def __str__(self) -> str:
         return self.value

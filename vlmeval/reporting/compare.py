@@ -20,6 +20,7 @@ from vlmeval.reporting.leaderboard import report_files_under
 from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.stats.inference import RESAMPLES, SEED
 from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.power import minimal_detectable_difference
 from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
@@ -272,6 +273,8 @@ def render_markdown(comparison: Comparison) -> str:
          f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
          f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
          f"reductions; significant at p < {c.alpha:g}."),
+        (f"- MDD: the smallest difference this test detects with 80% power at p < {c.alpha:g} over these "
+         f"samples (2.80 standard errors of B − A at alpha 0.05); a smaller true change can go unseen."),
     ]
     if c.threshold is not None:
         lines.append(f"- Gate: fail when a metric drops by more than {plural(c.threshold, 'point')} "
@@ -284,18 +287,19 @@ def render_markdown(comparison: Comparison) -> str:
                   for side, reason in (("A", r.missing_a), ("B", r.missing_b)) if reason]
         if task.notes or any(r.missing_a or r.missing_b for r in task.results):
             lines.append("")
-        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | |",
-                  "|---|---:|---:|---:|---|---|---:|---:|---|"]
+        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | MDD | |",
+                  "|---|---:|---:|---:|---|---|---:|---:|---:|---|"]
         for r in task.results:
             interval = f"[{r.interval[0]:+.2f}, {r.interval[1]:+.2f}]" if r.interval else "—"
             test = f"{r.test.name} ({r.test.detail})" if r.test and r.test.detail else (r.test.name if r.test else "—")
             p = _p(r.test.p_value) if r.test else "—"
             scale = task.scales.get(r.metric, "percent")
             name = r.metric if scale == "percent" else f"{r.metric} ({scale})"
+            mdd = _number(minimal_detectable_difference(r.interval, c.alpha)) if r.interval else "—"
             shown_a = "missing" if r.missing_a else _number(r.value_a)
             shown_b = "missing" if r.missing_b else _number(r.value_b)
             lines.append(f"| {_cell(name)} | {shown_a} | {shown_b} | "
-                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | "
+                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | {mdd} | "
                          f"{_MARKS[c.status(task, r)]} |")
     if c.only_a or c.only_b:
         lines += ["", (f"Not compared: tasks only in A: {', '.join(c.only_a) or 'none'}; "

@@ -71,6 +71,7 @@ def build_report(
         run_name=run_info.run_name,
         label=run_info.label,
         identity=dict(run_info.identity) if run_info.identity is not None else None,
+        subset=dict(run_info.subset) if run_info.subset is not None else None,
         prompt_example=records[0].prompt if records else None,
         versions=package_versions(),
         command=redact_argv(sys.argv),  # no user:password@ of a --base-url
@@ -94,6 +95,8 @@ def build_report(
         primary = task.metrics[0]
         report.breakdown = {by: view.grouped(primary, by) for by in task.breakdowns}
         add_intervals(report, task, view)
+        if report.subset is not None:
+            _add_expected_half_widths(report, task)
         report.complete = report.complete and not report.missing_metrics
         if task.summary_line is not None and primary.name in report.metrics:
             try:
@@ -101,6 +104,17 @@ def build_report(
             except KeyError:  # a metric the line names is missing: the table says which and why
                 report.summary = None
     return report
+
+
+def _add_expected_half_widths(report: RunReport, task: Task) -> None:
+    """What a subset of this size can resolve: 95% half-width of each percent metric at its n."""
+    from vlmeval.engine.subsets import expected_half_width
+
+    assert report.subset is not None
+    percent = {m.name for m in task.metrics if m.scale == "percent"}
+    report.subset["expected_half_width"] = {
+        name: round(expected_half_width(value, report.metrics_n[name]), 4)
+        for name, value in report.metrics.items() if name in percent and report.metrics_n.get(name)}
 
 
 def incomplete_summary(report: RunReport) -> str:
