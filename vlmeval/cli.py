@@ -160,9 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_source(score)
     score.add_argument("--predictions", required=True, help="JSONL with `id` and `prediction` per line")
     score.add_argument("--output", help="folder for report.json and predictions.jsonl "
-                       "(default: results/scored/<task>)")
+                       "(default: results/scored/<predictions file name>/<task>; a folder holds the "
+                       "scores of one predictions file)")
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
     _add_judge(score)
+
+    check = commands.add_parser("judge-check", help="re-judge a task's anchor set (answers with the official "
+                                "judge's recorded verdicts) with a candidate judge and report the agreement")
+    _add_task_source(check)
+    check.add_argument("--anchors", metavar="FILE", help="an anchor file (default: the one the task ships)")
+    check.add_argument("--max-diff", type=float, metavar="X", help="exit 1 when the task's primary metric on "
+                       "the anchors differs from the recorded one by more than X points")
+    check.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
+    _add_judge(check)
 
     merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")
     merge.add_argument("run_dir", metavar="RUN_DIR", help="a task folder written by `vlmeval run`")
@@ -240,6 +250,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # workers started by --shards re-run the same command line
+    from vlmeval import console
+
+    original_stderr = console.track_stderr()  # before logging and progress bars take sys.stderr
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = original_stderr
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _main(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM stops a run as SIGINT does (cleanup runs, one line says what is kept), not silently
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    try:
+        return _command(args)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _command(args: argparse.Namespace) -> int:
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
@@ -251,16 +289,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from vlmeval import commands
 
-        handler = getattr(commands, f"cmd_{args.command}")
+        handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
         with redacted_output():  # whatever a command prints: no credentials, no query values
             return int(handler(args))
     except VlmevalError as exc:
-        print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {redact(str(exc))}")
         return EXIT_USAGE
     except (KeyboardInterrupt, Terminated) as exc:
         signal_name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
-        print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
-              file=sys.stderr)
+        console.error_line(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command "
+                           "to resume")
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     finally:
         from vlmeval.engine.memory import thaw

@@ -124,8 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _positive_seconds("--request-timeout", args.request_timeout)
     _check_generation_flags(args)
     from vlmeval.engine.evaluate import run
-    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.multi import resolve_data, run_tasks
+    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.shards import SHARD_ENV
 
     if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
@@ -219,9 +219,46 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     _positive("--limit", args.limit)
     task = _task(args)
-    output = Path(args.output) if args.output else Path("results") / "scored" / task.name
+    from vlmeval.engine.scored import default_score_folder
+
+    output = Path(args.output) if args.output else default_score_folder(args.predictions, task.name)
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
                       _score_context(args, task), label=args.label, charts=args.charts)
+
+
+def cmd_judge_check(args: argparse.Namespace) -> int:
+    from vlmeval import console
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.failure import Failure
+    from vlmeval.judge_check import check, load_anchors, render
+
+    task = _task(args)
+    if args.judge is None:
+        raise UsageError("judge-check needs the candidate judge: --judge MODEL --judge-base-url URL")
+    if args.max_diff is not None and not (math.isfinite(args.max_diff) and args.max_diff >= 0):
+        raise UsageError(f"--max-diff must be a number of points, 0 or more (got {args.max_diff})")
+    anchors = load_anchors(task.name, args.anchors)
+    context = _score_context(args, task)
+    samples = load_samples(task, args.data, args.split, None).samples  # every anchor must be there: no --limit
+    console.status(f"judging {len(anchors.items)} anchors of {task.name} with {args.judge} ...")
+    result = check(task, samples, anchors, context)
+    text = render(result)
+    print(text, end="")
+    if args.output:
+        from vlmeval.io import atomic_write_text
+
+        atomic_write_text(Path(args.output), text)
+    if result.failures.get(Failure.JUDGE_ERROR):
+        console.error_line(f"vlmeval: incomplete: {result.failures[Failure.JUDGE_ERROR]} judge requests failed; "
+                           "re-run the same command to ask them again (replies so far are cached)")
+        return 3
+    difference = result.primary_difference()
+    if args.max_diff is not None and (difference is None or abs(difference) > args.max_diff):
+        shown = "missing" if difference is None else f"{difference:+.2f}"
+        console.error_line(f"vlmeval: error: {result.metrics[0][0]} on the anchors differs from the recorded "
+                           f"value by {shown} (allowed: {args.max_diff:g})")
+        return 1
+    return 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from vlmeval.backends import make_backend
 from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
 from vlmeval.engine.memory import gc_paused
+
 # BackendCache and default_run_name: their import path before vlmeval.engine.plan
 from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
 from vlmeval.engine.predictions import read_predictions
@@ -31,6 +31,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scored import claim_score_folder, missing_predictions_hint
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Launcher,
@@ -41,12 +42,18 @@ from vlmeval.engine.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.engine.store import Answer, AnswerStore, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
 from vlmeval.engine.subsets import load_selected
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
-from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
+from vlmeval.reporting.report import (
+    build_report,
+    incomplete_summary,
+    print_report,
+    samples_to_redo,
+    write_outputs,
+)
 from vlmeval.task import ScoreContext, Task, task_prompt_note
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
+RETRY_HINT = "re-run the same command to retry them (answers and judge replies so far are kept)"
 
 
 def run(plan: RunPlan) -> int:
@@ -243,10 +251,10 @@ def _report_failed_shards(failed: list[WorkerResult], sample_set: SampleSet, sto
     answered = store.read().answers
     missing = [s.id for s in sample_set.samples if s.id not in answered]
     for result in failed:
-        print(f"vlmeval: error: {result.describe()}", file=sys.stderr)
-    print(f"vlmeval: error: {len(missing)} samples have no answer"
-          + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
-          + "; re-run the same command to resume", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {result.describe()}")
+    console.error_line(f"vlmeval: error: {len(missing)} samples have no answer"
+                       + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
+                       + "; re-run the same command to resume")
     return EXIT_SHARD_FAILED
 
 
@@ -275,14 +283,17 @@ def score_file(
                 f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
             )
         answers = {
-            i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+            i: bounded(i, p, None if p is not None else "no prediction")
             for i, p in predictions.items()
         }
         ensure_writable(output)
+        claim_score_folder(output, task.name, predictions_file, data, split, limit)
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
+    hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
+                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts,
+                  redo_hint=hint)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -300,6 +311,7 @@ def finish(
     run_info: RunInfo,
     context: ScoreContext,
     charts: bool = False,
+    redo_hint: str = RETRY_HINT,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
@@ -330,9 +342,10 @@ def finish(
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
-    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
-          "(answers and judge replies so far are kept)", file=sys.stderr)
+    console.error_line(f"vlmeval: incomplete: {incomplete_summary(report)}"
+                       + (f"; {redo_hint}" if samples_to_redo(report) else ""))
     return EXIT_INCOMPLETE
+
 
 
 def _local_data(task: Task, data: str | None) -> str | None:

@@ -148,8 +148,10 @@ def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> s
     return str(max(1, cores // count))
 
 
-class Terminated(Exception):
-    """SIGTERM reached this process; raised where it waits so that cleanup runs."""
+class Terminated(BaseException):
+    """SIGTERM reached this process; raised where it waits so that cleanup runs. A BaseException,
+    as KeyboardInterrupt is, so that no `except Exception` on the way (a backend that records a
+    failed request as the sample's error) turns a stop into a finished, incomplete run."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

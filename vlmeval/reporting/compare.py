@@ -161,6 +161,8 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
     only_b = [t for t in runs_b if t not in runs_a]
     gaps = [f"{t} missing from B" for t in only_a]
     gaps += [gap for t in tasks if (gap := coverage_gap(t.task, t.a, t.b))]
+    gaps += [f"{t.task} {r.metric} has no value in B ({r.missing_b})" for t in tasks for r in t.results
+             if r.missing_b and r.value_a is not None and t.scales.get(r.metric, "percent") in GATED_SCALES]
     return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples, gaps)
 
 
@@ -281,7 +283,9 @@ def render_markdown(comparison: Comparison) -> str:
         name_a, name_b = run_names(task.a, task.b)
         lines += ["", f"### {_cell(task.task)}: A = {_cell(name_a)}, B = {_cell(name_b)}", ""]
         lines += [f"> ⚠️ {_cell(note)}" for note in task.notes]
-        if task.notes:
+        lines += [f"> ⚠️ {_cell(f'{r.metric} is missing in {side}: {reason}')}" for r in task.results
+                  for side, reason in (("A", r.missing_a), ("B", r.missing_b)) if reason]
+        if task.notes or any(r.missing_a or r.missing_b for r in task.results):
             lines.append("")
         lines += ["| metric | A | B | B − A | 95% CI | test | p | n | MDD | |",
                   "|---|---:|---:|---:|---|---|---:|---:|---:|---|"]
@@ -292,7 +296,9 @@ def render_markdown(comparison: Comparison) -> str:
             scale = task.scales.get(r.metric, "percent")
             name = r.metric if scale == "percent" else f"{r.metric} ({scale})"
             mdd = _number(minimal_detectable_difference(r.interval, c.alpha)) if r.interval else "—"
-            lines.append(f"| {_cell(name)} | {_number(r.value_a)} | {_number(r.value_b)} | "
+            shown_a = "missing" if r.missing_a else _number(r.value_a)
+            shown_b = "missing" if r.missing_b else _number(r.value_b)
+            lines.append(f"| {_cell(name)} | {shown_a} | {shown_b} | "
                          f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | {mdd} | "
                          f"{_MARKS[c.status(task, r)]} |")
     if c.only_a or c.only_b:
