@@ -25,6 +25,7 @@ class Invocation:
     split: str | None = None
     limit: int | None = None
     tasks_dirs: tuple[str, ...] = ()
+    subset: str | None = None  # `--subset NAME` (vlmeval.engine.subsets)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class RunSpec:
     run_name: str | None = None  # the run folder: <output>/<run name>/<task>
     predictions_file: str | None = None  # `vlmeval score`: the file scored
     created_by: Mapping[str, Any] | None = None  # host, pid, since: the process that created run.json
+    subset: Mapping[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (vlmeval.engine.subsets)
 
     def to_json(self) -> Json:
         """run.json's fields; empty and unset ones are left out."""
@@ -73,5 +75,6 @@ FIELD_TYPES: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "dataset": (dict,), "generation": (dict,), "prompt_style": (str,),
     "invocation": (dict,), "identity": (dict,), "backend": (dict,), "sharding": (dict,), "batching": (dict,),
     "label": (str,), "run_name": (str,), "predictions_file": (str,), "created_by": (dict,),
+    "subset": (dict,),
 }
 assert set(FIELD_TYPES) == _NAMES

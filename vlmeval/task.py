@@ -190,6 +190,9 @@ class DataSpec:
     `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file. `list_fields`
     names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
     2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
+    `repeated_ids` says the official data holds a sample id more than once (SEED-Bench's image
+    question 49914): the later rows get `#2`, `#3`... in row order and the report counts them
+    (`dataset.repeated_ids`); without it a repeated id is a data error.
     """
 
     hub: str
@@ -203,6 +206,7 @@ class DataSpec:
     keep: Callable[[Row], bool] | None = None
     images: ImageJoin | None = None
     list_fields: tuple[tuple[str, str], ...] = ()
+    repeated_ids: bool = False
 
 
 

@@ -168,3 +168,12 @@ def test_a_split_of_two_splits_is_fetched_from_the_hub_too(hub: FakeHub) -> None
     hub.fetched.clear()
     assert len(load_samples(task, None, None, None).samples) == len(rows)
     assert [f.rsplit("/", 1)[-1].split("-")[0] for f in hub.fetched] == ["README.md", "image", "non_image"]
+
+
+def test_offline_without_a_cached_copy_names_both_ids_and_the_way_out(hub: FakeHub) -> None:
+    hub.offline = True
+    with pytest.raises(DataError, match=r"cannot list the files of lmms-lab-encoder/ScienceQA or lmms-lab/ScienceQA "
+                                        r"on the Hugging Face hub \(offline\); pass a local copy with --data PATH"):
+        _load("sqa")
+    write_parquet(hub.repo("lmms-lab/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet", [sqa_row()])
+    assert _load("sqa") == ["0"]  # the old id's copy in the cache

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scored import claim_score_folder, missing_predictions_hint
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Launcher,
@@ -41,10 +41,17 @@ from vlmeval.engine.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.engine.store import Answer, AnswerStore, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
+from vlmeval.engine.subsets import load_selected
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
-from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
+from vlmeval.reporting.report import (
+    build_report,
+    incomplete_summary,
+    print_report,
+    samples_to_redo,
+    write_outputs,
+)
 from vlmeval.run_spec import Invocation, RunSpec
 from vlmeval.task import ScoreContext, Task, task_prompt_note
 
@@ -53,6 +60,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
+RETRY_HINT = "re-run the same command to retry them (answers and judge replies so far are kept)"
 
 
 def run(plan: RunPlan) -> int:
@@ -74,7 +82,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     """The samples, and the run folder opened for them (created, or checked against its run.json)."""
     if placement.launcher is not Launcher.SPAWNED:  # its parent said it already
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
-    sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    sample_set = load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     if plan.task.preflight is not None:  # what writing the outputs needs, before any answer
         plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
@@ -107,7 +115,7 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
             return _report_failed_shards(failed, sample_set, store)
     else:
         _generate_shard(plan, sample_set, store, placement)
-    return _finish_run(plan, sample_set, store)
+    return finish_run(plan, sample_set, store)
 
 
 def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
@@ -146,7 +154,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         print(f"{where}; another shard ({holder.describe()}) is merging")
         return EXIT_OK
     with held(claim):
-        return _finish_run(plan, sample_set, store)
+        return finish_run(plan, sample_set, store)
 
 
 def _data_name(task: Task, data: str | None) -> str:
@@ -204,7 +212,8 @@ def _record_chosen_batch_size(run_dir: Path, size: int) -> None:
     update_run_file(run_dir, {"batching": batching})
 
 
-def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+    """Score every answer the run folder holds and write the report (also `vlmeval.evaluate`'s last step)."""
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, read_run_spec(plan.run_dir), context,
@@ -242,10 +251,10 @@ def _report_failed_shards(failed: list[WorkerResult], sample_set: SampleSet, sto
     answered = store.read().answers
     missing = [s.id for s in sample_set.samples if s.id not in answered]
     for result in failed:
-        print(f"vlmeval: error: {result.describe()}", file=sys.stderr)
-    print(f"vlmeval: error: {len(missing)} samples have no answer"
-          + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
-          + "; re-run the same command to resume", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {result.describe()}")
+    console.error_line(f"vlmeval: error: {len(missing)} samples have no answer"
+                       + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
+                       + "; re-run the same command to resume")
     return EXIT_SHARD_FAILED
 
 
@@ -272,14 +281,17 @@ def score_file(
             f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
         )
     answers = {
-        i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+        i: bounded(i, p, None if p is not None else "no prediction")
         for i, p in predictions.items()
     }
     ensure_writable(output)
+    claim_score_folder(output, task.name, predictions_file, data, split, limit)
     spec = RunSpec(task=task.name, model=f"predictions:{predictions_file}", dataset=sample_set.describe(),
                    predictions_file=predictions_file, run_name=_run_name_of(output, task), label=label)
+    hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, spec,
-                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
+                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts,
+                  redo_hint=hint)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -297,6 +309,7 @@ def finish(
     spec: RunSpec,
     context: ScoreContext,
     charts: bool = False,
+    redo_hint: str = RETRY_HINT,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
@@ -323,9 +336,10 @@ def finish(
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
-    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
-          "(answers and judge replies so far are kept)", file=sys.stderr)
+    console.error_line(f"vlmeval: incomplete: {incomplete_summary(report)}"
+                       + (f"; {redo_hint}" if samples_to_redo(report) else ""))
     return EXIT_INCOMPLETE
+
 
 
 def _local_data(task: Task, data: str | None) -> str | None:
@@ -350,7 +364,7 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
     spec = read_run_spec(run_dir)
     invocation = spec.invocation or Invocation()
     task = load_registry(invocation.tasks_dirs).get(spec.task)
-    sample_set = load_samples(task, invocation.data, invocation.split, invocation.limit)
+    sample_set = load_selected(task, invocation.data, invocation.split, invocation.limit, invocation.subset)
     check_merge(run_dir, recorded, task, sample_set,
                 lambda n: load_samples(task, invocation.data, invocation.split, n))
     state = AnswerStore(run_dir).read()

@@ -7,6 +7,8 @@ dataset card declares, as `datasets` reads them, else by the layout rules of a l
 `data.pick_split_files`), their total size is said before anything is fetched,
 and each is downloaded into the hub cache (with the hub's progress bar) and read like a local
 file. When the hub cannot be asked (offline, HF_HUB_OFFLINE=1), a copy already in the cache is used.
+Whether the hub's endpoint answers is asked first, once and quickly (`unreachable_reason`): without a
+cached copy an unreachable hub is one line at once, not the hub library's retries for ~25 s.
 
 lmms-eval's datasets moved from `lmms-lab/*` to `lmms-lab-encoder/*` (July 2026; the old ids
 redirect for now): `candidates` gives the new id first, then the declared one.
@@ -14,6 +16,9 @@ redirect for now): `candidates` gives the new id first, then the declared one.
 
 from __future__ import annotations
 
+import os
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
@@ -25,6 +30,26 @@ from vlmeval.errors import DataError
 # Organisations whose datasets moved: the new name is tried first.
 MOVED_ORGS = {"lmms-lab": "lmms-lab-encoder"}
 _HINT = "pass a local copy with --data PATH (parquet file or folder in that schema)"
+PROBE_TIMEOUT_S = 5.0
+_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def unreachable_reason() -> str | None:
+    """Why the hub's endpoint does not answer one quick request; None when it answers (any HTTP
+    status) or when the user asked for the cache only (HF_HUB_OFFLINE: nothing is asked then)."""
+    if any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in _OFFLINE):
+        return None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(hub_endpoint(), method="HEAD"), timeout=PROBE_TIMEOUT_S):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", exc))
 
 
 def candidates(hub_id: str) -> list[str]:
@@ -41,18 +66,29 @@ def fetch_split(hub_id: str, config: str | None, split: str) -> tuple[str, list[
     if "://" in hub_id:
         raise DataError(f"{hub_id} is not a Hugging Face dataset: download it and pass it with --data PATH")
     require("hub", f"reading {hub_id} from the Hugging Face hub (or {_HINT})")
+    reason = unreachable_reason()
+    if reason is not None:  # at once: the hub library would retry every request for ~25 s
+        for repo in candidates(hub_id):
+            cached = _cached_files(repo, config, split)
+            if cached is not None:
+                return repo, cached
+        raise DataError(f"reading {hub_id} split {split!r}: the Hugging Face hub ({hub_endpoint()}) cannot be "
+                        f"reached ({reason}); pass a local copy with --data PATH, or set HF_HUB_OFFLINE=1 to "
+                        f"read a copy the hub cache already holds")
     tried = []
     for repo in candidates(hub_id):
         listing = _listing(repo)
         if listing is None:
             tried.append(repo)
             continue
-        if isinstance(listing, Exception):
-            cached = _cached_files(repo, config, split)
-            if cached is not None:
-                return repo, cached
+        if isinstance(listing, Exception):  # offline or unreachable: a copy in the cache, else the one line
+            for known in candidates(hub_id):
+                cached = _cached_files(known, config, split)
+                if cached is not None:
+                    return known, cached
             reason = str(listing).splitlines()[0] if str(listing) else type(listing).__name__
-            raise DataError(f"cannot list the files of {repo} on the Hugging Face hub ({reason}); {_HINT}")
+            names = " or ".join(candidates(hub_id))
+            raise DataError(f"cannot list the files of {names} on the Hugging Face hub ({reason}); {_HINT}")
         sizes = {PurePosixPath(path): size for path, size in listing}
         card = _card(repo) if PurePosixPath("README.md") in sizes else None
         chosen = _pick(sorted(sizes), config, split, f"hub dataset {repo}", card)

@@ -228,8 +228,8 @@ def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
     """What this run is, as run.json first records it (later steps add sharding, backend, label)."""
     return RunSpec(
         task=plan.task.name, model=plan.model, dataset=sample_set.describe(), generation=plan.settings.to_dict(),
-        prompt_style=plan.backend_options.prompt_style,
-        invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs)),
+        prompt_style=plan.backend_options.prompt_style, subset=sample_set.subset,
+        invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend, Request, SampleError
 from vlmeval.engine.shards import WHOLE_RUN, Shard
-from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, bounded, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
 from vlmeval.task import TASK_TOKEN
 from vlmeval.task import Sample
@@ -260,7 +260,7 @@ def _answer(
 def _to_answer(request: Request, output: str | SampleError) -> Answer:
     if isinstance(output, SampleError):
         return Answer(id=request.sample_id, prediction=None, error=f"sample {request.sample_id}: {output}")
-    return Answer(id=request.sample_id, prediction=output)
+    return bounded(request.sample_id, output)  # a runaway generation is cut and counted
 
 
 def _first_line(exc: BaseException) -> str:

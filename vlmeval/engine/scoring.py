@@ -32,6 +32,8 @@ def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Ans
         failure = Failure.MISSING
     elif not answer.ok:
         failure = Failure.ERROR
+    elif answer.oversized:  # scored as no answer; the cut text stays for people to read
+        failure, prediction = Failure.OVERSIZED, answer.prediction
     return Record(
         id=sample.id,
         prompt=sample.text,
@@ -46,4 +48,5 @@ def _record(sample: Sample, prediction: str | None, verdict: Scored, answer: Ans
 
 
 def _prediction(answer: Answer | None) -> str | None:
-    return answer.prediction if answer is not None and answer.ok else None
+    """What the scorer reads: nothing for a failed or oversized answer."""
+    return answer.prediction if answer is not None and answer.ok and not answer.oversized else None

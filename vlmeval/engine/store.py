@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmeval.limits import MAX_ANSWER_CHARS, cut
+
 ANSWERS_DIR = "answers"
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,24 @@ class Answer:
     id: str
     prediction: str | None
     error: str | None = None
+    full_length: int | None = None  # set where the prediction was cut to MAX_ANSWER_CHARS
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def oversized(self) -> bool:
+        return self.full_length is not None
+
+
+def bounded(sample_id: str, prediction: str | None, error: str | None = None,
+            full_length: int | None = None) -> Answer:
+    """An Answer whose prediction is at most MAX_ANSWER_CHARS long (cut, and marked, where longer)."""
+    if prediction is None:
+        return Answer(sample_id, None, error, full_length)
+    text, cut_from = cut(prediction, MAX_ANSWER_CHARS)
+    return Answer(sample_id, text, error, full_length if cut_from is None else cut_from)
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,9 @@ def _parse_line(line: str) -> Answer | None:
         prediction = obj["prediction"]
         if prediction is not None and not isinstance(prediction, str):
             return None
-        return Answer(id=str(obj["id"]), prediction=prediction, error=obj.get("error"))
+        full_length = obj.get("full_length")
+        return bounded(str(obj["id"]), prediction, obj.get("error"),
+                       full_length if isinstance(full_length, int) else None)
     except (json.JSONDecodeError, KeyError, TypeError):
         return None
 
@@ -123,7 +141,8 @@ class AnswerWriter:
 
     def write(self, answers: Iterable[Answer]) -> None:
         lines = [
-            json.dumps({"id": a.id, "prediction": a.prediction, "error": a.error}, ensure_ascii=False)
+            json.dumps({"id": a.id, "prediction": a.prediction, "error": a.error,
+                        **({"full_length": a.full_length} if a.oversized else {})}, ensure_ascii=False)
             for a in answers
         ]
         if lines:
