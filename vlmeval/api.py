@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from vlmeval.backends.base import Backend, BackendOptions, GenerationSettings
+from vlmeval.engine.memory import collector_paused
 from vlmeval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def evaluate(
     selected, paths, source = ranks.everywhere(prepare)
     context = ScoreContext(judge=judge)
     reports: dict[str, RunReport] = {}
-    with _output_folder(output) as folder, _quiet(quiet):
+    # one call is one command: the collector paused around it as `cli.main` does (vlmeval.engine.memory)
+    with _output_folder(output) as folder, _quiet(quiet), collector_paused():
         backend = ranks.everywhere(source.build)
         with source.borrowed(backend):
             for task in selected:

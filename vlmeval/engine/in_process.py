@@ -17,6 +17,7 @@ from pathlib import Path
 from vlmeval.backends.base import Backend
 from vlmeval.engine.collective import Ranks
 from vlmeval.engine.evaluate import _local_data, finish_run  # the same data path `run` gives scorers
+from vlmeval.engine.memory import collector_running
 from vlmeval.engine.plan import RunPlan
 from vlmeval.engine.run_folder import (
     answering_shard,
@@ -77,16 +78,18 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
 def _answer_into_run(plan: RunPlan, pending: Sequence[Sample], backend: Backend) -> None:
     store = AnswerStore(plan.run_dir)
     with answering_shard(plan.run_dir, store, WHOLE_RUN):
-        generate(pending, lambda: _described(plan, backend), plan.settings, store, plan.batch_size,
-                 WHOLE_RUN, plan.show_progress, plan.auto_batch)
+        with collector_running():  # a model's loop makes cycles of its own (vlmeval.engine.memory)
+            generate(pending, lambda: _described(plan, backend), plan.settings, store, plan.batch_size,
+                     WHOLE_RUN, plan.show_progress, plan.auto_batch)
 
 
 def _answer_privately(plan: RunPlan, pending: Sequence[Sample], backend: Backend) -> list[Answer]:
     """This rank's answers, kept in a folder of its own until rank 0 gathers them."""
     with tempfile.TemporaryDirectory(prefix="vlmeval-rank-") as folder:
         store = AnswerStore(Path(folder))
-        generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN,
-                 plan.show_progress, plan.auto_batch)
+        with collector_running():
+            generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN,
+                     plan.show_progress, plan.auto_batch)
         return list(store.read().answers.values())
 
 
