@@ -134,6 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.split and len(tasks) > 1:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
     data = resolve_data(tasks, args.data)
+    readings = {t.name: t.answer_reading(args.answer_reading) for t in tasks}  # a wrong name: before any work
     options = BackendOptions(
         dtype=args.dtype,
         device=args.device,
@@ -182,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             auto_batch=auto_batch,
             settings=settings,
             backend_options=options,
-            context=replace(context, answer_reading=task.answer_reading(args.answer_reading)),
+            context=replace(context, answer_reading=readings[task.name]),
             charts=args.charts,
             show_progress=not (args.no_progress or args.quiet),
             shards=args.shards,

@@ -134,3 +134,12 @@ def test_a_damaged_judge_cache_is_named(tmp_path: Path) -> None:
         db.execute("CREATE TABLE replies (id INTEGER)")
     with pytest.raises(VlmevalError, match="judge cache cannot be used"):
         Judge(client, other)
+
+
+def test_an_answer_reading_one_of_several_tasks_lacks_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--tasks", "mmbench_en_dev,pope", "--model", "openai:x", "--base-url", "http://127.0.0.1:9",
+                 "--data", "demo", "--answer-reading", "strict", "--output", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    assert "--answer-reading 'strict' is not a reading of task pope" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing was answered for mmbench_en_dev first
