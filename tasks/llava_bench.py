@@ -37,7 +37,7 @@ from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, MetricUndefined, Predicate, Record, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
+from vlmeval.task import DataSpec, JudgeRuns, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -93,41 +93,41 @@ def parse_scores(review: str) -> tuple[float, float] | None:
 
 
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
+    """One judge run (`context.judge_run`); the engine repeats it for --judge-runs (JUDGE_RUNS)."""
     judge = context.require_judge("llava_bench_wild", OFFICIAL_JUDGE)
-    runs = context.judge_runs
     judge.declare_prompt("llava_bench", RULE)
-    asked = [(i, run) for i, p in enumerate(predictions) if p is not None for run in range(runs)]
+    asked = [i for i, p in enumerate(predictions) if p is not None]
     queries = [
         JudgeQuery(judge_content(samples[i].meta["caption"], samples[i].text, samples[i].target,
                                  str(predictions[i]), samples[i].meta["category"]),
-                   temperature=JUDGE_TEMPERATURE, max_tokens=JUDGE_MAX_TOKENS, run=run, system=SYSTEM)
-        for i, run in asked
+                   temperature=JUDGE_TEMPERATURE, max_tokens=JUDGE_MAX_TOKENS, run=context.judge_run, system=SYSTEM)
+        for i in asked
     ]
     replies = dict(zip(asked, judge.ask_many(queries), strict=True)) if queries else {}
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:
-            verdicts.append(Scored(None, _scores([FAILED] * runs, 0), Failure.ERROR))
+            verdicts.append(Scored(None, _scores(FAILED, 0), Failure.ERROR))
             continue
-        pairs, notes, failure = [], [], None
-        for run in range(runs):
-            reply = replies[index, run]
-            parsed = parse_scores(reply.text) if reply.text is not None else None
-            if reply.text is None and failure != Failure.JUDGE_ERROR:
-                failure = reply.failure or Failure.JUDGE_ERROR  # judge_error wins: a re-run asks again
-            elif parsed is None and failure is None:
-                failure = Failure.JUDGE_FAILED
-            pairs.append(parsed or FAILED)
-            notes.append({"scores": list(parsed or FAILED), "review": reply.text, "error": reply.error})
-        verdicts.append(Scored(notes, _scores(pairs, sum(p is FAILED for p in pairs)), failure))
+        reply = replies[index]
+        parsed = parse_scores(reply.text) if reply.text is not None else None
+        failure = None
+        if reply.text is None:
+            failure = reply.failure or Failure.JUDGE_ERROR  # a re-run asks again
+        elif parsed is None:
+            failure = Failure.JUDGE_FAILED
+        note = {"scores": list(parsed or FAILED), "review": reply.text, "error": reply.error}
+        verdicts.append(Scored(note, _scores(parsed or FAILED, int(parsed is None)), failure))
     return verdicts
 
 
-def _scores(pairs: Sequence[tuple[float, float]], failed: int) -> dict[str, float]:
-    fields = {"failed_judgements": float(failed)}
-    for run, (reference, model) in enumerate(pairs):
-        fields[f"reference_run{run}"], fields[f"model_run{run}"] = reference, model
-    return fields
+def _scores(pair: tuple[float, float], failed: int) -> dict[str, float]:
+    reference, model = pair
+    return {"failed_judgements": float(failed), "reference": reference, "model": model}
+
+
+# Each run's pair is kept (reference_run<k>, model_run<k>): the relative score is summarised per run.
+JUDGE_RUNS = JudgeRuns(per_run=("reference", "model"), summed=("failed_judgements",))
 
 
 def _runs(records: Sequence[Record]) -> int:
@@ -215,6 +215,7 @@ def llava_bench_wild() -> Task:
                       checks=(Text("question"), Text("gpt_answer"))),
         demo_rows=demo_rows,
         to_sample=to_sample,
+        judge_runs=JUDGE_RUNS,
         scorer=score,
         metrics=METRICS,
         max_new_tokens=1024,

@@ -25,11 +25,11 @@ from typing import Any
 
 from vlmeval.column_checks import Text
 from vlmeval.demo_data import image_cell, png_bytes
-from vlmeval.errors import DataError, UsageError
+from vlmeval.errors import DataError
 from vlmeval.failure import Failure
 from vlmeval.judge import Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
+from vlmeval.task import DataSpec, JudgeRuns, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -152,41 +152,31 @@ def grade(judge: Judge, gradings: Sequence[Grading]) -> None:
                 grading.score = parse_score(reply.text)
 
 
-def _run_scores(scores: Sequence[float]) -> dict[str, float]:
-    fields = {f"score_run{run}": s for run, s in enumerate(scores)}
-    return {"score": statistics.fmean(scores), **fields}
-
-
 def score(samples: Sequence[Sample], predictions: Sequence[str | None], context: ScoreContext) -> list[Scored]:
+    """One judge run (`context.judge_run`); the engine repeats it for --judge-runs (JUDGE_RUNS)."""
     judge = context.require_judge("mmvet", OFFICIAL_JUDGE)
-    runs = context.judge_runs
-    if runs < 1:
-        raise UsageError(f"--judge-runs must be at least 1 (got {runs})")
     judge.declare_prompt("mmvet", JUDGE_PROMPT)
     gradings = {
-        (index, run): Grading(judge_prompt(sample.text, sample.target, prediction), run)
+        index: Grading(judge_prompt(sample.text, sample.target, prediction), context.judge_run)
         for index, (sample, prediction) in enumerate(zip(samples, predictions, strict=True))
         if prediction is not None
-        for run in range(runs)
     }
     grade(judge, list(gradings.values()))
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:
-            verdicts.append(Scored(None, {**_run_scores([0.0] * runs), "failed_judgements": 0.0}, Failure.ERROR))
+            verdicts.append(Scored(None, {"score": 0.0, "failed_judgements": 0.0}, Failure.ERROR))
             continue
-        mine = [gradings[index, run] for run in range(runs)]
-        failed = [g for g in mine if g.score is None]
-        failure = None
-        if failed:
-            reasons = [g.failure for g in failed if g.failure]
-            failure = (Failure.JUDGE_ERROR if Failure.JUDGE_ERROR in reasons else reasons[0]) if reasons \
-                else Failure.JUDGE_FAILED
-        answer = [{"score": g.score, "replies": g.replies, "error": g.error} for g in mine]
-        run_scores = [g.score if g.score is not None else 0.0 for g in mine]  # the official 0.0
-        verdicts.append(Scored(answer, {**_run_scores(run_scores), "failed_judgements": float(len(failed))},
-                               failure))
+        g = gradings[index]
+        failure = None if g.score is not None else g.failure or Failure.JUDGE_FAILED
+        answer = {"score": g.score, "replies": g.replies, "error": g.error}
+        score_value = g.score if g.score is not None else 0.0  # the official 0.0
+        verdicts.append(Scored(answer, {"score": score_value, "failed_judgements": float(g.score is None)}, failure))
     return verdicts
+
+
+# Each run's score is kept (score_run<k>) for the spread over runs; `score` is their mean.
+JUDGE_RUNS = JudgeRuns(per_run=("score",), mean=("score",), summed=("failed_judgements",))
 
 
 def _has(capability: str) -> Predicate:
@@ -250,6 +240,7 @@ def mmvet() -> Task:
                       checks=(Text("question"), Text("answer"))),
         demo_rows=demo_rows,
         to_sample=to_sample,
+        judge_runs=JUDGE_RUNS,
         scorer=score,
         metrics=METRICS,
         max_new_tokens=1024,

@@ -92,7 +92,9 @@ def check(task: Task, samples: Sequence[Sample], anchors: AnchorSet, context: Sc
                          f"(e.g. {', '.join(absent[:5])}); pass the task's full data with --data")
     chosen = [by_id[str(item["id"])] for item in anchors.items]
     predictions = [str(item["prediction"]) for item in anchors.items]
-    verdicts = task.scorer(chosen, predictions, context)
+    from vlmeval.engine.judge_runs import verdicts_of
+
+    verdicts = verdicts_of(task, chosen, predictions, context)  # judge runs as `score` makes them
     candidate = [Record(s.id, s.text, p, scores=v.scores, failure=v.failure, meta=s.meta)
                  for s, p, v in zip(chosen, predictions, verdicts, strict=True)]
     recorded = [_recorded_record(s, item, anchors.score_fields) for s, item in zip(chosen, anchors.items, strict=True)]

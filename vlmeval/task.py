@@ -114,7 +114,8 @@ class ScoreContext:
     """
 
     judge: Judge | None = None
-    judge_runs: int = 1
+    judge_runs: int = 1  # `--judge-runs N`: the engine calls the scorer N times (vlmeval.engine.judge_runs)
+    judge_run: int = 0  # which of those calls this is: a judged task passes it on as `JudgeQuery.run`
     output_dir: Path | None = None
     data: str | None = None
     answer_reading: AnswerReading | None = None
@@ -159,6 +160,17 @@ class AnswerReading:
         return {"name": self.name, "description": self.description, "official": self.official,
                 "reference": self.reference}
 
+
+
+@dataclass(frozen=True)
+class JudgeRuns:
+    """How a judged task's per-sample scores combine over `--judge-runs N` runs, which the engine
+    makes (`vlmeval.engine.judge_runs`): `mean` keys are averaged, `per_run` keys kept per run as
+    `<key>_run<k>`, `summed` keys added up; the per-run answers become a list."""
+
+    per_run: tuple[str, ...] = ()
+    mean: tuple[str, ...] = ()
+    summed: tuple[str, ...] = ()
 
 class Scorer(Protocol):
     def __call__(
@@ -277,6 +289,7 @@ class Task:
     preflight: Preflight | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
+    judge_runs: JudgeRuns | None = None  # a judged task whose scorer the engine repeats for --judge-runs
     # Demo-sized data in the task's own hub schema: the rows of its split, or, for a task whose data
     # is a folder of configs (DataSpec.images), the rows of each config by config name. The contract
     # test runs every task on it; `vlmeval.demo_data` has image cells to build rows with.

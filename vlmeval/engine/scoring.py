@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 
+from vlmeval.engine.judge_runs import verdicts_of
 from vlmeval.engine.memory import collector_running
 from vlmeval.engine.store import Answer
 from vlmeval.failure import Failure
@@ -19,7 +20,7 @@ def score_answers(
     predictions = [_prediction(answers.get(s.id)) for s in samples]
     # A judge's network calls run with the collector on (vlmeval.engine.memory).
     with collector_running() if context.judge is not None else nullcontext():
-        verdicts = task.scorer(samples, predictions, context)
+        verdicts = verdicts_of(task, samples, predictions, context)
     return [
         _record(sample, prediction, verdict, answers.get(sample.id))
         for sample, prediction, verdict in zip(samples, predictions, verdicts, strict=True)
