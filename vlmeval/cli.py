@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from vlmeval.backends._prompt_styles import PROMPT_STYLES
 from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
+from vlmeval.reasoning import REASONING_MAX_NEW_TOKENS
 from vlmeval.redact import install_log_redaction, redact
 
 EXIT_USAGE = 2
@@ -54,6 +55,23 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answer-reading", metavar="NAME",
                         help="how answers are read, for tasks that offer several readings (default: the "
                         "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
+
+
+def _add_reply_reading(parser: argparse.ArgumentParser, run: bool) -> None:
+    """How replies are read before a task sees them (vlmeval.reasoning)."""
+    parser.add_argument("--reasoning-tags", metavar="OPEN,CLOSE", help="the tags around a reasoning block, "
+                        "removed before the task reads the answer (default <think>,</think>)")
+    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                        help="cut the answer at TEXT, only after any reasoning block has closed (repeatable)")
+    if run:
+        parser.add_argument("--reasoning", action="store_true",
+                            help=f"the model reasons before answering: default --max-new-tokens "
+                            f"{REASONING_MAX_NEW_TOKENS}, and a reply cut by it before a closing tag is "
+                            "unfinished_reasoning")
+    else:
+        parser.add_argument("--reasoning", action="store_true",
+                            help="replies come from a reasoning model: one cut by the token limit (finish "
+                            "reason `length`) before a closing tag is unfinished_reasoning")
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, top_level: bool) -> None:
@@ -123,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="API retries per request on 429/5xx/time-outs, with backoff (default 6)")
     run.add_argument("--request-timeout", type=float, default=120.0, metavar="S",
                      help="seconds to wait for one API reply before retrying it (default 120)")
+    _add_reply_reading(run, run=True)
+    run.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="passed to the backend (repeatable; VALUE read as JSON where it parses): the "
+                     "processor's from_pretrained for a checkpoint (min_pixels, max_pixels, use_fast; "
+                     "model.KEY for the model's), request body fields for openai:NAME")
+    run.add_argument("--chat-template-arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="passed to apply_chat_template (a server's chat_template_kwargs), e.g. "
+                     "enable_thinking=false (repeatable)")
+    run.add_argument("--system-prompt", metavar="TEXT|@FILE", help="a system turn before every prompt "
+                     "(chat and vicuna_v1 styles, servers); @FILE reads it from FILE")
+    run.add_argument("--max-images", type=int, metavar="N", help="images the model or server takes per "
+                     "prompt (vLLM's --limit-mm-per-prompt); a sample with more fails as too_many_images")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
@@ -142,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", help="folder for report.json and predictions.jsonl "
                        "(default: results/scored/<task>)")
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
+    _add_reply_reading(score, run=False)
     _add_judge(score)
 
     merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")

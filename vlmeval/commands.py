@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import GenerationSettings
 from vlmeval.errors import UsageError
+from vlmeval.reasoning import DEFAULT_TAGS, REASONING_MAX_NEW_TOKENS, ReplyReading, parse_tags
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
 
@@ -52,14 +55,29 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps (got {args.device!r})")
 
 
+def _reply_reading(args: argparse.Namespace) -> ReplyReading:
+    """`--reasoning-tags`, `--stop` and `--reasoning` (vlmeval.reasoning); defaults where a command has none."""
+    tags = getattr(args, "reasoning_tags", None)
+    try:
+        pair = parse_tags(tags) if tags is not None else DEFAULT_TAGS
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    stop = tuple(getattr(args, "stop", None) or ())
+    if any(not s for s in stop):
+        raise UsageError("--stop takes a non-empty string")
+    return ReplyReading(tags=pair, stop=stop, reasoning=bool(getattr(args, "reasoning", False)))
+
+
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
+    reading = _reply_reading(args)
     _positive("--judge-runs", args.judge_runs)
     _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
     if task is not None:
         task.answer_reading(args.answer_reading)  # an unknown name fails before any work
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading, charts=args.charts)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading, charts=args.charts,
+                            reply_reading=reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
@@ -69,7 +87,32 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     except ValueError as exc:  # the message shows the URL without its credentials
         raise UsageError(f"--judge-base-url: {exc}") from exc
     return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
-                        answer_reading=args.answer_reading, charts=args.charts)
+                        answer_reading=args.answer_reading, charts=args.charts, reply_reading=reading)
+
+
+def parse_key_values(flag: str, items: Sequence[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; VALUE is read as JSON where it parses (`true`, `3`, `[1,2]`), else kept as text."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} takes KEY=VALUE (got {item!r})")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except ValueError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def system_prompt(value: str | None) -> str | None:
+    """`--system-prompt TEXT`, or the text of FILE for `@FILE`."""
+    if value is None or not value.startswith("@"):
+        return value
+    path = Path(value[1:]).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--system-prompt {value}: cannot read {path} ({exc})") from exc
 
 
 def _check_model_value(model: str) -> None:
@@ -108,7 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval import console
 
     for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
-                 "--gpus-per-shard"):
+                 "--gpus-per-shard", "--max-images"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     _check_model_value(args.model)
     _positive_seconds("--request-timeout", args.request_timeout)
@@ -123,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.split and len(tasks) > 1:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
     data = resolve_data(tasks, args.data)
+    context = _score_context(args, None)
     options = BackendOptions(
         dtype=args.dtype,
         device=args.device,
@@ -137,13 +181,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         timeout=args.request_timeout,
         device_map="auto" if args.gpus_per_shard > 1 else None,
+        model_args=parse_key_values("--model-arg", args.model_arg),
+        chat_template_args=parse_key_values("--chat-template-arg", args.chat_template_arg),
+        system_prompt=system_prompt(args.system_prompt),
+        max_images=args.max_images,
+        reasoning_tags=context.reply_reading.tags,
     )
-    context = _score_context(args, None)
     backends = BackendCache()  # one model load for all the tasks
 
     def run_one(task: Task, path: str | None) -> int:
         settings = GenerationSettings(
-            max_new_tokens=args.max_new_tokens or task.max_new_tokens,
+            max_new_tokens=args.max_new_tokens or (REASONING_MAX_NEW_TOKENS if args.reasoning else task.max_new_tokens),
             temperature=args.temperature,
             top_p=args.top_p,
             num_beams=args.num_beams,

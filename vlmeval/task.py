@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmeval.metrics import Metric
+from vlmeval.reasoning import ReplyReading
 
 if TYPE_CHECKING:
     from vlmeval.engine.data import LazyImage
@@ -57,17 +58,22 @@ class Sample:
 
     def parts(self) -> list[str | int]:
         """The text and images interleaved in order: strings, and image numbers (0-based) into `images`."""
-        offsets = self.image_offsets if self.image_offsets is not None else (0,) * len(self.images)
-        parts: list[str | int] = []
-        start = 0
-        for number, offset in enumerate(offsets):
-            if offset > start:
-                parts.append(self.text[start:offset])
-            parts.append(number)
-            start = offset
-        if start < len(self.text) or not parts:
-            parts.append(self.text[start:])
-        return parts
+        return interleave(self.text, self.image_offsets, len(self.images))
+
+
+def interleave(text: str, offsets: Sequence[int] | None, count: int) -> list[str | int]:
+    """`text` split at `offsets` with image numbers 0..count-1 between; None puts them all first."""
+    places = offsets if offsets is not None else (0,) * count
+    parts: list[str | int] = []
+    start = 0
+    for number, offset in enumerate(places):
+        if offset > start:
+            parts.append(text[start:offset])
+        parts.append(number)
+        start = offset
+    if start < len(text) or not parts:
+        parts.append(text[start:])
+    return parts
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class ScoreContext:
     data: str | None = None
     answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
     charts: bool = False
+    reply_reading: ReplyReading = field(default_factory=ReplyReading)  # reasoning tags, stop sequences
 
     @property
     def output_folder(self) -> Path:

@@ -25,6 +25,10 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
                 api_key_env=options.api_key_env,
                 timeout=options.timeout,
                 max_retries=options.max_retries,
+                body_args=options.model_args,
+                chat_template_args=options.chat_template_args,
+                system_prompt=options.system_prompt,
+                max_images=options.max_images,
             )
         except ValueError as exc:  # the message shows the URL without its credentials
             raise UsageError(f"--base-url / --concurrency / --max-retries: {exc}") from exc

@@ -1,12 +1,14 @@
 """How a task's text and images meet a checkpoint's processor (`--prompt-style`).
 
-`chat` renders the processor's own chat template (one user turn: the images, then the text).
+`chat` renders the processor's own chat template (one user turn: text and images in the sample's
+order, after a system turn when `--system-prompt` gives one).
 `vicuna_v1` is LLaVA-1.5's original conversation text, for checkpoints trained in the original
 LLaVA format: `conv_vicuna_v1` of haotian-liu/LLaVA `llava/conversation.py` (SeparatorStyle.TWO,
 sep " ", roles USER/ASSISTANT), which LLaVA-1.5's evaluation scripts select with
 `--conv-mode vicuna_v1`; `llava/eval/model_vqa_science.py` puts `<image>\\n` before the question
 of a sample with an image and nothing before one without.
-`plain` is the text with the image placeholders before it and nothing else.
+`plain` is the text with the image placeholders in their places and nothing else (it has no
+system turn: `--system-prompt` is refused with it).
 
 What the processor can do is found out by asking it (`ProcessorTraits.probe`), not by model name:
 whether it takes a prompt with no image, and whether it inserts the image tokens itself
@@ -16,9 +18,9 @@ whether it takes a prompt with no image, and whether it inserts the image tokens
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vlmeval.backends.base import Request
@@ -74,14 +76,43 @@ def quiet(processor: Any, enabled: bool = True) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def render(style: str, processor: Any, traits: ProcessorTraits, request: Request) -> str:
-    """The prompt text for one request; image placeholders follow the processor's traits."""
+@dataclass(frozen=True)
+class PromptOptions:
+    """What the user adds to every prompt: `--system-prompt` and `--chat-template-arg` values."""
+
+    system_prompt: str | None = None
+    chat_template_args: Mapping[str, Any] = field(default_factory=dict)
+
+
+def render(style: str, processor: Any, traits: ProcessorTraits, request: Request,
+           options: PromptOptions = PromptOptions()) -> str:
+    """The prompt text for one request; images go where the sample places them (`Request.parts`).
+
+    `chat` gives the template one image part per image, in order among the text parts; `plain` and
+    `vicuna_v1` write the processor's image token at each place (followed by a newline where the
+    images all come first, as LLaVA's scripts write `<image>\\n`). A processor that inserts its own
+    image tokens gets the text alone.
+    """
     if style == "chat":
-        content: list[dict[str, str]] = [{"type": "image"} for _ in request.images]
-        content.append({"type": "text", "text": request.text})
-        messages = [{"role": "user", "content": content}]
-        return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
-    placeholders = "" if traits.inserts_image_tokens else f"{traits.image_token}\n" * len(request.images)
+        content: list[dict[str, str]] = [
+            {"type": "image"} if isinstance(part, int) else {"type": "text", "text": part}
+            for part in request.parts()
+        ]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+        if options.system_prompt is not None:
+            messages.insert(0, {"role": "system", "content": [{"type": "text", "text": options.system_prompt}]})
+        return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                 **options.chat_template_args))
+    text = _with_image_tokens(request, None if traits.inserts_image_tokens else traits.image_token)
     if style == "vicuna_v1":
-        return f"{VICUNA_V1_SYSTEM} USER: {placeholders}{request.text} ASSISTANT:"
-    return placeholders + request.text
+        system = VICUNA_V1_SYSTEM if options.system_prompt is None else options.system_prompt
+        return f"{system} USER: {text} ASSISTANT:"
+    return text
+
+
+def _with_image_tokens(request: Request, token: str | None) -> str:
+    if token is None:
+        return request.text
+    if request.image_offsets is None:
+        return f"{token}\n" * len(request.images) + request.text
+    return "".join(token if isinstance(part, int) else part for part in request.parts())

@@ -13,13 +13,13 @@ unless the settings say otherwise, and every setting is passed to `generate` exp
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, quiet, render
-from vlmeval.backends.base import BackendOptions, GenerationSettings, Request, SampleError
+from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, PromptOptions, quiet, render
+from vlmeval.backends.base import BackendOptions, Generation, GenerationSettings, Reply, Request, SampleError
 from vlmeval.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ class TransformersBackend:
             raise UsageError(f"--dtype {options.dtype}: choose one of {', '.join(_DTYPES)}")
         if options.prompt_style not in PROMPT_STYLES:
             raise UsageError(f"--prompt-style {options.prompt_style}: choose one of {', '.join(PROMPT_STYLES)}")
+        if options.system_prompt is not None and options.prompt_style == "plain":
+            raise UsageError("--system-prompt: --prompt-style plain has no system turn; use chat or vicuna_v1")
+        self.max_images = options.max_images
+        self.prompt_options = PromptOptions(options.system_prompt, dict(options.chat_template_args))
         self.checkpoint = checkpoint
         self.options = options
         self.quantization = _quantization(options)
@@ -76,14 +80,16 @@ class TransformersBackend:
             "attn_implementation": self.options.attn_implementation,
             "prompt_style": self.options.prompt_style,
             "trust_remote_code": self.options.trust_remote_code,
+            "model_args": dict(self.options.model_args),
+            "chat_template_args": dict(self.options.chat_template_args),
+            "system_prompt": self.options.system_prompt,
+            "max_images": self.max_images,
         }
 
     def render(self, request: Request) -> str:
-        return render(self.options.prompt_style, self.processor, self.traits, request)
+        return render(self.options.prompt_style, self.processor, self.traits, request, self.prompt_options)
 
-    def generate(
-        self, requests: Sequence[Request], settings: GenerationSettings
-    ) -> list[str | SampleError]:
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[Reply]:
         return self.generate_prepared(self.prepare(requests, settings), settings)
 
     def prepare(self, requests: Sequence[Request], settings: GenerationSettings) -> _Prepared:
@@ -106,8 +112,8 @@ class TransformersBackend:
         prepared = [(group, self._inputs([requests[i] for i in group])) for group in groups if group]
         return _Prepared(size=len(requests), errors=errors, groups=prepared)
 
-    def generate_prepared(self, prepared: _Prepared, settings: GenerationSettings) -> list[str | SampleError]:
-        answers: dict[int, str | SampleError] = dict(prepared.errors)
+    def generate_prepared(self, prepared: _Prepared, settings: GenerationSettings) -> list[Reply]:
+        answers: dict[int, Reply] = dict(prepared.errors)
         for group, inputs in prepared.groups:
             for index, text in zip(group, self._run(inputs, settings), strict=True):
                 answers[index] = text
@@ -131,7 +137,7 @@ class TransformersBackend:
                 inputs[key] = value.to(self.dtype)
         return inputs
 
-    def _run(self, inputs: Any, settings: GenerationSettings) -> list[str]:
+    def _run(self, inputs: Any, settings: GenerationSettings) -> list[Generation]:
         import torch
 
         inputs = inputs.to(self.device)
@@ -148,7 +154,53 @@ class TransformersBackend:
         if not self.encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]  # a decoder-only output repeats the prompt
         decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [text.strip() for text in decoded]
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist() if "attention_mask" in inputs else None
+        ends = self._eos_ids()
+        replies = []
+        for row, text in enumerate(decoded):
+            generated, stopped = _generated_length(output[row].tolist(), ends, self.tokenizer.pad_token_id,
+                                                   skip_first=self.encoder_decoder)
+            replies.append(Generation(
+                text=text.strip(),
+                finish_reason="stop" if stopped or generated < settings.max_new_tokens else "length",
+                prompt_tokens=int(prompt_tokens[row]) if prompt_tokens is not None else None,
+                generated_tokens=generated,
+                reasoning_tokens=self._reasoning_tokens(text),
+            ))
+        return replies
+
+    def _eos_ids(self) -> set[int]:
+        """The tokens that end a reply: the generation config's (one or a list) and the tokenizer's."""
+        found: set[int] = set()
+        for source in (getattr(self.model, "generation_config", None), self.tokenizer):
+            value = getattr(source, "eos_token_id", None)
+            found.update(value if isinstance(value, list) else [value] if isinstance(value, int) else [])
+        return found
+
+    def _reasoning_tokens(self, text: str) -> int | None:
+        """Tokens up to the closing reasoning tag, counted by re-tokenising that text; None without one."""
+        closing = self.options.reasoning_tags[1]
+        end = text.rfind(closing)
+        if end < 0:
+            return None
+        reasoning = text[: end + len(closing)]
+        return len(self.tokenizer(reasoning, add_special_tokens=False)["input_ids"])
+
+
+def _generated_length(tokens: list[int], ends: set[int], pad: int | None, skip_first: bool) -> tuple[int, bool]:
+    """(tokens the model generated for one row, whether it ended on an end token).
+
+    A finished row of a batch is padded after its end token; an encoder-decoder's output starts
+    with its decoder start token, which was not generated.
+    """
+    if skip_first:
+        tokens = tokens[1:]
+    for index, token in enumerate(tokens):
+        if token in ends:
+            return index + 1, True
+    while tokens and pad is not None and tokens[-1] == pad:
+        tokens = tokens[:-1]
+    return len(tokens), False
 
 
 @dataclass(frozen=True)
@@ -240,7 +292,8 @@ def _load_processor(checkpoint: str, options: BackendOptions) -> Any:
     if folder.is_dir() and not options.trust_remote_code and (files := remote_code_files(folder)):
         raise _remote_code_error(checkpoint, f"auto_map in {', '.join(files)}")
     try:
-        return transformers.AutoProcessor.from_pretrained(checkpoint, trust_remote_code=options.trust_remote_code)
+        return transformers.AutoProcessor.from_pretrained(
+            checkpoint, trust_remote_code=options.trust_remote_code, **processor_args(options.model_args))
     except Exception as exc:
         raise _loading_error(checkpoint, options, exc) from exc
 
@@ -260,11 +313,25 @@ def _load_model(
         extra["device_map"] = {"": str(device)}  # quantized weights are placed while loading
     if options.device_map is not None:
         extra["device_map"] = options.device_map  # one model over this shard's GPUs (accelerate)
+    extra.update(model_load_args(options.model_args))
     try:
         config = transformers.AutoConfig.from_pretrained(checkpoint, trust_remote_code=options.trust_remote_code)
         return _model_class(transformers, config, options.trust_remote_code).from_pretrained(checkpoint, **extra)
     except Exception as exc:
         raise _loading_error(checkpoint, options, exc) from exc
+
+
+MODEL_ARG_PREFIX = "model."
+
+
+def processor_args(model_args: Mapping[str, Any]) -> dict[str, Any]:
+    """`--model-arg KEY=VALUE` for AutoProcessor.from_pretrained: every key without the `model.` prefix."""
+    return {k: v for k, v in model_args.items() if not k.startswith(MODEL_ARG_PREFIX)}
+
+
+def model_load_args(model_args: Mapping[str, Any]) -> dict[str, Any]:
+    """`--model-arg model.KEY=VALUE` for the model's from_pretrained, prefix removed."""
+    return {k.removeprefix(MODEL_ARG_PREFIX): v for k, v in model_args.items() if k.startswith(MODEL_ARG_PREFIX)}
 
 
 def _loading_error(checkpoint: str, options: BackendOptions, exc: Exception) -> ModelError:

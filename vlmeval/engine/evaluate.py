@@ -26,6 +26,7 @@ from vlmeval.engine.run_folder import (
     restart,
     run_identity,
     run_record,
+    recorded_reply_reading,
     update_run_file,
 )
 from vlmeval.engine.runner import generate, pending_samples
@@ -338,6 +339,7 @@ def finish(
             report.artifacts = task.write_artifacts(samples, predictions, context)
         if context.judge is not None:
             report.judge = context.judge.describe()
+        report.reply_reading = context.reply_reading.describe()
         write_outputs(folder, records, report, charts=context.charts)
         print_report(report)
     print(f"results: {folder}")
@@ -389,5 +391,6 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     state = AnswerStore(run_dir).read()
     warn_torn(state)
     answers = state.answers
-    context = replace(context, data=_local_data(task, invocation.get("data")))
+    context = replace(context, data=_local_data(task, invocation.get("data")),
+                      reply_reading=recorded_reply_reading(recorded))
     return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)

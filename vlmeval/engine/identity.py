@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,11 @@ class RunIdentity:
     generation: Mapping[str, Any]
     dataset: DatasetIdentity
     schema_version: int = IDENTITY_SCHEMA_VERSION
+    # Added after schema 1: their defaults are what a run recorded before them meant.
+    model_args: Mapping[str, Any] = field(default_factory=dict)  # `--model-arg`
+    chat_template_args: Mapping[str, Any] = field(default_factory=dict)  # `--chat-template-arg`
+    system_prompt: str | None = None  # `--system-prompt`
+    max_images: int | None = None  # `--max-images`
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ from vlmeval.engine.shards import Shard
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
+from vlmeval.reasoning import DEFAULT_TAGS, ReplyReading
 
 if TYPE_CHECKING:
     from vlmeval.engine.evaluate import RunPlan
@@ -148,9 +149,19 @@ def run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
         "dataset": sample_set.describe(),
         "generation": plan.settings.to_dict(),
         "prompt_style": plan.backend_options.prompt_style,
+        "reply_reading": plan.context.reply_reading.describe(),
         "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
                        "tasks_dirs": list(plan.tasks_dirs)},
     }
+
+
+def recorded_reply_reading(recorded: Mapping[str, Any]) -> ReplyReading:
+    """How the run read its replies (`vlmeval merge` reads them the same way); defaults before it was recorded."""
+    stored = recorded.get("reply_reading")
+    if not isinstance(stored, dict):
+        return ReplyReading()
+    return ReplyReading(tags=tuple(stored.get("tags", DEFAULT_TAGS)),  # type: ignore[arg-type]
+                        stop=tuple(stored.get("stop", ())), reasoning=bool(stored.get("reasoning")))
 
 
 def _data_path(data: str | None) -> str | None:
@@ -171,6 +182,10 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         attn_implementation=options.attn_implementation if local else None,
         prompt_style=options.prompt_style if local else None,
         generation=plan.settings.to_dict(),
+        model_args=dict(options.model_args),
+        chat_template_args=dict(options.chat_template_args),
+        system_prompt=options.system_prompt,
+        max_images=options.max_images,
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
     )

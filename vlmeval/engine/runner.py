@@ -17,7 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend, Request, SampleError
+from vlmeval.backends.base import (
+    Backend,
+    Generation,
+    GenerationSettings,
+    PreparingBackend,
+    Reply,
+    Request,
+    SampleError,
+    too_many_images,
+)
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
@@ -54,7 +63,7 @@ def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard)
     warn_torn(state)
     done = state.answers
     return [
-        s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].ok)
+        s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].settled)
     ]
 
 
@@ -138,13 +147,19 @@ def _load_batch(
     """Decode images and, where the backend can, preprocess: all off the model's critical path."""
     requests: list[Request] = []
     failed: list[Answer] = []
+    limit: int | None = getattr(backend, "max_images", None)
     for sample in batch:
+        if limit is not None and len(sample.images) > limit:
+            refusal = too_many_images(len(sample.images), limit, backend.name)
+            failed.append(_to_answer(sample.id, refusal))
+            continue
         try:
             images = tuple(image.load() for image in sample.images)
         except ImageError as exc:
             failed.append(Answer(id=sample.id, prediction=None, error=f"sample {sample.id}: {exc}"))
             continue
-        requests.append(Request(sample_id=sample.id, text=sample.text, images=images))
+        requests.append(Request(sample_id=sample.id, text=sample.text, images=images,
+                                image_offsets=sample.image_offsets))
     prepared = None
     if isinstance(backend, PreparingBackend) and requests:
         try:
@@ -176,13 +191,17 @@ def _answer(
         return _answer(backend, requests[:half], settings) + _answer(
             backend, requests[half:], settings
         )
-    return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
+    return [_to_answer(r.sample_id, out) for r, out in zip(requests, outputs, strict=True)]
 
 
-def _to_answer(request: Request, output: str | SampleError) -> Answer:
+def _to_answer(sample_id: str, output: Reply) -> Answer:
     if isinstance(output, SampleError):
-        return Answer(id=request.sample_id, prediction=None, error=f"sample {request.sample_id}: {output}")
-    return Answer(id=request.sample_id, prediction=output)
+        return Answer(id=sample_id, prediction=None, error=f"sample {sample_id}: {output}", failure=output.failure)
+    if isinstance(output, Generation):
+        return Answer(id=sample_id, prediction=output.text, finish_reason=output.finish_reason,
+                      prompt_tokens=output.prompt_tokens, generated_tokens=output.generated_tokens,
+                      reasoning_tokens=output.reasoning_tokens, reasoning=output.reasoning)
+    return Answer(id=sample_id, prediction=output)
 
 
 def _first_line(exc: BaseException) -> str:

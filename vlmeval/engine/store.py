@@ -20,17 +20,43 @@ ANSWERS_DIR = "answers"
 log = logging.getLogger(__name__)
 
 
+# Per-sample facts a backend may report beside the text (`Generation`), stored when known.
+USAGE_FIELDS = ("finish_reason", "prompt_tokens", "generated_tokens", "reasoning_tokens", "reasoning")
+
+
 @dataclass(frozen=True)
 class Answer:
-    """A model's answer to one sample, or the error that stopped it."""
+    """A model's answer to one sample (its raw text), or the error that stopped it.
+
+    `failure` names a permanent per-sample failure (`too_many_images`): counted, not retried.
+    `reasoning` is a server's separate reasoning text (never the answer).
+    """
 
     id: str
     prediction: str | None
     error: str | None = None
+    failure: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reasoning: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def settled(self) -> bool:
+        """Needs no new attempt: answered, or failed for a reason a retry cannot mend."""
+        return self.ok or self.failure is not None
+
+    def to_json(self) -> dict[str, object]:
+        line: dict[str, object] = {"id": self.id, "prediction": self.prediction, "error": self.error}
+        for name in ("failure", *USAGE_FIELDS):
+            if getattr(self, name) is not None:
+                line[name] = getattr(self, name)
+        return line
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,7 @@ class AnswerStore:
                     torn.append(f"{file}:{line_no}")
                     continue
                 previous = answers.get(answer.id)
-                if previous is None or not previous.ok or answer.ok:
+                if previous is None or not previous.settled or answer.settled:
                     answers[answer.id] = answer
         return StoreState(answers, torn)
 
@@ -100,7 +126,8 @@ def _parse_line(line: str) -> Answer | None:
         prediction = obj["prediction"]
         if prediction is not None and not isinstance(prediction, str):
             return None
-        return Answer(id=str(obj["id"]), prediction=prediction, error=obj.get("error"))
+        extra = {name: obj[name] for name in ("failure", *USAGE_FIELDS) if obj.get(name) is not None}
+        return Answer(id=str(obj["id"]), prediction=prediction, error=obj.get("error"), **extra)
     except (json.JSONDecodeError, KeyError, TypeError):
         return None
 
@@ -122,10 +149,7 @@ class AnswerWriter:
                 self._write_all(b"\n")
 
     def write(self, answers: Iterable[Answer]) -> None:
-        lines = [
-            json.dumps({"id": a.id, "prediction": a.prediction, "error": a.error}, ensure_ascii=False)
-            for a in answers
-        ]
+        lines = [json.dumps(a.to_json(), ensure_ascii=False) for a in answers]
         if lines:
             self._write_all(("\n".join(lines) + "\n").encode("utf-8"))
 

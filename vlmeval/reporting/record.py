@@ -107,6 +107,10 @@ class RunReport:
     answer_reading: dict[str, Any] | None = None
     artifacts: list[str] | None = None
     judge: dict[str, Any] | None = None
+    # Token totals, finish reasons and the share of answers cut by the token limit (`usage_summary`).
+    usage: dict[str, Any] | None = None
+    # How replies were read: reasoning tags, stop sequences, `--reasoning` (vlmeval.reasoning).
+    reply_reading: dict[str, Any] | None = None
     versions: dict[str, str] = field(default_factory=dict)
     command: str = ""
     created: str = ""
@@ -158,7 +162,7 @@ def _plain(value: Any) -> Any:
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
 _OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "label", "identity",
-             "prompt_example", "answer_reading", "artifacts", "judge")
+             "prompt_example", "answer_reading", "artifacts", "judge", "usage", "reply_reading")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
              "generation", "backend", "sharding", "versions")

@@ -57,7 +57,7 @@ def build_report(
         primary_metric=task.primary_metric,
         complete=not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
         counts=Counts(
-            answered=sum(r.prediction is not None for r in records),
+            answered=sum(r.prediction is not None or r.raw_prediction is not None for r in records),
             errors=failures.get("error", 0),
             missing=failures.get("missing", 0),
             failures=dict(sorted(failures.items())),
@@ -72,6 +72,7 @@ def build_report(
         label=run_info.label,
         identity=dict(run_info.identity) if run_info.identity is not None else None,
         prompt_example=records[0].prompt if records else None,
+        usage=usage_summary(records),
         versions=package_versions(),
         command=redact_argv(sys.argv),  # no user:password@ of a --base-url
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -93,6 +94,31 @@ def build_report(
         if task.summary_line is not None:
             report.summary = task.summary_line(report.metrics, len(records))
     return report
+
+
+def usage_summary(records: Sequence[Record]) -> dict[str, Any] | None:
+    """Token totals over the samples that reported them, finish reasons, and truncated answers.
+
+    `truncated_share` is of the answered samples: replies the token limit cut after any reasoning
+    (scored as they were). Replies cut inside reasoning are failures (`unfinished_reasoning`).
+    """
+    reported = [r.usage for r in records if r.usage]
+    if not reported:
+        return None
+    summary: dict[str, Any] = {}
+    for name in ("prompt_tokens", "generated_tokens", "reasoning_tokens"):
+        counts = [u[name] for u in reported if isinstance(u.get(name), int)]
+        if counts:
+            summary[name] = sum(counts)
+            summary[f"{name}_n"] = len(counts)
+    reasons = Counter(str(u["finish_reason"]) for u in reported if u.get("finish_reason") is not None)
+    summary["finish_reasons"] = dict(sorted(reasons.items()))
+    answered = sum(r.prediction is not None for r in records)
+    truncated = sum(bool(u.get("truncated")) for u in reported)
+    summary["truncated"] = truncated
+    summary["truncated_share"] = truncated / answered if answered else 0.0
+    summary["unfinished_reasoning"] = sum(r.failure == "unfinished_reasoning" for r in records)
+    return summary
 
 
 def incomplete_summary(report: RunReport) -> str:
@@ -255,5 +281,10 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
+    usage = report.usage or {}
+    if usage.get("truncated") or usage.get("unfinished_reasoning"):
+        print(f"token limit: {usage.get('truncated', 0)} answers cut ({usage.get('truncated_share', 0):.1%} "
+              f"of those answered, scored as they were), {usage.get('unfinished_reasoning', 0)} cut or "
+              f"left inside their reasoning (unfinished_reasoning); raise --max-new-tokens or pass --reasoning")
     for artifact in report.artifacts or []:
         print(f"Submission file written: {artifact}")
