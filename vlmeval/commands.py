@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,9 +35,6 @@ def _positive_seconds(name: str, value: float) -> None:
         raise UsageError(f"{name} must be a positive number of seconds (got {value})")
 
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
-
-
 def _check_generation_flags(args: argparse.Namespace) -> None:
     """Values the backends would misuse silently or reject with a traceback deep inside generate."""
     _positive("--num-beams", args.num_beams)
@@ -46,13 +42,10 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
         ("--temperature", args.temperature, args.temperature >= 0, "must be 0 (greedy) or more"),
         ("--top-p", args.top_p, 0 < args.top_p <= 1, "must be above 0 and at most 1"),
         ("--repetition-penalty", args.repetition_penalty, args.repetition_penalty > 0, "must be above 0"),
-        ("--max-retries", args.max_retries, args.max_retries >= 0, "must be 0 or more"),
     )
     for flag, value, valid, rule in checks:
         if not valid or (isinstance(value, float) and not math.isfinite(value)):
             raise UsageError(f"{flag} {rule} (got {value})")
-    if not _DEVICE.fullmatch(args.device):
-        raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps (got {args.device!r})")
 
 
 def _reply_reading(args: argparse.Namespace) -> ReplyReading:
@@ -115,13 +108,31 @@ def system_prompt(value: str | None) -> str | None:
         raise UsageError(f"--system-prompt {value}: cannot read {path} ({exc})") from exc
 
 
-def _check_model_value(model: str) -> None:
-    """A predictions file given as --model is a common slip: point to `replay:` before any hub look-up."""
-    if model.endswith(".jsonl") and not model.startswith(("replay:", "openai:")):
-        where = "" if Path(model).expanduser().is_file() else " (and there is no such file)"
-        raise UsageError(f"--model {model}: a .jsonl file is a predictions file, not a model{where}; "
-                         f"to answer from saved predictions pass --model replay:{model}, "
-                         f"or score them with `vlmeval score --predictions {model}`")
+def backend_options(args: argparse.Namespace, reasoning_tags: tuple[str, str]) -> BackendOptions:
+    """The options of every backend kind's flags (each kind declares and checks its own), plus the model arguments."""
+    from dataclasses import fields
+
+    from vlmeval.backends import backend_kinds
+
+    known = {f.name for f in fields(BackendOptions)}
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for kind in backend_kinds():
+        for option in kind.options:
+            value = getattr(args, option.dest)
+            if (broken := option.broken_rule(value)) is not None:
+                raise UsageError(broken)
+            (values if option.dest in known else extra)[option.dest] = value
+    return BackendOptions(
+        **values,
+        extra=extra,
+        device_map="auto" if args.gpus_per_shard > 1 else None,
+        model_args=parse_key_values("--model-arg", args.model_arg),
+        chat_template_args=parse_key_values("--chat-template-arg", args.chat_template_arg),
+        system_prompt=system_prompt(args.system_prompt),
+        max_images=args.max_images,
+        reasoning_tags=reasoning_tags,
+    )
 
 
 def _selected_tasks(args: argparse.Namespace) -> list[Task]:
@@ -150,12 +161,16 @@ def _what_runs(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval import console
 
-    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--concurrency", "--shards",
-                 "--gpus-per-shard", "--max-images"):
+    from vlmeval.backends import backend_kind
+
+    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--shards", "--gpus-per-shard", "--max-images"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
-    _check_model_value(args.model)
-    _positive_seconds("--request-timeout", args.request_timeout)
+    kind, reference = backend_kind(args.model)
+    if kind.check_model is not None:
+        kind.check_model(reference)
     _check_generation_flags(args)
+    context = _score_context(args, None)
+    options = backend_options(args, context.reply_reading.tags)
     from vlmeval.engine.evaluate import BackendCache, RunPlan, run
     from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.shards import SHARD_ENV
@@ -166,27 +181,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.split and len(tasks) > 1:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
     data = resolve_data(tasks, args.data)
-    context = _score_context(args, None)
-    options = BackendOptions(
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-        attn_implementation=args.attn_implementation,
-        prompt_style=args.prompt_style,
-        load_in_4bit=args.load_in_4bit,
-        load_in_8bit=args.load_in_8bit,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        concurrency=args.concurrency,
-        max_retries=args.max_retries,
-        timeout=args.request_timeout,
-        device_map="auto" if args.gpus_per_shard > 1 else None,
-        model_args=parse_key_values("--model-arg", args.model_arg),
-        chat_template_args=parse_key_values("--chat-template-arg", args.chat_template_arg),
-        system_prompt=system_prompt(args.system_prompt),
-        max_images=args.max_images,
-        reasoning_tags=context.reply_reading.tags,
-    )
     backends = BackendCache()  # one model load for all the tasks
 
     def run_one(task: Task, path: str | None) -> int:

@@ -126,7 +126,11 @@ class PreparingBackend(Backend, Protocol):
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Command-line options a backend may use; each backend reads the ones it understands."""
+    """Command-line options a backend may use; each backend reads the ones it understands.
+
+    Each kind declares its own flags (`BackendKind.options`); the values of the built-in kinds'
+    flags have fields here, a new kind's go to `extra`.
+    """
 
     dtype: str = "auto"
     device: str = "auto"
@@ -147,3 +151,5 @@ class BackendOptions:
     system_prompt: str | None = None  # `--system-prompt`
     max_images: int | None = None  # `--max-images`: samples with more fail as too_many_images
     reasoning_tags: tuple[str, str] = DEFAULT_TAGS  # `--reasoning-tags`: to count reasoning tokens
+    # Values of options a kind declares that have no field here (`BackendOption.dest` -> value).
+    extra: Mapping[str, Any] = field(default_factory=dict)

@@ -14,7 +14,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.backends.base import Generation, GenerationSettings, Reply, Request, SampleError, too_many_images
+from vlmeval.backends.base import (
+    BackendOptions,
+    Generation,
+    GenerationSettings,
+    Reply,
+    Request,
+    SampleError,
+    too_many_images,
+)
+from vlmeval.backends.kind import BackendKind, BackendOption, at_least
 from vlmeval.engine.images import to_rgb
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError, ChatReply
 
@@ -148,3 +157,45 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _build(model: str, options: BackendOptions) -> OpenAIBackend:
+    from vlmeval.errors import UsageError
+
+    if not options.base_url:
+        raise UsageError(f"--model openai:{model} needs --base-url (e.g. http://localhost:8000/v1)")
+    try:
+        return OpenAIBackend(
+            model, options.base_url, concurrency=options.concurrency, api_key_env=options.api_key_env,
+            timeout=options.timeout, max_retries=options.max_retries, body_args=options.model_args,
+            chat_template_args=options.chat_template_args, system_prompt=options.system_prompt,
+            max_images=options.max_images,
+        )
+    except ValueError as exc:  # the message shows the URL without its credentials
+        raise UsageError(f"--base-url / --concurrency / --max-retries: {exc}") from exc
+
+
+def _identity(model: str, options: BackendOptions) -> Mapping[str, Any]:
+    """What decides a served model's answers beyond the model name and the decoding settings."""
+    return {"model_args": dict(options.model_args), "chat_template_args": dict(options.chat_template_args),
+            "system_prompt": options.system_prompt, "max_images": options.max_images}
+
+
+KIND = BackendKind(
+    name="openai",
+    prefix="openai:",
+    build=_build,
+    identity=_identity,
+    options=(
+        BackendOption("--base-url", "OpenAI-compatible endpoint for --model openai:NAME"),
+        BackendOption("--api-key-env", "environment variable holding the API key (default OPENAI_API_KEY)",
+                      default="OPENAI_API_KEY", metavar="VAR"),
+        BackendOption("--concurrency", "API requests in flight (default 8)", type=int, default=8,
+                      rule=at_least(1, "must be at least 1")),
+        BackendOption("--max-retries", "API retries per request on 429/5xx/time-outs, with backoff (default 6)",
+                      type=int, default=6, rule=at_least(0, "must be 0 or more")),
+        BackendOption("--request-timeout", "seconds to wait for one API reply before retrying it (default 120)",
+                      field="timeout", type=float, default=120.0, metavar="S",
+                      rule=lambda s: None if 0 < s < float("inf") else "must be a positive number of seconds"),
+    ),
+)

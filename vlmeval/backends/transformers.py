@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, PromptOptions, quiet, render
 from vlmeval.backends.base import BackendOptions, Generation, GenerationSettings, Reply, Request, SampleError
+from vlmeval.backends.kind import BackendKind, BackendOption
 from vlmeval.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
@@ -351,3 +352,69 @@ def _model_class(transformers: Any, config: Any, trust_remote_code: bool) -> Any
             if name in auto_map:
                 return getattr(transformers, name)
     return transformers.AutoModelForImageTextToText
+
+
+def _build(checkpoint: str, options: BackendOptions) -> TransformersBackend:
+    from vlmeval.backends import resolve_checkpoint
+    from vlmeval.extras import require
+
+    require("hf", f"--model {checkpoint} (a local model, run with transformers)")
+    return TransformersBackend(resolve_checkpoint(checkpoint), options)
+
+
+def _identity(checkpoint: str, options: BackendOptions) -> Mapping[str, Any]:
+    """The checkpoint's content identity and every option that changes what it answers."""
+    from vlmeval.backends import resolve_checkpoint
+    from vlmeval.engine.identity import checkpoint_identity
+
+    return {
+        "checkpoint": checkpoint_identity(resolve_checkpoint(checkpoint), hub_id=checkpoint),
+        "dtype": options.dtype,
+        "quantization": "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None,
+        "attn_implementation": options.attn_implementation,
+        "prompt_style": options.prompt_style,
+        "model_args": dict(options.model_args),
+        "chat_template_args": dict(options.chat_template_args),
+        "system_prompt": options.system_prompt,
+        "max_images": options.max_images,
+    }
+
+
+def _check_model(model: str) -> None:
+    """A predictions file given as --model is a common slip: point to `replay:` before any hub look-up."""
+    if model.endswith(".jsonl"):
+        where = "" if Path(model).expanduser().is_file() else " (and there is no such file)"
+        raise UsageError(f"--model {model}: a .jsonl file is a predictions file, not a model{where}; "
+                         f"to answer from saved predictions pass --model replay:{model}, "
+                         f"or score them with `vlmeval score --predictions {model}`")
+
+
+_DEVICE_RULE = "must be auto, cpu, cuda, cuda:N or mps"
+
+
+def _device_rule(value: str) -> str | None:
+    import re
+
+    return None if re.fullmatch(r"auto|cpu|mps|cuda(?::\d+)?", value) else _DEVICE_RULE
+
+
+KIND = BackendKind(
+    name="transformers",
+    prefix=None,  # every --model value no other kind claims: a checkpoint folder, a hub id or `demo`
+    build=_build,
+    identity=_identity,
+    uses_gpus=lambda options: options.device != "cpu",
+    check_model=_check_model,
+    options=(
+        BackendOption("--dtype", "weights' dtype (default auto: bfloat16/float16 on a GPU, float32 on a CPU)",
+                      default="auto", choices=_DTYPES),
+        BackendOption("--device", "auto, cpu, cuda or cuda:N", default="auto", rule=_device_rule),
+        BackendOption("--attn-implementation", "e.g. sdpa, eager, flash_attention_2"),
+        BackendOption("--prompt-style", "chat: the processor's chat template (default); vicuna_v1: LLaVA-1.5's "
+                      "original conversation text; plain: image tokens then the text", default="chat",
+                      choices=PROMPT_STYLES),
+        BackendOption("--load-in-4bit", "quantised loading (needs bitsandbytes)", switch=True),
+        BackendOption("--load-in-8bit", "quantised loading (needs bitsandbytes)", switch=True),
+        BackendOption("--trust-remote-code", "allow checkpoint code to run", switch=True),
+    ),
+)

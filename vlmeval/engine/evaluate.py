@@ -239,7 +239,9 @@ def _record_label(run_dir: Path, label: str) -> None:
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
-    return not plan.model.startswith(("openai:", "replay:")) and plan.backend_options.device != "cpu"
+    from vlmeval.backends import backend_kind
+
+    return backend_kind(plan.model)[0].uses_gpus(plan.backend_options)
 
 
 def _default_shard_count(plan: RunPlan) -> int:

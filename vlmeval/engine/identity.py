@@ -51,20 +51,30 @@ class RunIdentity:
     task: str
     task_version: int
     model: str
-    backend: str  # "transformers", "openai", "replay"
-    checkpoint: str | None  # hub revision or hash of config + weights index; None where unknown
-    dtype: str | None
-    quantization: str | None
-    attn_implementation: str | None
-    prompt_style: str | None
+    backend: str  # the kind's name: "transformers", "openai", "replay" (vlmeval.backends.KINDS)
     generation: Mapping[str, Any]
     dataset: DatasetIdentity
     schema_version: int = IDENTITY_SCHEMA_VERSION
+    # What the backend kind declares (`BackendKind.identity`); None or empty where it does not apply.
+    checkpoint: str | None = None  # hub revision or hash of config + weights index; None where unknown
+    dtype: str | None = None
+    quantization: str | None = None
+    attn_implementation: str | None = None
+    prompt_style: str | None = None
     # Added after schema 1: their defaults are what a run recorded before them meant.
     model_args: Mapping[str, Any] = field(default_factory=dict)  # `--model-arg`
     chat_template_args: Mapping[str, Any] = field(default_factory=dict)  # `--chat-template-arg`
     system_prompt: str | None = None  # `--system-prompt`
     max_images: int | None = None  # `--max-images`
+    backend_fields: Mapping[str, Any] = field(default_factory=dict)  # a kind's fields not named above
+
+    @classmethod
+    def for_backend(cls, declared: Mapping[str, Any], **common: Any) -> RunIdentity:
+        """The identity from the common fields and what the backend kind declares for itself."""
+        names = {f.name for f in fields(cls)}
+        own = {k: v for k, v in declared.items() if k in names}
+        rest = {k: v for k, v in declared.items() if k not in names}
+        return cls(**common, **own, backend_fields=rest)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,19 +130,12 @@ def check(
         raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
 
 
-def checkpoint_identity(model: str) -> str | None:
-    """A checkpoint's revision (hub cache) or a hash of its config and weights index (folder)."""
-    if model.startswith("openai:"):
-        return None
-    if model.startswith("replay:"):
-        path = Path(model.removeprefix("replay:")).expanduser()
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
-    from vlmeval.backends import resolve_checkpoint
-
-    folder = Path(resolve_checkpoint(model)).expanduser()
+def checkpoint_identity(checkpoint: str, hub_id: str | None = None) -> str | None:
+    """A local checkpoint folder's hash of config and weights index, or a hub id's cached revision."""
+    folder = Path(checkpoint).expanduser()
     if folder.is_dir():
         return _folder_hash(folder)
-    return _hub_revision(model)
+    return _hub_revision(hub_id or checkpoint)
 
 
 def _folder_hash(folder: Path) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.engine.claims import create_exclusive, held, try_claim
-from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check, checkpoint_identity
+from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
@@ -169,23 +169,14 @@ def _data_path(data: str | None) -> str | None:
 
 
 def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
-    """Everything that decides this run's answers (vlmeval.engine.identity)."""
-    kind = next((k for k in ("openai", "replay") if plan.model.startswith(f"{k}:")), "transformers")
-    options = plan.backend_options
-    local = kind == "transformers"  # dtype, quantization, attention and template are its alone
-    quantization = "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None
-    return RunIdentity(
-        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind,
-        checkpoint=checkpoint_identity(plan.model),
-        dtype=options.dtype if local else None,
-        quantization=quantization if local else None,
-        attn_implementation=options.attn_implementation if local else None,
-        prompt_style=options.prompt_style if local else None,
+    """Everything that decides this run's answers (vlmeval.engine.identity); the backend kind names its part."""
+    from vlmeval.backends import backend_kind
+
+    kind, reference = backend_kind(plan.model)
+    return RunIdentity.for_backend(
+        kind.identity(reference, plan.backend_options),
+        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind.name,
         generation=plan.settings.to_dict(),
-        model_args=dict(options.model_args),
-        chat_template_args=dict(options.chat_template_args),
-        system_prompt=options.system_prompt,
-        max_images=options.max_images,
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
     )
