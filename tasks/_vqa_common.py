@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.answers.vqa import evalai_normalize, vqa_accuracies
+from vlmeval.failure import Failure
 from vlmeval.io import atomic_write_text
 from vlmeval.task import Sample, ScoreContext, Scored
 
@@ -55,9 +56,9 @@ def score_vqa(
     verdicts = []
     for index, (answer, prediction) in enumerate(zip(answers, predictions)):
         if prediction is None:
-            verdicts.append(Scored(answer=None, scores={"accuracy": 0.0}, failure="error"))
+            verdicts.append(Scored(answer=None, scores={"accuracy": 0.0}, failure=Failure.ERROR))
             continue
-        failure = None if prediction.strip() else "empty"
+        failure = None if prediction.strip() else Failure.EMPTY
         verdicts.append(Scored(answer=answer, scores={"accuracy": scores.get(index, 0.0)}, failure=failure))
     return verdicts
 

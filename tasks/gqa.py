@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
 from vlmeval.task import DataSpec, ImageJoin, Row, Sample, Scored, Task, per_sample, task
 
@@ -48,9 +49,9 @@ def gqa_answer(prediction: str) -> str:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"correct": 0.0}, "error")
+        return Scored(None, {"correct": 0.0}, Failure.ERROR)
     answer = gqa_answer(prediction)
-    failure = None if answer else "empty"
+    failure = None if answer else Failure.EMPTY
     return Scored(answer, {"correct": float(answer == sample.target)}, failure)
 
 

@@ -25,10 +25,11 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vlmeval.column_checks import Text
+from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Text
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -99,16 +100,16 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:
-            verdicts.append(Scored(None, _scores([FAILED] * runs, 0), "error"))
+            verdicts.append(Scored(None, _scores([FAILED] * runs, 0), Failure.ERROR))
             continue
         pairs, notes, failure = [], [], None
         for run in range(runs):
             reply = replies[index, run]
             parsed = parse_scores(reply.text) if reply.text is not None else None
             if reply.text is None:
-                failure = "judge_error"  # wins: a re-run asks again
+                failure = Failure.JUDGE_ERROR  # wins: a re-run asks again
             elif parsed is None and failure is None:
-                failure = "judge_failed"
+                failure = Failure.JUDGE_FAILED
             pairs.append(parsed or FAILED)
             notes.append({"scores": list(parsed or FAILED), "review": reply.text, "error": reply.error})
         verdicts.append(Scored(notes, _scores(pairs, sum(p is FAILED for p in pairs)), failure))

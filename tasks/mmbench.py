@@ -30,10 +30,10 @@ from typing import Any
 
 from vlmeval.answers.choice import resolve_choices
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
+from vlmeval.column_checks import OptionLetter, Text
 from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
 from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import OptionLetter, Text
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",

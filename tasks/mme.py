@@ -24,9 +24,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
+from vlmeval.column_checks import OneOf, Text
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "ocr")
@@ -70,9 +71,9 @@ def to_sample(row: Row, index: int) -> Sample:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(answer=None, scores={"correct": 0.0}, failure="error")
+        return Scored(answer=None, scores={"correct": 0.0}, failure=Failure.ERROR)
     parsed = mme_yes_no(prediction)
-    failure = "other" if parsed == OTHER else None
+    failure = Failure.OTHER if parsed == OTHER else None
     return Scored(answer=parsed, scores={"correct": float(parsed == sample.target)}, failure=failure)
 
 

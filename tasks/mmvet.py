@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vlmeval.column_checks import Text
 from vlmeval.errors import DataError, UsageError
-from vlmeval.judge import JUDGE_ERROR, Judge, JudgeQuery, prompt_hash
+from vlmeval.failure import Failure
+from vlmeval.judge import Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
-from vlmeval.validation import Text
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -170,13 +171,13 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
     verdicts = []
     for index, prediction in enumerate(predictions):
         if prediction is None:
-            verdicts.append(Scored(None, {**_run_scores([0.0] * runs), "failed_judgements": 0.0}, "error"))
+            verdicts.append(Scored(None, {**_run_scores([0.0] * runs), "failed_judgements": 0.0}, Failure.ERROR))
             continue
         mine = [gradings[index, run] for run in range(runs)]
         failed = [g for g in mine if g.score is None]
         failure = None
         if failed:
-            failure = JUDGE_ERROR if any(g.error for g in failed) else "judge_failed"
+            failure = Failure.JUDGE_ERROR if any(g.error for g in failed) else Failure.JUDGE_FAILED
         answer = [{"score": g.score, "replies": g.replies, "error": g.error} for g in mine]
         run_scores = [g.score if g.score is not None else 0.0 for g in mine]  # the official 0.0
         verdicts.append(Scored(answer, {**_run_scores(run_scores), "failed_judgements": float(len(failed))},

@@ -20,12 +20,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 
+from vlmeval.column_checks import OneOf, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.yesno import YES, llava_pope_yes_no
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import OneOf, Text
 
 CATEGORIES = ("adversarial", "popular", "random")
 
@@ -47,10 +48,10 @@ def to_sample(row: Row, index: int) -> Sample:
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     label_yes = float(sample.target == YES)
     if prediction is None:  # wrong either way: the opposite of the label
-        return Scored(None, {"correct": 0.0, "pred_yes": 1.0 - label_yes, "label_yes": label_yes}, "error")
+        return Scored(None, {"correct": 0.0, "pred_yes": 1.0 - label_yes, "label_yes": label_yes}, Failure.ERROR)
     answer = llava_pope_yes_no(prediction)
     pred_yes = float(answer == YES)
-    failure = None if prediction.strip() else "empty"
+    failure = None if prediction.strip() else Failure.EMPTY
     return Scored(answer, {"correct": float(pred_yes == label_yes), "pred_yes": pred_yes,
                            "label_yes": label_yes}, failure)
 

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vlmeval.answers.choice import LETTERS, llava_choice_letter, option_lines
+from vlmeval.column_checks import IndexInto, Strings, Text
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import IndexInto, Strings, Text
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 GRADES_1_6 = tuple(f"grade{g}" for g in range(1, 7))
@@ -45,14 +46,14 @@ def to_sample(row: Row, index: int) -> Sample:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(answer=None, scores={"correct": 0.0}, failure="error")
+        return Scored(answer=None, scores={"correct": 0.0}, failure=Failure.ERROR)
     if not prediction.strip():
-        return Scored(answer=None, scores={"correct": 0.0}, failure="empty")
+        return Scored(answer=None, scores={"correct": 0.0}, failure=Failure.EMPTY)
     letter = llava_choice_letter(prediction)
     if letter is None:
-        return Scored(answer=None, scores={"correct": 0.0}, failure="unparsed")
+        return Scored(answer=None, scores={"correct": 0.0}, failure=Failure.UNPARSED)
     if LETTERS.index(letter) >= sample.meta["n_choices"]:
-        return Scored(answer=letter, scores={"correct": 0.0}, failure="out_of_range")
+        return Scored(answer=letter, scores={"correct": 0.0}, failure=Failure.OUT_OF_RANGE)
     return Scored(answer=letter, scores={"correct": float(letter == sample.target)})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vlmeval.answers.choice import option_lines
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
 
@@ -48,9 +49,9 @@ def to_sample(row: Row, index: int) -> Sample:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"correct": 0.0}, "error")
+        return Scored(None, {"correct": 0.0}, Failure.ERROR)
     text = prediction.strip()
-    failure = None if text in OPTION_LETTERS else ("empty" if not text else "unparsed")
+    failure = None if text in OPTION_LETTERS else (Failure.EMPTY if not text else Failure.UNPARSED)
     return Scored(text if failure is None else None, {"correct": float(text == sample.target)}, failure)
 
 

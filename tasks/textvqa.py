@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.vqa import evalai_normalize
+from vlmeval.failure import Failure
 from vlmeval.metrics import mean_metric
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
-from vlmeval.validation import Strings, Text
 
 N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
 
@@ -57,8 +58,8 @@ def m4c_accuracy(prediction: str, answers: Sequence[str]) -> float:
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
     if prediction is None:
-        return Scored(None, {"accuracy": 0.0}, "error")
-    failure = None if prediction.strip() else "empty"
+        return Scored(None, {"accuracy": 0.0}, Failure.ERROR)
+    failure = None if prediction.strip() else Failure.EMPTY
     return Scored(evalai_normalize(prediction), {"accuracy": m4c_accuracy(prediction, sample.target)}, failure)
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
+from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
 from vlmeval.answers.vqa import vizwiz_accuracies
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
-from vlmeval.validation import Strings, Text
 
 HUB = "lmms-lab/VizWiz-VQA"
 SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"

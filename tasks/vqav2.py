@@ -19,12 +19,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
 
 from vlmeval.errors import DataError
 from vlmeval.metrics import mean_metric, meta_equals
 from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Task, task
-from vlmeval.validation import Strings, Text
 
 HUB = "lmms-lab/VQAv2"
 TEST_QUESTIONS_ENV = "VLMEVAL_VQAV2_TEST_QUESTIONS"

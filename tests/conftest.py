@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +48,24 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedBackend]:
     backend = ScriptedBackend()
     monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
     yield backend
+
+
+@pytest.fixture(autouse=True)
+def quick_tests_start_no_process_and_run_no_model(request: pytest.FixtureRequest,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick loop (`pytest -m "not slow"`) stays quick: a test that starts a subprocess or loads a
+    model with transformers fails here until it is marked `@pytest.mark.slow`."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    name = request.node.nodeid
+    if "tiny_llava" in request.fixturenames:
+        pytest.fail(f"{name} runs a model (tiny_llava): mark it @pytest.mark.slow", pytrace=False)
+
+    def no_process(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{name} starts a subprocess: mark it @pytest.mark.slow")
+
+    def no_model(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{name} loads a model with transformers: mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+    monkeypatch.setattr("vlmeval.backends.transformers.TransformersBackend.__init__", no_model)

@@ -83,3 +83,15 @@ def test_runs_and_merge_survive_a_tail_torn_inside_a_character(
     multilingual.calls.clear()
     assert main(args) == 0
     assert multilingual.calls == [[last_id]]  # only the torn answer was asked again
+
+
+@pytest.mark.parametrize("one_file", [True, False])
+def test_an_error_after_a_good_answer_does_not_replace_it(tmp_path: Path, one_file: bool) -> None:
+    """A resumed or repeated shard that fails on a sample keeps the answer an earlier pass gave;
+    a later good answer still replaces an earlier error."""
+    store = AnswerStore(tmp_path)
+    with store.writer(0, 1) as writer:
+        writer.write([Answer("0", "B"), Answer("1", None, "timeout")])
+    with store.writer(0, 1) if one_file else store.writer(1, 2) as writer:
+        writer.write([Answer("0", None, "CUDA out of memory"), Answer("1", "C")])
+    assert store.read().answers == {"0": Answer("0", "B"), "1": Answer("1", "C")}

@@ -44,6 +44,7 @@ def test_batch_1_equals_batch_16(tiny_llava: Path) -> None:
     assert len(set(one_by_one)) > 1  # a model that always says the same thing proves nothing
 
 
+@pytest.mark.slow
 def test_demo_model_is_batch_invariant() -> None:
     from vlmeval.demo import CHECKPOINT_DIR
 
@@ -71,6 +72,7 @@ def mixed_requests(n: int) -> list[Request]:
 # a processor that writes its own image prompt (PaliGemma, which also refuses text-only prompts;
 # Florence-2, an encoder-decoder), a second vision tower (DeepSeek-VL-Hybrid).
 # PaliGemma's processor hands torch tensors to numpy.array (a numpy 2 deprecation, not ours).
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 @pytest.mark.parametrize("name", ["LLaVA-NeXT", "Idefics3", "PaliGemma", "DeepSeek-VL-Hybrid", "Florence-2"])
 def test_other_architectures_are_batch_invariant(name: str) -> None:
@@ -94,6 +96,7 @@ def test_other_architectures_are_batch_invariant(name: str) -> None:
     assert len(errors) == (2 if arch.image_only else 0)  # requests 2 and 5 have no image
 
 
+@pytest.mark.slow
 def test_runner_with_prepared_batches_equals_one_by_one(tmp_path: Path) -> None:
     """The runner's path (length-sorted batches, preprocessing ahead in a thread) changes no answer."""
     from vlmeval.demo import CHECKPOINT_DIR

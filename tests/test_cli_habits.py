@@ -57,6 +57,7 @@ def _replay_file(tmp_path: Path, count: int) -> Path:
     return write_jsonl(tmp_path / "preds.jsonl", [{"id": str(i), "prediction": "D"} for i in range(count)])
 
 
+@pytest.mark.slow
 def test_run_says_what_it_does_then_resumes_with_counts(tmp_path: Path) -> None:
     predictions = _replay_file(tmp_path, 5)
     common = ["run", "--task", "sqa", "--model", f"replay:{predictions}", "--data", "demo",
@@ -138,6 +139,7 @@ def test_unusable_answers_are_counted_in_words(tmp_path: Path, capsys: pytest.Ca
     assert counts_text({"empty": 59, "judge_error": 2}) == "empty 59, judge error 2"
 
 
+@pytest.mark.slow
 def test_a_predictions_file_as_model_points_to_replay(tmp_path: Path) -> None:
     predictions = _replay_file(tmp_path, 2)
     result = vlmeval("run", "--task", "sqa", "--model", str(predictions), "--data", "demo")
@@ -149,6 +151,7 @@ def test_a_predictions_file_as_model_points_to_replay(tmp_path: Path) -> None:
     assert not (Path("results") / predictions.name).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", [80, 120])
 def test_tasks_table_fits_the_terminal(columns: int) -> None:
     result = vlmeval("tasks", env={**os.environ, "COLUMNS": str(columns)})
@@ -174,6 +177,7 @@ def _report(folder: Path, model: str, value: float, created: str, **extra: objec
         "created": created, "breakdown": {}, **extra})
 
 
+@pytest.mark.slow
 def test_leaderboard_rows_by_model_run_or_label(tmp_path: Path) -> None:
     _report(tmp_path / "ckpt-a", "my/model", 60.0, "2026-01-01", run_name="ckpt-a", label="step-1000")
     _report(tmp_path / "ckpt-b", "my/model", 70.0, "2026-01-02", run_name="ckpt-b", label="step-2000")

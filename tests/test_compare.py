@@ -137,6 +137,7 @@ def test_folders_of_runs_files_chart_and_errors(tmp_path: Path, capsys: pytest.C
     assert "no predictions.jsonl" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_command_line_exit_code(runs: tuple[Path, Path]) -> None:
     a, b = runs
     write_run(a, "base", sqa_records(baseline()))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from tests.test_compare import baseline, sqa_records, write_run
+from tests.test_compare import baseline, flip, sqa_records, write_run
 from vlmeval.cli import main
 from vlmeval.metrics import Record
+from vlmeval.reporting.compare import compare
 
 
 def _gate(a: Path, b: Path, capsys: pytest.CaptureFixture[str], threshold: str = "5") -> tuple[int, str]:
@@ -63,3 +65,18 @@ def test_thresholds_must_be_numbers_of_points(tmp_path: Path, capsys: pytest.Cap
     write_run(b, "new", sqa_records(baseline(40)))
     assert main(["compare", str(a), str(b), f"--fail-on-regression={threshold}"]) == 2
     assert "--fail-on-regression" in capsys.readouterr().err
+
+
+def test_a_drop_of_exactly_the_threshold_passes(tmp_path: Path) -> None:
+    """"Fail when a metric drops by more than N points": a drop of N passes, a hair more fails."""
+    a, b = tmp_path / "a" / "sqa", tmp_path / "b" / "sqa"
+    write_run(a, "base", sqa_records(baseline()))
+    write_run(b, "new", sqa_records(flip(baseline(), lose=60, gain=0)))  # 80 -> 65, significant
+    drops = [-r.diff for t in compare(a, b, threshold=0.0).tasks for r in t.results
+             if r.diff is not None and r.diff < 0 and r.test is not None and r.test.p_value < 0.05]
+    largest = max(drops)
+    assert largest >= 15.0
+    at_the_boundary = compare(a, b, threshold=largest)
+    assert at_the_boundary.regressions() == [] and at_the_boundary.exit_code == 0
+    just_below = compare(a, b, threshold=math.nextafter(largest, 0.0))
+    assert len(just_below.regressions()) >= 1 and just_below.exit_code == 1

@@ -49,6 +49,7 @@ def noise_image(seed: int) -> Any:
     return Image.fromarray(pixels)
 
 
+@pytest.mark.slow
 def test_fresh_tiny_llava_loads_back_and_batches_mixed_inputs(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -104,6 +105,7 @@ def demo_model() -> tuple[Any, Any]:
     ).eval()
 
 
+@pytest.mark.slow
 def test_bundled_checkpoint_is_small_safetensors(demo_model: tuple[Any, Any]) -> None:
     files = list(CHECKPOINT_DIR.iterdir())
     assert sum(f.stat().st_size for f in files) < 5 * 1024 * 1024
@@ -146,6 +148,7 @@ def test_demo_split_has_every_scienceqa_breakdown() -> None:
     assert all(0 <= r["answer"] < len(r["choices"]) for r in rows)
 
 
+@pytest.mark.slow
 def test_demo_model_beats_chance_on_held_out_demo_split(demo_model: tuple[Any, Any]) -> None:
     import pyarrow.parquet as pq
     from PIL import Image

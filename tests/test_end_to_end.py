@@ -94,6 +94,7 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     assert unknown_id.returncode == 2 and "are not samples of sqa" in unknown_id.stderr
 
 
+@pytest.mark.slow
 def test_hub_unreachable_says_how_to_pass_data(tmp_path: Path) -> None:
     import os
 
@@ -103,6 +104,7 @@ def test_hub_unreachable_says_how_to_pass_data(tmp_path: Path) -> None:
     assert "lmms-lab/ScienceQA" in result.stderr and "--data PATH" in result.stderr
 
 
+@pytest.mark.slow
 def test_help_and_tasks_do_not_import_torch() -> None:
     code = (
         "import sys; from vlmeval.cli import main; main(['tasks']);"

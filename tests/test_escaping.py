@@ -29,6 +29,7 @@ def _cells(line: str) -> list[str]:
     return re.split(r"(?<!\\)\|", line.strip().strip("|"))
 
 
+@pytest.mark.slow
 def test_a_rich_markup_path_does_not_crash_score(tmp_path: Path) -> None:
     folder = tmp_path / "runs[" / "bold] [red]x"  # the path reads `runs[/bold] [red]x/p.jsonl`
     folder.mkdir(parents=True)

@@ -68,8 +68,9 @@ AWKWARD: list[Any] = [
 @pytest.mark.parametrize("value", AWKWARD)
 def test_reused_encoder_writes_what_json_dumps_writes(value: Any, ensure_ascii: bool) -> None:
     encode = json_encoder(ensure_ascii=ensure_ascii)
-    assert encode(value) == json.dumps(value, ensure_ascii=ensure_ascii, default=str)
-    assert encode(value) == encode(value)  # nothing kept between calls
+    expected = json.dumps(value, ensure_ascii=ensure_ascii, default=str)
+    assert encode(value) == expected
+    assert encode(value) == expected  # nothing kept between calls
 
 
 def test_fingerprint_is_the_hash_of_the_json_dumps_lines() -> None:
@@ -84,6 +85,7 @@ def test_fingerprint_is_the_hash_of_the_json_dumps_lines() -> None:
     assert SampleSet("src", "test", changed).fingerprint() != expected.hexdigest()[:16]
 
 
+@pytest.mark.slow
 def test_scoring_vqav2_from_parquet_does_not_import_pandas(tmp_path: Path) -> None:
     """pyarrow imports pandas on the first Python value it converts (~0.15-0.4 s); the data checks
     and the VQA path hand it none."""

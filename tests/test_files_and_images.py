@@ -56,6 +56,7 @@ def test_one_atomic_writer_in_the_code() -> None:
     assert users == ["vlmeval/io.py"]
 
 
+@pytest.mark.slow
 def test_score_writes_readable_reports(tmp_path: Path, umask_022: None) -> None:
     predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": str(i), "prediction": "A"} for i in range(60)])
     out = tmp_path / "out"

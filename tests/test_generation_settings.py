@@ -40,6 +40,7 @@ def _run(model: Path, out: Path, *flags: str) -> tuple[int, dict[str, Any]]:
     return code, json.loads(report_file.read_text()) if report_file.is_file() else {}
 
 
+@pytest.mark.slow
 def test_decoding_flags_reach_generate_and_the_report(
     tiny_llava: Path, tmp_path: Path, generate_calls: list[dict[str, Any]]
 ) -> None:
@@ -56,6 +57,7 @@ def test_decoding_flags_reach_generate_and_the_report(
                                     "repetition_penalty": 1.3, "seed": 5}
 
 
+@pytest.mark.slow
 def test_greedy_and_the_task_max_new_tokens_by_default(
     tiny_llava: Path, tmp_path: Path, generate_calls: list[dict[str, Any]]
 ) -> None:
@@ -69,6 +71,7 @@ def test_greedy_and_the_task_max_new_tokens_by_default(
     assert report["generation"]["max_new_tokens"] == 1024 and report["generation"]["temperature"] == 0.0
 
 
+@pytest.mark.slow
 def test_the_seed_decides_sampled_answers(tiny_llava: Path) -> None:
     import torch
     from PIL import Image
@@ -90,6 +93,7 @@ VICUNA_V1_SYSTEM = ("A chat between a curious user and an artificial intelligenc
                     "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 
 
+@pytest.mark.slow
 def test_prompt_styles_render_as_documented(tiny_llava: Path) -> None:
     from PIL import Image
 
@@ -108,6 +112,7 @@ def test_prompt_styles_render_as_documented(tiny_llava: Path) -> None:
     assert rendered("chat") == ["<s>USER: <image>\nWhat?\nASSISTANT:", "<s>USER: Why?\nASSISTANT:"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["chat", "vicuna_v1"])
 def test_one_bos_token_whoever_writes_it(style: str, tiny_llava: Path,
                                          generate_calls: list[dict[str, Any]]) -> None:
@@ -125,6 +130,7 @@ def test_one_bos_token_whoever_writes_it(style: str, tiny_llava: Path,
         assert real[0] == bos and real.count(bos) == 1
 
 
+@pytest.mark.slow
 def test_prompt_style_is_recorded_and_checked(tiny_llava: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, report = _run(tiny_llava, tmp_path, "--prompt-style", "vicuna_v1", "--max-new-tokens", "2")
@@ -138,6 +144,7 @@ def test_prompt_style_is_recorded_and_checked(tiny_llava: Path, tmp_path: Path,
         main(["run", "--task", "sqa", "--model", str(tiny_llava), "--prompt-style", "llava"])
 
 
+@pytest.mark.slow
 def test_chat_style_without_a_chat_template_says_what_to_do(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     from tests.tiny_models import BY_NAME, checkpoint
@@ -147,6 +154,7 @@ def test_chat_style_without_a_chat_template_says_what_to_do(tmp_path: Path,
     assert "no chat template; pass --prompt-style plain" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--load-in-4bit", "--load-in-8bit"])
 def test_quantised_loading_without_bitsandbytes_is_one_clear_line(
     flag: str, tiny_llava: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -162,6 +170,7 @@ def test_quantised_loading_without_bitsandbytes_is_one_clear_line(
                   "(pip install bitsandbytes)"
 
 
+@pytest.mark.slow
 def test_both_quantisation_flags_are_refused(tiny_llava: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = _run(tiny_llava, tmp_path, "--load-in-4bit", "--load-in-8bit")

@@ -103,6 +103,7 @@ def test_a_split_given_for_a_single_file_must_match_its_name(tmp_path: Path) -> 
     assert len(_load("sqa", named, split="test").samples) == 1
 
 
+@pytest.mark.slow
 def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
     data = write_parquet(tmp_path / "t.parquet", [sqa_row(), sqa_row(answer=9)])
     result = vlmeval("score", "--task", "sqa", "--data", str(data), "--predictions", "x.jsonl")

@@ -14,7 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import vlmeval, write_jsonl
+
+pytestmark = pytest.mark.slow  # every test starts fresh interpreters
 
 BLOCKER = Path(__file__).parent / "fixtures" / "no_heavy"
 HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib")

@@ -77,6 +77,7 @@ def test_a_full_disk_while_merging_is_one_line(tmp_path: Path, scripted: Scripte
     assert "No space left on device" in _one_line(capsys)
 
 
+@pytest.mark.slow
 def test_request_timeouts_are_flags_for_the_model_and_the_judge(tmp_path: Path) -> None:
     with FakeOpenAIServer(FakeResponse.hang(3.0)) as server:
         result = vlmeval("run", "--task", "sqa", "--model", "openai:m", "--base-url", server.base_url,
@@ -96,6 +97,7 @@ def test_request_timeouts_are_flags_for_the_model_and_the_judge(tmp_path: Path) 
             assert refused == 2
 
 
+@pytest.mark.slow
 def test_a_refused_connection_fails_fast(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port that nothing listens on
         probe.bind(("127.0.0.1", 0))
@@ -115,6 +117,7 @@ def _slow(body: dict[str, Any], headers: Any) -> FakeResponse:
     return FakeResponse.text("A", delay_s=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_to_the_parent_of_shards_stops_every_worker(tmp_path: Path, sent: int, code: int) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"RANK", "WORLD_SIZE", "SLURM_PROCID", "VLMEVAL_SHARD"}}

@@ -218,6 +218,7 @@ def test_judge_resolves_what_the_rules_cannot(tmp_path: Path, monkeypatch: pytes
     assert [(r["id"], r["answer"]) for r in judged] == [("1000004", "B")]
 
 
+@pytest.mark.slow
 def test_score_command_writes_the_report(tmp_path: Path) -> None:
     data, predictions = circular_fixture(tmp_path)
     file = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "prediction": p} for i, p in predictions.items()])

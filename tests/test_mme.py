@@ -108,6 +108,7 @@ def test_category_names_map_to_metric_names(tmp_path: Path) -> None:
         load_samples(mme_task(), str(bad), None, None)
 
 
+@pytest.mark.slow
 def test_score_command_writes_the_report(tmp_path: Path) -> None:
     rows = []
     for category in CATEGORIES:

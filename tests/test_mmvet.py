@@ -271,6 +271,7 @@ def test_without_a_judge_generation_runs_then_scoring_stops(
     assert json.loads((run_dir / "report.json").read_text())["metrics"]["total"] == pytest.approx(50.0)
 
 
+@pytest.mark.slow
 def test_cli_score_writes_report_and_never_leaks_the_key(tmp_path: Path, isolated_cache: Path) -> None:
     data, predictions = write_case(tmp_path)
     key = "sk-test-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:24]

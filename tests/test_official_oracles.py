@@ -86,33 +86,57 @@ def mme_parse_pred_ans(pred_ans: str) -> str:
     return "other"
 
 
-def mme_calculation(lines: list[tuple[str, str, str, str]]) -> dict[str, float]:
-    """calculation.py: per task, acc (sklearn accuracy over yes/no/other) and acc_plus per image, x 100."""
-    by_task: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
-    for task, image, gt_ans, pred_ans in lines:
-        by_task[task][image].append((gt_ans.lower(), mme_parse_pred_ans(pred_ans.lower())))
+def mme_calculation(results: dict[str, list[str]]) -> dict[str, float]:
+    """calculation.py's process_result: each subtask's results file (`img\tquestion\tgt\tpred` lines,
+    as readlines gives them) in chunks of two consecutive lines, one chunk per image, asserted."""
     scores = {}
-    for task, images in by_task.items():
-        pairs = [p for image in images.values() for p in image]
-        acc = sum(gt == pred for gt, pred in pairs) / len(pairs)
-        acc_plus = sum(all(gt == pred for gt, pred in image) for image in images.values()) / len(images)
-        scores[task] = acc * 100 + acc_plus * 100
+    for task_name, lines in results.items():
+        chunk_lines = [lines[i:i + 2] for i in range(0, len(lines), 2)]  # divide_chunks(lines, n=2)
+        img_num = len(chunk_lines)
+        acc_plus_correct_num = 0
+        gts, preds = [], []
+        for img_items in chunk_lines:
+            assert len(img_items) == 2
+            img_correct_num = 0
+            for img_item in img_items:
+                img_name, question, gt_ans, pred_ans = img_item.split("\t")
+                gt_ans = gt_ans.lower()
+                pred_ans = pred_ans.lower()
+                assert gt_ans in ["yes", "no"]
+                pred_ans = mme_parse_pred_ans(pred_ans)
+                assert pred_ans in ["yes", "no", "other"]
+                gts.append(gt_ans)
+                preds.append(pred_ans)
+                if gt_ans == pred_ans:
+                    img_correct_num += 1
+            if img_correct_num == 2:
+                acc_plus_correct_num += 1
+        acc = sum(gt == pred for gt, pred in zip(gts, preds)) / len(gts)  # sklearn accuracy_score
+        acc_plus = acc_plus_correct_num / img_num
+        scores[task_name] = acc * 100 + acc_plus * 100
     return scores
 
 
 def test_mme_matches_the_official_calculation(tmp_path: Path) -> None:
+    """Two questions per image, as in MME; the rows are shuffled (vlmeval pairs by category and
+    image), the official results files hold each image's two lines together (the tool pairs by order)."""
     rng = random.Random(7)
     answers = [a for a in VERBOSE if "\n" not in a.strip() and "\t" not in a]  # one line of the results file
-    rows, lines, predictions = [], [], []
+    rows, predictions = [], []
+    results: dict[str, list[str]] = defaultdict(list)
     for i in range(600):
-        category = ["existence", "OCR", "code_reasoning"][i % 3]
+        category = ["existence", "OCR", "code_reasoning"][(i // 2) % 3]
         image, truth = f"{i // 2:04d}.png", ["Yes", "No"][i % 2]
         prediction = rng.choice(answers)
+        question = f"Is there a thing {i}? Please answer yes or no."
         rows.append({"question_id": image, "image": {"bytes": png_bytes(), "path": None},
-                     "question": f"Is there a thing {i}? Please answer yes or no.", "answer": truth,
-                     "category": category})
+                     "question": question, "answer": truth, "category": category})
         predictions.append(prediction)
-        lines.append((category, image, truth, prediction.strip()))  # LLaVA's generation strips answers
+        # LLaVA's generation strips answers; readlines keeps the newline
+        results[category].append(f"{image}\t{question}\t{truth}\t{prediction.strip()}\n")
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    rows, predictions = [rows[i] for i in order], [predictions[i] for i in order]
     task = load_registry().get("mme")
     samples = load_samples(task, str(write_parquet(tmp_path / "mme.parquet", rows)), None, None).samples
     records = score_answers(task, samples, {s.id: Answer(s.id, p) for s, p in zip(samples, predictions)},
@@ -120,10 +144,12 @@ def test_mme_matches_the_official_calculation(tmp_path: Path) -> None:
     from vlmeval.metrics import compute_metrics
 
     metrics = compute_metrics(task.metrics, records)
-    official = mme_calculation(lines)
+    official = mme_calculation(results)
     assert metrics["existence"] == pytest.approx(official["existence"], abs=1e-9)
     assert metrics["ocr"] == pytest.approx(official["OCR"], abs=1e-9)
     assert metrics["code_reasoning"] == pytest.approx(official["code_reasoning"], abs=1e-9)
+    # pairs formed: acc+ (both of an image's questions right) is below acc wherever one of two is wrong
+    assert all(metrics[f"{t}_acc_plus"] < metrics[f"{t}_acc"] for t in ("existence", "ocr", "code_reasoning"))
 
 
 # --- VQA: GT-Vision-Lab/VQA vqaEval.py (master), m4c EvalAIAnswerProcessor, VizWiz API vqaEval.py ---------

@@ -58,6 +58,7 @@ def test_installed_third_party_package_registers_and_scores(tmp_path: Path) -> N
     assert report["breakdown"]["kind"]["color"] == {"exact_match": 100.0, "n": 2}
 
 
+@pytest.mark.slow
 def test_tasks_dir_env_path_and_broken_files(tmp_path: Path) -> None:
     folder = tmp_path / "mytasks"
     folder.mkdir()

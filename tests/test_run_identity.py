@@ -73,6 +73,8 @@ def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: S
         (["--temperature", "0.7"], "generation"),
         (["--max-new-tokens", "3"], "generation"),
         (["--split", "validation"], "split"),
+        (["--load-in-4bit"], "quantization"),
+        (["--load-in-8bit"], "quantization"),
     ],
 )
 def test_each_setting_that_decides_answers_is_checked(tmp_path: Path, scripted: ScriptedBackend,
@@ -105,6 +107,29 @@ def test_task_version_and_checkpoint_are_checked(tmp_path: Path, scripted: Scrip
                         lambda args: [replace(task, version=2) for task in real_tasks(args)])
     assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
     assert "task_version (recorded 1, now 2)" in _error(capsys)
+
+
+@pytest.mark.parametrize("change", ["grown", "added", "removed"])
+def test_a_checkpoint_whose_weight_files_change_is_another_run(tmp_path: Path, scripted: ScriptedBackend,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               change: str) -> None:
+    """Weights decide answers as much as the config does: retrained weights under the same config."""
+    data = _sqa(tmp_path / "d")
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text('{"hidden_size": 8}')
+    (checkpoint / "model-00001-of-00002.safetensors").write_bytes(b"\x01" * 64)
+    (checkpoint / "model-00002-of-00002.safetensors").write_bytes(b"\x02" * 64)
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    capsys.readouterr()
+    if change == "grown":
+        (checkpoint / "model-00001-of-00002.safetensors").write_bytes(b"\x03" * 96)
+    elif change == "added":
+        (checkpoint / "adapter_model.safetensors").write_bytes(b"\x04" * 8)
+    else:
+        (checkpoint / "model-00002-of-00002.safetensors").unlink()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint (recorded" in _error(capsys)
 
 
 def test_restart_starts_over(tmp_path: Path, scripted: ScriptedBackend) -> None:
@@ -148,6 +173,7 @@ def test_exactly_one_exclusive_create_wins(tmp_path: Path) -> None:
     assert target.read_text().startswith("writer ") and [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
+@pytest.mark.slow
 def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
@@ -194,6 +220,7 @@ def _api_args(server: FakeOpenAIServer, out: Path, *extra: str) -> list[str]:
             "--concurrency", "1", "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path, "--temperature", t)) for t in ("0", "0.5")]
@@ -206,6 +233,7 @@ def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) 
     assert len(answers) == 60
 
 
+@pytest.mark.slow
 def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path)) for _ in range(2)]
@@ -218,6 +246,7 @@ def test_two_identical_runs_started_together_answer_each_sample_once(tmp_path: P
     assert len(read_jsonl(tmp_path / "api" / "sqa" / "predictions.jsonl")) == 60
 
 
+@pytest.mark.slow
 def test_a_shard_finding_the_merge_claimed_leaves_the_merge_to_its_holder(tmp_path: Path) -> None:
     """The torchrun/Slurm merge is decided by an exclusively created file, not flock."""
     import socket
@@ -261,3 +290,19 @@ def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted:
     assert main(["merge", str(run_dir)]) == 2
     error = _error(capsys)
     assert "cannot merge" in error and "ids, prompts or targets changed" in error
+
+
+def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, scripted: ScriptedBackend,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    import vlmeval.registry
+
+    real = vlmeval.registry.Registry.get
+    monkeypatch.setattr(vlmeval.registry.Registry, "get", lambda self, name: replace(real(self, name), version=2))
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "task sqa is at version 2, the run used 1" in error

@@ -26,6 +26,7 @@ def _everything_written(result_texts: list[str], folder: Path) -> list[str]:
     return result_texts + [p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow
 def test_credentials_stay_out_of_reports_run_files_logs_and_pages(tmp_path: Path) -> None:
     env = {**os.environ, "OPENAI_API_KEY": KEY}
     with FakeOpenAIServer("A") as server:
@@ -46,6 +47,7 @@ def test_credentials_stay_out_of_reports_run_files_logs_and_pages(tmp_path: Path
     assert "--base-url http://***@127.0.0.1" in report  # the command is kept, redacted
 
 
+@pytest.mark.slow
 def test_errors_of_an_unreachable_endpoint_do_not_show_credentials(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -75,6 +77,7 @@ def test_redaction_of_text_argv_and_log_records(caplog: pytest.LogCaptureFixture
     assert records == ["HTTP Request: POST http://***@h/v1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--base-url", "--judge-base-url"])
 def test_a_malformed_url_with_credentials_is_a_one_line_error_without_them(tmp_path: Path, flag: str) -> None:
     args = ["run", "--task", "sqa", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--data", "demo",

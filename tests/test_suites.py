@@ -96,6 +96,7 @@ def test_suite_is_data_in_the_papers_order() -> None:
     assert load_registry().suite("llava_v1.5").tasks == SUITE
 
 
+@pytest.mark.slow
 def test_llava_suite_end_to_end_with_one_model_load(
     tmp_path: Path, tiny_llava: Path, counted_loads: list[str], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -119,6 +120,7 @@ def test_llava_suite_end_to_end_with_one_model_load(
                       "| MMBench-CN | SEED | LLaVA-Wild | MM-Vet |")
 
 
+@pytest.mark.slow
 def test_missing_data_is_reported_and_counted(
     tmp_path: Path, tiny_llava: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:

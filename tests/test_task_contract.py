@@ -116,7 +116,7 @@ def test_metrics_are_declared_finite_and_reduce_as_declared(name: str, tmp_path:
     assert all(m.reduces in ("mean", "record_mean", "sum", "custom") for m in task.metrics)
     sample_set = demo_samples(task, tmp_path)
     if not task.has_targets(sample_set.samples):
-        return  # a split without answers computes no metric
+        pytest.skip(f"{name}: its demo split has no answers, so it computes no metric")
     # right answers where the task's own target reads as one, so metrics are not all zero
     answers = {s.id: Answer(s.id, str(s.target) if i % 2 else "no idea") for i, s in enumerate(sample_set.samples)}
     records = score(task, sample_set, answers, tmp_path, judge_url)

@@ -1,7 +1,7 @@
 """TextVQA: LLaVA-1.5's OCR-token prompt and the m4c TextVQAAccuracyEvaluator's arithmetic.
 
-The processor is `evalai_normalize` (checked against a naive copy of the EvalAI processor in
-tests/test_vqa_answers.py); the oracle below redoes m4c's per-unique-answer leave-one-out loop.
+The oracle below redoes m4c's per-unique-answer leave-one-out loop on the EvalAIAnswerProcessor
+transcribed in tests/test_official_oracles.py, never on vlmeval's `evalai_normalize`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import textvqa_row, write_jsonl, write_parquet
-from vlmeval.answers.vqa import evalai_normalize, vqa_score
+from tests.test_official_oracles import evalai_processor
+from vlmeval.answers.vqa import vqa_score
 from vlmeval.cli import main
 from vlmeval.engine.samples import load_samples
 from vlmeval.registry import load_registry
@@ -27,17 +28,23 @@ CASES: list[tuple[list[str], str]] = [
     (["3:15"] * 5 + ["3.15"] * 5, "3:15"),
     (["yes"] * 10, ""),
     (["dont walk"] * 2 + ["don't walk"] * 8, "Dont walk"),
+    (["1000"] * 2 + ["1,000"] * 2 + ["one thousand"] * 6, "1,000?"),
+    (["dog's bowl"] * 3 + ["dogs bowl"] * 7, "Dog's bowl"),
+    # Each of the processor's first replacements (",", "?", "'s") decides one of these.
+    (["ab"] * 10, "a,b"),
+    (["ab"] * 10, "a?b"),
+    (["the dog's"] * 10, "dog 's"),
 ]
 
 
 def oracle(prediction: str, raw_answers: list[str]) -> float:
-    answers = [evalai_normalize(a) for a in raw_answers]
+    answers = [evalai_processor(a) for a in raw_answers]
     indexed = list(enumerate(answers))
     unique_scores = {}
     for unique in set(answers):
         accs = [min(1, len([o for o in indexed if o != gt and o[1] == unique]) / 3) for gt in indexed]
         unique_scores[unique] = sum(accs) / len(accs)
-    return unique_scores.get(evalai_normalize(prediction), 0.0)
+    return unique_scores.get(evalai_processor(prediction), 0.0)
 
 
 def build(tmp_path: Path) -> tuple[Path, Path]:

@@ -133,6 +133,7 @@ class Page:
         self.page.close()
 
 
+@pytest.mark.slow
 def test_page_shows_every_sample_with_thumbnails_and_no_errors(browser: Any, runs: Runs) -> None:
     page = Page(browser, write_page(runs.demo, out=runs.folder / "demo.html"))
     expected = records(runs.demo)
@@ -150,6 +151,7 @@ def test_page_shows_every_sample_with_thumbnails_and_no_errors(browser: Any, run
     page.close()
 
 
+@pytest.mark.slow
 def test_filters_search_and_sort_change_what_is_shown(browser: Any, runs: Runs) -> None:
     page = Page(browser, write_page(runs.b, out=runs.folder / "b.html"))
     b = records(runs.b)
@@ -183,6 +185,7 @@ def test_filters_search_and_sort_change_what_is_shown(browser: Any, runs: Runs) 
     page.close()
 
 
+@pytest.mark.slow
 def test_two_run_view_lists_exactly_the_flipped_samples_losses_first(browser: Any, runs: Runs) -> None:
     page = Page(browser, write_page(runs.a, runs.b, out=runs.folder / "ab.html"))
     a, b = records(runs.a), records(runs.b)
@@ -202,6 +205,7 @@ def test_two_run_view_lists_exactly_the_flipped_samples_losses_first(browser: An
     page.close()
 
 
+@pytest.mark.slow
 def test_hostile_prediction_shows_as_text_and_does_not_run(browser: Any, runs: Runs) -> None:
     page = Page(browser, write_page(runs.a, runs.b, out=runs.folder / "hostile.html"), "#id=5")
     assert page.page.locator("tr.row.open td.id").inner_text() == "5"
@@ -212,6 +216,7 @@ def test_hostile_prediction_shows_as_text_and_does_not_run(browser: Any, runs: R
     page.close()
 
 
+@pytest.mark.slow
 def test_permalink_opens_a_sample_the_filters_hide(browser: Any, runs: Runs) -> None:
     page = Page(browser, write_page(runs.a, runs.b, out=runs.folder / "link.html"), "#id=2")
     assert page.page.locator("tr.row.open td.id").inner_text() == "2"  # unchanged: not a default row
@@ -220,6 +225,7 @@ def test_permalink_opens_a_sample_the_filters_hide(browser: Any, runs: Runs) -> 
     page.close()
 
 
+@pytest.mark.slow
 def test_compare_writes_the_view_and_the_page_carries_its_flags(tmp_path: Path, runs: Runs) -> None:
     result = vlmeval("compare", str(runs.a), str(runs.b), "--view", str(tmp_path / "cmp.html"))
     assert result.returncode == 0, result.stderr
@@ -237,6 +243,7 @@ def test_compare_writes_the_view_and_the_page_carries_its_flags(tmp_path: Path, 
     assert data["thumb_note"] == "No thumbnails (--thumbnails 0)."
 
 
+@pytest.mark.slow
 def test_page_without_reachable_data_says_so_and_thumbnails_are_capped(tmp_path: Path, runs: Runs) -> None:
     moved = tmp_path / "run"
     shutil.copytree(runs.demo, moved)
@@ -258,6 +265,7 @@ def test_embedded_json_cannot_close_the_script_element() -> None:
     assert json.loads(text) == value
 
 
+@pytest.mark.slow
 def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_path: Path) -> None:
     """An MM-Vet-shaped run (no run.json, data not reachable): judge replies, partial verdicts."""
     from vlmeval.io import atomic_write_json, atomic_write_jsonl

@@ -63,6 +63,7 @@ def test_accuracy_and_unanswerable_metric(tmp_path: Path) -> None:
     assert metrics == pytest.approx({"accuracy": 2.5 / 5 * 100, "unanswerable": 1.6 / 3 * 100})
 
 
+@pytest.mark.slow
 def test_test_split_writes_submission_with_image_names(tmp_path: Path) -> None:
     rows = [
         vizwiz_row("VizWiz_test_00000000", None, None),

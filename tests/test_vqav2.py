@@ -77,6 +77,7 @@ def test_metrics_by_answer_type_and_failures(tmp_path: Path) -> None:
     assert metrics == pytest.approx({"accuracy": 290 / 6, "yes/no": 50.0, "number": 90.0, "other": 100 / 3})
 
 
+@pytest.mark.slow
 def test_score_cli_writes_report_with_breakdown(tmp_path: Path) -> None:
     data = write_parquet(tmp_path / "vqa" / "validation-00000-of-00001.parquet", [
         vqa_row(1001, ["yes"] * 10, "yes/no"), vqa_row(1003, ["2"] * 3 + ["3"] * 7, "number"),

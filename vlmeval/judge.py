@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import VlmevalError
+from vlmeval.failure import Failure
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
-from vlmeval.task import JUDGE_ERROR
+
+JUDGE_ERROR = Failure.JUDGE_ERROR  # kept for judged tasks written before `Failure`
 
 __all__ = ["JUDGE_ERROR", "Judge", "JudgeQuery", "JudgeReply", "JudgeStats", "prompt_hash"]
 

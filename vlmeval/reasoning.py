@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-UNFINISHED_REASONING = "unfinished_reasoning"
+from vlmeval.failure import Failure
+
+UNFINISHED_REASONING = Failure.UNFINISHED_REASONING
 DEFAULT_TAGS = ("<think>", "</think>")
 # `--reasoning` raises the default token budget to this (a task's own default is sized for a bare
 # answer: 1 to 128 tokens). Qwen3's and DeepSeek-R1's cards suggest 32k for hard maths; 16k

@@ -13,20 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
 from vlmeval.reasoning import ReplyReading
 
 if TYPE_CHECKING:
     from vlmeval.engine.data import LazyImage
     from vlmeval.judge import Judge
-    from vlmeval.validation import ColumnCheck
+    from vlmeval.column_checks import ColumnCheck
 
 Row = Mapping[str, Any]
 
-# The failure of a sample whose judge request failed for good (HTTP 5xx after the client's retries,
-# a refused connection...): such replies are never cached, so the report is incomplete (exit 3)
-# and re-running the same command asks the judge again. Every judged task uses this one name.
-JUDGE_ERROR = "judge_error"
+JUDGE_ERROR = Failure.JUDGE_ERROR  # the name judged tasks imported before `Failure` (vlmeval.failure)
 
 
 @dataclass(frozen=True)
@@ -80,13 +78,13 @@ def interleave(text: str, offsets: Sequence[int] | None, count: int) -> list[str
 class Scored:
     """A scorer's verdict on one prediction.
 
-    `failure` names why an answer could not be used ("unparsed", "empty", "error",
-    "judge_failed"...): such answers are scored wrong and counted in the report, never guessed.
+    `failure` names why an answer could not be used (a `Failure`, or a task's own code): such
+    answers are scored wrong and counted in the report, never guessed.
     """
 
     answer: Any
     scores: Mapping[str, float]
-    failure: str | None = None
+    failure: Failure | str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +166,7 @@ class DataSpec:
     is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
     selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
     kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
-    be present in every file; `checks` (from `vlmeval.validation`: `Text`, `OneOf`, `Strings`,
+    be present in every file; `checks` (from `vlmeval.column_checks`: `Text`, `OneOf`, `Strings`,
     `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file. `list_fields`
     names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
     2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vlmeval.failure import Failure
+
 if TYPE_CHECKING:
     from vlmeval.judge import Judge
 
@@ -143,16 +145,16 @@ def option_text_letter(text: str, options: Mapping[str, str]) -> str | None:
 def match_choice(prediction: str | None, options: Mapping[str, str]) -> Choice:
     """Rules 1 and 2: a standalone option letter, else exactly one option text."""
     if prediction is None:
-        return Choice(None, failure="error")
+        return Choice(None, failure=Failure.ERROR)
     if not prediction.strip():
-        return Choice(None, failure="empty")
+        return Choice(None, failure=Failure.EMPTY)
     letter = standalone_letter(prediction, "".join(options))
     if letter is not None:
         return Choice(letter, rule="letter")
     letter = option_text_letter(prediction, options)
     if letter is not None:
         return Choice(letter, rule="text")
-    return Choice(None, failure="unparsed")
+    return Choice(None, failure=Failure.UNPARSED)
 
 
 JUDGE_PROMPT_NAME = "choice"
@@ -198,10 +200,10 @@ def resolve_choices(
     choices = [match_choice(p, o) for p, o in zip(predictions, options, strict=True)]
     if judge is None:
         return choices
-    from vlmeval.judge import JUDGE_ERROR, JudgeQuery
+    from vlmeval.judge import JudgeQuery
 
     judge.declare_prompt(JUDGE_PROMPT_NAME, JUDGE_PROMPT)
-    pending = [i for i, choice in enumerate(choices) if choice.failure == "unparsed"]
+    pending = [i for i, choice in enumerate(choices) if choice.failure == Failure.UNPARSED]
     queries = [
         JudgeQuery(judge_prompt(questions[i], options[i], str(predictions[i])), max_tokens=JUDGE_MAX_TOKENS)
         for i in pending
@@ -209,8 +211,8 @@ def resolve_choices(
     replies = judge.ask_many(queries) if queries else []
     for i, reply in zip(pending, replies, strict=True):
         if reply.text is None:
-            choices[i] = Choice(None, failure=JUDGE_ERROR)
+            choices[i] = Choice(None, failure=Failure.JUDGE_ERROR)
             continue
         letter = judge_letter(reply.text, options[i])
-        choices[i] = Choice(letter, rule="judge") if letter else Choice(None, failure="unparsed")
+        choices[i] = Choice(letter, rule="judge") if letter else Choice(None, failure=Failure.UNPARSED)
     return choices

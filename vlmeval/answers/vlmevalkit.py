@@ -20,7 +20,7 @@ Rule stage (`can_infer`), over the options whose value is not empty:
 What stays open goes to an LLM judge with `build_prompt` (`build_prompt_cn` when the question holds
 a CJK ideograph), whose reply is read by the same rules, up to three replies. VLMEvalKit then draws a
 random letter; here the answer stays unresolved (`judge_failed`), wrong and counted. A judge request
-that fails for good is `judge_error` (vlmeval.judge.JUDGE_ERROR): the report is incomplete and a
+that fails for good is `judge_error` (`Failure.JUDGE_ERROR`): the report is incomplete and a
 re-run asks again.
 """
 
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from vlmeval.answers.choice import Choice
+from vlmeval.failure import Failure
 
 if TYPE_CHECKING:
     from vlmeval.judge import Judge
@@ -138,7 +139,7 @@ def judge_prompt(question: str, choices: Mapping[str, str], prediction: str) -> 
 
 
 def _verdict(letter: str, rule: str) -> Choice:
-    return Choice(None, rule=rule, failure="no_option") if letter == NO_OPTION else Choice(letter, rule=rule)
+    return Choice(None, rule=rule, failure=Failure.NO_OPTION) if letter == NO_OPTION else Choice(letter, rule=rule)
 
 
 def read_choices(
@@ -155,13 +156,13 @@ def read_choices(
     verdicts: list[Choice] = []
     for prediction, options in zip(predictions, choices, strict=True):
         if prediction is None:
-            verdicts.append(Choice(None, failure="error"))
+            verdicts.append(Choice(None, failure=Failure.ERROR))
             continue
         letter = can_infer(prediction, options)
         if letter is not None:
             verdicts.append(_verdict(letter, "rules"))
         else:
-            verdicts.append(Choice(None, failure="unparsed" if prediction.strip() else "empty"))
+            verdicts.append(Choice(None, failure=Failure.UNPARSED if prediction.strip() else Failure.EMPTY))
     if judge is not None:
         _judge_open(verdicts, predictions, choices, questions, judge)
     return verdicts
@@ -174,9 +175,9 @@ def _judge_open(
     questions: Sequence[str],
     judge: Judge,
 ) -> None:
-    from vlmeval.judge import JUDGE_ERROR, JudgeQuery
+    from vlmeval.judge import JudgeQuery
 
-    pending = [i for i, v in enumerate(verdicts) if v.failure in ("unparsed", "empty")]
+    pending = [i for i, v in enumerate(verdicts) if v.failure in (Failure.UNPARSED, Failure.EMPTY)]
     for i in pending:  # the report names the templates it used
         if has_cjk(questions[i]):
             judge.declare_prompt(f"{READING_NAME}-cn", JUDGE_PROMPT_CN)
@@ -191,7 +192,7 @@ def _judge_open(
         still_open = []
         for i, reply in zip(pending, judge.ask_many(queries), strict=True):
             if reply.text is None:  # failed for good: not cached, a re-run asks again
-                verdicts[i] = Choice(None, rule="judge", failure=JUDGE_ERROR)
+                verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_ERROR)
                 continue
             letter = can_infer(reply.text, choices[i])
             if letter is None:
@@ -200,4 +201,4 @@ def _judge_open(
                 verdicts[i] = _verdict(letter, "judge")
         pending = still_open
     for i in pending:
-        verdicts[i] = Choice(None, rule="judge", failure="judge_failed")
+        verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_FAILED)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
+from vlmeval.failure import Failure
 from vlmeval.reasoning import DEFAULT_TAGS
 from vlmeval.task import interleave
 
@@ -84,7 +85,7 @@ class SampleError(Exception):
 
 
 Reply = Union[str, Generation, SampleError]
-TOO_MANY_IMAGES = "too_many_images"
+TOO_MANY_IMAGES = Failure.TOO_MANY_IMAGES
 
 
 def too_many_images(count: int, limit: int, where: str) -> SampleError:

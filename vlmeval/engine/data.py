@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vlmeval.engine.images import to_rgb
 from vlmeval.errors import DataError, ImageError
 from vlmeval.task import DataSpec
-from vlmeval.validation import check_table, missing_column_message
+from vlmeval.column_checks import check_table, missing_column_message
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -12,6 +12,7 @@ from typing import Any
 
 from vlmeval.engine.memory import gc_paused
 from vlmeval.engine.store import USAGE_FIELDS, Answer
+from vlmeval.failure import Failure
 from vlmeval.metrics import Record
 from vlmeval.reasoning import ReadReply, ReplyReading, read_reply
 from vlmeval.task import Sample, ScoreContext, Scored, Task
@@ -44,9 +45,9 @@ def _read(answer: Answer | None, reading: ReplyReading) -> ReadReply | None:
 def _record(sample: Sample, read: ReadReply | None, verdict: Scored, answer: Answer | None) -> Record:
     failure = verdict.failure
     if answer is None:
-        failure = "missing"
+        failure = Failure.MISSING
     elif not answer.ok:
-        failure = answer.failure or "error"
+        failure = answer.failure or Failure.ERROR
     elif read is not None and read.failure is not None:
         failure = read.failure
     raw = answer.prediction if answer is not None and answer.ok else None

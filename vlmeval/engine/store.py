@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmeval.failure import retried_on_resume
+
 ANSWERS_DIR = "answers"
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class Answer:
     @property
     def settled(self) -> bool:
         """Needs no new attempt: answered, or failed for a reason a retry cannot mend."""
-        return self.ok or self.failure is not None
+        return self.ok or (self.failure is not None and not retried_on_resume(self.failure))
 
     def to_json(self) -> dict[str, object]:
         line: dict[str, object] = {"id": self.id, "prediction": self.prediction, "error": self.error}

@@ -17,16 +17,15 @@ from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic
 from vlmeval.metrics import Record
 from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
+from vlmeval.failure import RETRIED_ON_RESUME, Failure
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
-from vlmeval.task import JUDGE_ERROR, Task
+from vlmeval.task import Task
 
 if TYPE_CHECKING:
     from vlmeval.stats.resampling import RecordView
 
 log = logging.getLogger(__name__)
 
-# Failures a re-run can still mend: generation errors, missing answers, judge requests that failed.
-RETRIED_ON_RESUME = ("error", "missing", JUDGE_ERROR)
 _VERSIONED = ("vlmeval", "torch", "transformers", "datasets", "pandas", "pillow")
 
 
@@ -58,8 +57,8 @@ def build_report(
         complete=not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
         counts=Counts(
             answered=sum(r.prediction is not None or r.raw_prediction is not None for r in records),
-            errors=failures.get("error", 0),
-            missing=failures.get("missing", 0),
+            errors=failures.get(Failure.ERROR, 0),
+            missing=failures.get(Failure.MISSING, 0),
             failures=dict(sorted(failures.items())),
         ),
         dataset=dict(run_info.dataset),
@@ -117,7 +116,7 @@ def usage_summary(records: Sequence[Record]) -> dict[str, Any] | None:
     truncated = sum(bool(u.get("truncated")) for u in reported)
     summary["truncated"] = truncated
     summary["truncated_share"] = truncated / answered if answered else 0.0
-    summary["unfinished_reasoning"] = sum(r.failure == "unfinished_reasoning" for r in records)
+    summary["unfinished_reasoning"] = sum(r.failure == Failure.UNFINISHED_REASONING for r in records)
     return summary
 
 
