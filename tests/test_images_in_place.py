@@ -91,6 +91,7 @@ def demo_backend() -> Any:
     return TransformersBackend(str(CHECKPOINT_DIR), BackendOptions(device="cpu"))
 
 
+@pytest.mark.slow
 def test_prompt_styles_put_image_tokens_at_the_placeholders(demo_backend: Any) -> None:
     from vlmeval.backends._prompt_styles import VICUNA_V1_SYSTEM, PromptOptions, render
 
@@ -108,6 +109,7 @@ def test_prompt_styles_put_image_tokens_at_the_placeholders(demo_backend: Any) -
     assert told.startswith("Be brief. USER: ")
 
 
+@pytest.mark.slow
 def test_a_two_image_sample_reaches_a_tiny_transformers_model(demo_backend: Any, tmp_path: Path) -> None:
     seen: list[Any] = []
     processor = demo_backend.processor
@@ -127,6 +129,7 @@ def test_a_two_image_sample_reaches_a_tiny_transformers_model(demo_backend: Any,
     assert answer.ok and answer.generated_tokens is not None and 1 <= answer.generated_tokens <= 3
 
 
+@pytest.mark.slow
 def test_transformers_reports_tokens_and_finish_reasons(demo_backend: Any) -> None:
     requests = [Request("a", "Which color fills the picture?", (RED,)), Request("b", "Why?")]
     replies = demo_backend.generate(requests, GenerationSettings(max_new_tokens=2))

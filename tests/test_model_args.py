@@ -31,6 +31,7 @@ def test_transformers_splits_processor_and_model_arguments() -> None:
     assert model_load_args(args) == {"low_cpu_mem_usage": True}
 
 
+@pytest.mark.slow
 def test_model_args_reach_the_processor_and_model_loaders(monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 
@@ -68,6 +69,7 @@ def test_chat_template_args_and_system_prompt_reach_the_template() -> None:
     assert render("chat", Processor(), traits, request, told) == "system+user thinking=False"
 
 
+@pytest.mark.slow
 def test_plain_prompts_refuse_a_system_prompt() -> None:
     from vlmeval.backends.transformers import TransformersBackend
     from vlmeval.demo import CHECKPOINT_DIR
