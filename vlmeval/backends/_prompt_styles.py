@@ -38,6 +38,7 @@ class ProcessorTraits:
     image_token: str | None  # the placeholder a prompt carries per image, if the processor has one
     needs_image: bool  # the processor refuses a prompt without an image (PaliGemma)
     inserts_image_tokens: bool  # the processor writes the image tokens into the prompt itself
+    max_images: int | None = None  # images it takes per prompt, where it says (None: no limit found)
 
     @classmethod
     def probe(cls, processor: Any) -> ProcessorTraits:
@@ -50,7 +51,10 @@ class ProcessorTraits:
             needs_image = not _accepts(processor, text=["probe"])
             # A processor that takes an image with a prompt lacking placeholders formats it itself.
             inserts = token is None or _accepts(processor, text=["probe"], images=[[image]])
-        return cls(image_token=token, needs_image=needs_image, inserts_image_tokens=inserts)
+            # Such a processor places the images itself: one that refuses two (Florence-2) takes one.
+            single = inserts and not _accepts(processor, text=["probe"], images=[[image, image]])
+        return cls(image_token=token, needs_image=needs_image, inserts_image_tokens=inserts,
+                   max_images=1 if single else None)
 
 
 def _accepts(processor: Any, **inputs: Any) -> bool:

@@ -5,9 +5,11 @@ read off the processor and the config, not looked up by model name: images go to
 as one list per prompt (Idefics3/SmolVLM need that nesting, the others accept it), a processor
 that formats image prompts itself (PaliGemma, Florence-2) gets the bare text and its image and
 text-only prompts in separate calls, a prompt without an image goes to a processor that refuses
-those (PaliGemma) as a per-sample error, and an encoder-decoder (Florence-2) gets right-padded
-prompts and its whole output is the answer. Other batches are left-padded. Decoding is greedy
-unless the settings say otherwise, and every setting is passed to `generate` explicitly.
+those (PaliGemma) as a per-sample error, one that refuses two images (Florence-2) sets the image
+limit, a cross-attention model (Mllama) gets its text-only prompts apart from those with images, and
+an encoder-decoder (Florence-2) gets right-padded prompts and its whole output is the answer. Other
+batches are left-padded. Decoding is greedy unless the settings say otherwise, and every setting is
+passed to `generate` explicitly. Each reply comes with its token counts and finish reason.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ class TransformersBackend:
             raise UsageError(f"--prompt-style {options.prompt_style}: choose one of {', '.join(PROMPT_STYLES)}")
         if options.system_prompt is not None and options.prompt_style == "plain":
             raise UsageError("--system-prompt: --prompt-style plain has no system turn; use chat or vicuna_v1")
-        self.max_images = options.max_images
         self.prompt_options = PromptOptions(options.system_prompt, dict(options.chat_template_args))
         self.checkpoint = checkpoint
         self.options = options
@@ -58,6 +59,8 @@ class TransformersBackend:
                 "(or vicuna_v1 for an original-LLaVA-format checkpoint)"
             )
         self.traits = ProcessorTraits.probe(self.processor)
+        limits = [n for n in (options.max_images, self.traits.max_images) if n is not None]
+        self.max_images = min(limits) if limits else None  # the runner refuses samples with more
         self.model = _load_model(checkpoint, options, self.dtype, self.device, self.quantization)
         if options.device_map is not None:
             self.device = self.model.device  # inputs go where the first layers are
@@ -69,6 +72,10 @@ class TransformersBackend:
         # an encoder (learned absolute positions in BART) reads them from position 0: right.
         self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
         self.tokenizer.padding_side = "right" if self.encoder_decoder else "left"
+        # A processor that writes its own image tokens would add them to every prompt of a call that
+        # has images; a model that reads images through cross-attention (Mllama) runs those layers on
+        # a text-only prompt batched with images, not alone: both answer text-only prompts apart.
+        self.text_only_apart = self.traits.inserts_image_tokens or _cross_attends(self.model.config)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -104,9 +111,7 @@ class TransformersBackend:
                 )
             else:
                 runnable.append(index)
-        # A processor that writes its own image tokens would add them to every prompt of a call
-        # that has images, so its image and text-only prompts are answered apart.
-        if self.traits.inserts_image_tokens:
+        if self.text_only_apart:
             groups = [[i for i in runnable if requests[i].images], [i for i in runnable if not requests[i].images]]
         else:
             groups = [runnable]
@@ -186,6 +191,12 @@ class TransformersBackend:
             return None
         reasoning = text[: end + len(closing)]
         return len(self.tokenizer(reasoning, add_special_tokens=False)["input_ids"])
+
+
+def _cross_attends(config: Any) -> bool:
+    """Whether the model reads images through cross-attention layers (Mllama's `cross_attention_layers`)."""
+    text = getattr(config, "text_config", config)
+    return bool(getattr(text, "cross_attention_layers", None))
 
 
 def _generated_length(tokens: list[int], ends: set[int], pad: int | None, skip_first: bool) -> tuple[int, bool]:
