@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/tiny_llava.py
 
 from _common import load_average, print_header, require_tasks, workdir, write_sqa_parquet
 
@@ -60,7 +61,7 @@ def random_checkpoint(folder: Path) -> Path:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     source = build_tiny_llava(folder / "init", seed=0)
     model = AutoModelForImageTextToText.from_pretrained(source)

@@ -1,6 +1,6 @@
 """Train the bundled demo model and write the ScienceQA-schema demo test split.
 
-Deterministic (seeded): builds a tiny LLaVA with `vlmeval.demo.build_tiny_llava`, trains it with AdamW on
+Deterministic (seeded): builds a tiny LLaVA with `scripts/tiny_llava.py`'s `build_tiny_llava`, trains it with AdamW on
 freshly generated synthetic questions, saves it to `vlmeval/demo/checkpoint/`, writes the held-out test
 split `tasks/data/sqa_demo.parquet` and prints the greedy accuracy on fresh training-distribution
 questions and on the test split. Runs in a few minutes on 2 CPU cores.
@@ -34,7 +34,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vlmeval.demo import CHECKPOINT_DIR, build_tiny_llava
+from scripts.tiny_llava import build_tiny_llava
+from vlmeval.demo import CHECKPOINT_DIR
 
 DEMO_PARQUET = REPO / "tasks" / "data" / "sqa_demo.parquet"
 IMAGE_SIZE = 32

@@ -1,4 +1,5 @@
-"""What VQAv2 and VizWiz-VQA share: the server-side scorer and the submission answers.
+"""What VQAv2 and VizWiz-VQA share: the server-side scorer, the submission answers, and one
+builder for a split of either (`vqa_task`).
 
 Both benchmarks are scored on EvalAI from a submission whose answers LLaVA has passed through the
 EvalAI answer processor (haotian-liu/LLaVA `scripts/convert_vqav2_for_submission.py`,
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vlmeval.answers.vqa import evalai_normalize, vqa_accuracies
+from vlmeval.column_checks import ColumnCheck, Text
 from vlmeval.failure import Failure
 from vlmeval.io import atomic_write_text
-from vlmeval.task import Sample, ScoreContext, Scored
+from vlmeval.metrics import Metric, mean_metric
+from vlmeval.task import ArtifactWriter, DataSpec, Preflight, Row, Sample, ScoreContext, Scored, Task
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
 SUBMISSION_FILE = "submission.json"
@@ -72,3 +76,28 @@ def write_submission(output_dir: Path, entries: list[dict[str, Any]]) -> list[st
     """`submission.json` (one JSON list, as EvalAI takes it) in `output_dir`; its name for the report."""
     atomic_write_text(output_dir / SUBMISSION_FILE, json.dumps(entries, ensure_ascii=False))
     return [SUBMISSION_FILE]
+
+
+def vqa_task(
+    *, description: str, hub: str, split: str, size: int, answered: bool, answer_columns: tuple[str, ...],
+    answers: ColumnCheck, to_sample: Callable[[Row, int], Sample], accuracies: Accuracies,
+    metrics: tuple[Metric, ...], demo_rows: Callable[[], list[dict[str, Any]]], write_artifacts: ArtifactWriter,
+    list_fields: tuple[tuple[str, str], ...] = (), preflight: Preflight | None = None,
+) -> Task:
+    """A split of a VQAv2-family benchmark: `answer_columns` are required where the split is
+    `answered`; scored as the server scores it (`score_vqa` with the benchmark's `accuracies`),
+    accuracy first, then `metrics`, broken down by answer type, with a submission file."""
+    return Task(
+        description=description,
+        data=DataSpec(hub=hub, split=split, size=size,
+                      columns=("question_id", "question", *(answer_columns if answered else ())),
+                      checks=(Text("question"), answers), list_fields=list_fields),
+        demo_rows=demo_rows,
+        to_sample=to_sample,
+        scorer=partial(score_vqa, accuracies=accuracies),
+        metrics=(mean_metric("accuracy", "accuracy"), *metrics),
+        max_new_tokens=128,
+        breakdowns=("answer_type",),
+        write_artifacts=write_artifacts,
+        preflight=preflight,
+    )

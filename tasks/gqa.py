@@ -17,12 +17,14 @@ Reference: LLaVA-1.5 62.0 (7B), 63.3 (13B).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
-from vlmeval.task import DataSpec, ImageJoin, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, ImageJoin, Row, Sample, Scored, Task, per_sample, row_images, task
 
 STRUCTURAL = ("verify", "query", "choose", "logical", "compare")
 SEMANTIC = ("rel", "attr", "obj", "cat", "global")
@@ -31,11 +33,10 @@ SEMANTIC = ("rel", "attr", "obj", "cat", "global")
 def to_sample(row: Row, index: int) -> Sample:
     types = row["types"] or {}
     structural = types.get("structural")
-    image = row.get("image")
     return Sample(
         id=str(row["id"]),
         text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=str(row["answer"]),
         meta={"image_id": str(row["imageId"]), "structural": structural, "semantic": types.get("semantic"),
               "answer_type": "open" if structural == "query" else "binary"},
@@ -69,10 +70,39 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
             f"open {metrics.get('open', 0):.2f}%); {n_samples} questions")
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+_DEMO_COLORS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+GQA_IMAGES = {"n1": "red", "n2": "green", "n3": "blue"}
+
+
+def gqa_row(i: int, answer: str, structural: str, semantic: str, balanced: bool = True) -> dict[str, Any]:
+    """One row of lmms-lab/GQA `testdev_balanced_instructions` (split testdev); from the tenth row
+    on, the image (`n404`) is not in the image config."""
+    image_id = list(GQA_IMAGES)[i % 3] if i < 9 else "n404"
+    return {"id": f"20{i:04d}", "imageId": image_id, "question": f"Question {i}?", "answer": answer,
+            "fullAnswer": f"The answer is {answer}.", "isBalanced": balanced,
+            "groups": {"global": None, "local": "10c-x"}, "entailed": "", "equivalent": f"20{i:04d}",
+            "types": {"structural": structural, "semantic": semantic, "detailed": f"{semantic}Detail"},
+            "annotations": {"answer": {"0": "1"}, "fullAnswer": {"0": "1"}, "question": {"0": "1"}},
+            "semantic": [{"operation": "select", "argument": "x", "dependencies": []}], "semanticStr": "select: x"}
+
+
+def gqa_image_rows() -> list[dict[str, Any]]:
+    """The rows of lmms-lab/GQA `testdev_balanced_images` for GQA_IMAGES."""
+    return [{"id": key, "image": image_cell(png_bytes(_DEMO_COLORS[color]))} for key, color in GQA_IMAGES.items()]
+
+
+def demo_rows() -> dict[str, list[dict[str, Any]]]:
+    kinds = [("yes", "verify", "attr"), ("table", "query", "obj"), ("left", "choose", "rel"),
+             ("no", "logical", "obj"), ("yes", "compare", "attr")]
+    questions = [gqa_row(i, *kind) for i, kind in enumerate(kinds)]
+    questions.append(gqa_row(len(kinds), "yes", "verify", "attr", balanced=False))  # no sample
+    return {"testdev_balanced_instructions": questions, "testdev_balanced_images": gqa_image_rows()}
+
+
 @task("gqa")
 def gqa() -> Task:
     return Task(
-        name="gqa",
         description="GQA test-dev balanced, LLaVA-1.5 prompt, GQA eval.py exact-match accuracy",
         data=DataSpec(
             hub="lmms-lab/GQA",
@@ -83,6 +113,7 @@ def gqa() -> Task:
             keep=lambda row: bool(row["isBalanced"]),
             images=ImageJoin(config="testdev_balanced_images", on="imageId", key="id"),
         ),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

@@ -26,10 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vlmeval.column_checks import Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CATEGORIES = ("conv", "detail", "complex")
 OFFICIAL_JUDGE = "gpt-4-0314"
@@ -60,9 +61,8 @@ def to_sample(row: Row, index: int) -> Sample:
         raise ValueError(f"category {category!r} is not one of {CATEGORIES}")
     caption = row["caption"]
     context = "\n".join(caption) if isinstance(caption, (list, tuple)) else str(caption)
-    image = row.get("image")
     return Sample(id=str(row["question_id"]), text=str(row["question"]),
-                  images=(image,) if image is not None else (), target=str(row["gpt_answer"]),
+                  images=row_images(row), target=str(row["gpt_answer"]),
                   meta={"category": category, "caption": context})
 
 
@@ -177,15 +177,27 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
             f"failed judgements: {int(metrics.get('failed_judgements', 0))}")
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def llava_bench_row(qid: int, category: str, question: str | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/llava-bench-in-the-wild (train) schema."""
+    return {"question_id": qid, "question": question or f"Describe picture {qid}.", "image": image_cell(png_bytes()),
+            "caption": f"A photo number {qid}.", "gpt_answer": f"Reference answer {qid}.", "category": category,
+            "image_id": f"{qid:03d}"}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [llava_bench_row(qid, category) for qid, category in enumerate(("conv", "detail", "complex", "conv"))]
+
+
 @task("llava_bench_wild")
 def llava_bench_wild() -> Task:
     return Task(
-        name="llava_bench_wild",
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
                     f"(official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
                       columns=("question_id", "question", "caption", "gpt_answer", "category"),
                       checks=(Text("question"), Text("gpt_answer"))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

@@ -31,9 +31,10 @@ from typing import Any
 from vlmeval.answers.choice import resolve_choices
 from vlmeval.answers.vlmevalkit import READING_NAME, READING_REFERENCE, read_choices
 from vlmeval.column_checks import OptionLetter, Text
+from vlmeval.demo_data import png_bytes
 from vlmeval.io import atomic_write_xlsx
 from vlmeval.metrics import Metric, Record, mean_metric
-from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import AnswerReading, DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 SUFFIXES = {
     "en": "Answer with the option's letter from the given choices directly.",
@@ -43,11 +44,12 @@ SIZES = {("en", "dev"): 4377, ("en", "test"): 6718, ("cn", "dev"): 4329, ("cn", 
 OPTION_LETTERS = "ABCDE"
 CIRCULAR_BASE = 1_000_000  # a rotated copy of question q has index q + k * 1,000,000
 SUBMISSION = "submission.xlsx"
+STRICT = AnswerReading("strict", "vlmeval's stricter rules (articles, word boundaries, Chinese answer cues, "
+                       "its own judge prompt); not the official reading", False)
 READINGS = (
     AnswerReading(READING_NAME, "VLMEvalKit's can_infer, then its LLM-judge prompt (3 tries); "
                   "no random letter: unresolved answers are wrong and counted", True, READING_REFERENCE),
-    AnswerReading("strict", "vlmeval's stricter rules (articles, word boundaries, Chinese answer cues, "
-                  "its own judge prompt); not the official reading", False),
+    STRICT,
 )
 
 
@@ -93,11 +95,10 @@ def to_sample(language: str, row: Row, position: int) -> Sample:
     text += "".join(f"\n{letter}. {option}" for letter, option in options.items())
     text += f"\n{SUFFIXES[language]}"
     answer = row.get("answer")
-    image = row.get("image")
     return Sample(
         id=str(index),
         text=text,
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=None if is_none(answer) else str(answer).strip(),
         meta={
             "index": index,
@@ -120,7 +121,7 @@ def score(
 ) -> list[Scored]:
     # Without answers nothing is scored: the judge would be asked for nothing.
     judge = context.judge if any(s.target is not None for s in samples) else None
-    if context.answer_reading == "strict":  # its judge sees the hint too
+    if context.answer_reading == STRICT:  # its judge sees the hint too
         questions = [s.meta["question"] if s.meta["hint"] is None else f"{s.meta['hint']}\n{s.meta['question']}"
                      for s in samples]
         choices = resolve_choices(predictions, [s.meta["options"] for s in samples], questions, judge)
@@ -184,10 +185,34 @@ def write_submission(
     return [SUBMISSION]
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+FINE = "finegrained_perception (instance-level)"
+
+
+def mmb_row(index: int, question: str, options: Sequence[str | None], answer: str | None = "A",
+            hint: Any = None, category: str = "attribute_recognition", l2: str = FINE,
+            split: str = "dev") -> dict[str, Any]:
+    """One row in the lmms-lab/MMBench schema (the hub's `L2-category`)."""
+    cells = list(options) + [None] * (5 - len(options))
+    return {"index": index, "question": question, "hint": hint,
+            **{letter: cells[i] for i, letter in enumerate("ABCDE")},
+            "answer": answer, "category": category, "image": {"bytes": png_bytes(), "path": None},
+            "source": "MMBench", "L2-category": l2, "comment": None, "split": split}
+
+
+def demo_rows(split: str) -> list[dict[str, Any]]:
+    answer = (lambda letter: letter) if split == "dev" else (lambda letter: None)
+    return [mmb_row(0, "Which color?", ["red", "blue", "green"], answer("A"), split=split),
+            mmb_row(1_000_000, "Which color?", ["blue", "green", "red"], answer("C"), split=split),
+            mmb_row(2_000_000, "Which color?", ["green", "red", "blue"], answer("B"), split=split),
+            mmb_row(1, "Is it round?", ["yes", "no"], answer("B"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception"),
+            mmb_row(1_000_001, "Is it round?", ["no", "yes"], answer("A"), hint="Look closely.", split=split,
+                    category="shape", l2="coarse_perception")]
+
+
 def mmbench(language: str, split: str) -> Task:
-    name = f"mmbench_{language}_{split}"
     return Task(
-        name=name,
         description=f"MMBench-{language.upper()} {split} (v1.0), CircularEval, LLaVA-1.5 prompt",
         data=DataSpec(
             hub="lmms-lab/MMBench",
@@ -197,6 +222,7 @@ def mmbench(language: str, split: str) -> Task:
             columns=("index", "question", "hint", "A", "B", "category"),
             checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
         ),
+        demo_rows=partial(demo_rows, split),
         to_sample=partial(to_sample, language),
         scorer=score,
         metrics=METRICS,

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
 from vlmeval.column_checks import OneOf, Text
+from vlmeval.demo_data import png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
               "artwork", "ocr")
@@ -54,11 +56,10 @@ def to_sample(row: Row, index: int) -> Sample:
     if target not in (YES, NO):
         raise ValueError(f"answer {row['answer']!r} is not Yes or No")
     subtask = subtask_of(str(row["category"]))
-    image = row.get("image")
     return Sample(
         id=str(index),
         text=prompt(str(row["question"])),
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=target,
         meta={
             "category": row["category"],
@@ -141,14 +142,27 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
     return f"MME {', '.join(parts)} (points; {n_samples} questions)"
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def mme_row(question_id: str, question: str, answer: str, category: str) -> dict[str, Any]:
+    """One row in the lmms-lab/MME schema."""
+    return {"question_id": question_id, "image": {"bytes": png_bytes(), "path": None},
+            "question": question, "answer": answer, "category": category}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [mme_row(f"{name}.jpg", f"Is there a {name}? Please answer yes or no.", answer, category)
+            for category, name in (("existence", "cat"), ("OCR", "sign"), ("code_reasoning", "code"))
+            for answer in ("Yes", "No")]
+
+
 @task("mme")
 def mme() -> Task:
     return Task(
-        name="mme",
         description="MME perception and cognition, LLaVA-1.5 prompt, official parser and scores",
         data=DataSpec(hub="lmms-lab/MME", split="test", size=2374,
                       columns=("question_id", "question", "answer", "category"),
                       checks=(Text("question"), OneOf("answer", ("Yes", "No")), Text("category"))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmeval.column_checks import Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.errors import DataError, UsageError
 from vlmeval.failure import Failure
 from vlmeval.judge import Judge, JudgeQuery, prompt_hash
 from vlmeval.metrics import Metric, Predicate, Record, mean_metric
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, task
+from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
 OFFICIAL_JUDGE = "gpt-4-0613"
@@ -87,11 +88,10 @@ def to_sample(row: Row, index: int) -> Sample:
     capabilities = parse_capabilities(row["capability"], question_id)
     if not isinstance(row["answer"], str):
         raise DataError(f"MM-Vet question {question_id}: no ground-truth answer (got {row['answer']!r})")
-    image = row.get("image")
     return Sample(
         id=question_id,
         text=row["question"],
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=row["answer"],
         meta={"capability": list(capabilities), "capabilities": "_".join(capabilities)},
     )
@@ -225,14 +225,26 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
             f"judge prompt {PROMPT_HASH}; failed judgements: {failed}")
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def mmvet_row(question_id: str, question: str, answer: str, capability: str) -> dict[str, Any]:
+    """One row in the lmms-lab/MMVet (test) schema."""
+    return {"question_id": question_id, "image": image_cell(png_bytes()), "question": question,
+            "answer": answer, "capability": capability, "image_source": "test"}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [mmvet_row("v1_0", "What is x?", "-1<AND>-5", "ocr,math"),
+            mmvet_row("v1_1", "Explain the meme.", "It mocks online classes.", "gen,know,rec")]
+
+
 @task("mmvet")
 def mmvet() -> Task:
     return Task(
-        name="mmvet",
         description=f"MM-Vet v1, bare question, official LLM-judge scoring (official judge {OFFICIAL_JUDGE})",
         data=DataSpec(hub="lmms-lab/MMVet", split="test", size=218,
                       columns=("question_id", "question", "answer", "capability"),
                       checks=(Text("question"), Text("answer"))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=score,
         metrics=METRICS,

@@ -19,27 +19,28 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from vlmeval.column_checks import OneOf, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.yesno import YES, llava_pope_yes_no
+from vlmeval.column_checks import OneOf, Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 CATEGORIES = ("adversarial", "popular", "random")
 
 
 def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
     answer = str(row["answer"]).strip().lower()
     if answer not in ("yes", "no"):
         raise ValueError(f"answer {row['answer']!r} is neither yes nor no")
     return Sample(
         id=str(row["id"]),
         text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=answer,
         meta={"category": row["category"], "question_id": str(row.get("question_id"))},
     )
@@ -112,14 +113,27 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
     return f"POPE F1 {metrics['f1']:.1f} ({parts}); accuracy {metrics['accuracy']:.1f}; {n_samples} questions"
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def pope_row(i: int, category: str, answer: str) -> dict[str, Any]:
+    """One row in the lmms-lab/POPE (default, test) schema."""
+    return {"id": str(1000 + i), "question_id": str(i % 5), "question": f"Is there a dog in the image? ({i})",
+            "answer": answer, "image_source": f"COCO_val2014_{i:012d}", "image": image_cell(png_bytes()),
+            "category": category}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [pope_row(c * 10 + k, category, answer) for c, category in enumerate(("adversarial", "popular", "random"))
+            for k, answer in enumerate(("yes", "no", "no"))]
+
+
 @task("pope")
 def pope() -> Task:
     return Task(
-        name="pope",
         description="POPE (adversarial, popular, random), LLaVA-1.5 prompt and eval_pope.py reading",
         data=DataSpec(hub="lmms-lab/POPE", split="test", size=9000,
                       columns=("id", "question_id", "question", "answer", "category"),
                       checks=(Text("question"), OneOf("answer", ("yes", "no")))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

@@ -16,7 +16,7 @@ from vlmeval.answers.choice import LETTERS, llava_choice_letter, option_lines
 from vlmeval.column_checks import IndexInto, Strings, Text
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 GRADES_1_6 = tuple(f"grade{g}" for g in range(1, 7))
@@ -28,15 +28,14 @@ def to_sample(row: Row, index: int) -> Sample:
     choices = list(row["choices"])
     context = f"Context: {hint}\n" if hint else ""
     text = f"{context}{row['question']}\n{option_lines(choices)}\n{SUFFIX}"
-    image = row.get("image")
     return Sample(
         id=str(index),
         text=text,
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=LETTERS[int(row["answer"])],
         meta={
             "n_choices": len(choices),
-            "has_image": image is not None,
+            "has_image": row.get("image") is not None,
             "has_hint": bool(hint),
             "subject": row.get("subject"),
             "grade": row.get("grade"),
@@ -86,7 +85,6 @@ METRICS: tuple[Metric, ...] = (
 @task("sqa")
 def scienceqa() -> Task:
     return Task(
-        name="sqa",
         description="ScienceQA test, LLaVA-1.5 prompt and parser",
         data=DataSpec(
             hub="lmms-lab/ScienceQA",

@@ -16,11 +16,13 @@ Reference: LLaVA-1.5-13B SEED-IMG 68.2 (LLaVA model zoo).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from vlmeval.answers.choice import option_lines
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric, mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 SUFFIX = "Answer with the option's letter from the given choices directly."
 OPTION_LETTERS = ("A", "B", "C", "D")
@@ -37,11 +39,10 @@ def to_sample(row: Row, index: int) -> Sample:
     dimension = DIMENSIONS.get(int(row["question_type_id"]))
     if dimension is None:
         raise ValueError(f"question_type_id {row['question_type_id']} is not an image dimension (1-9)")
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{option_lines(options)}\n{SUFFIX}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=str(row["answer"]),
         meta={"dimension": dimension},
     )
@@ -65,10 +66,24 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
     return f"image accuracy: {metrics['accuracy']:.2f}% over {n_samples} image questions"
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def seed_row(i: int, answer: str, type_id: int, data_type: str = "image") -> dict[str, Any]:
+    """One row in the lmms-lab/SEED-Bench (test) schema; `image` is a list of images."""
+    frames = 1 if data_type == "image" else 3
+    return {"answer": answer, "choice_a": "a cat", "choice_b": "a dog", "choice_c": "a bird", "choice_d": "a fish",
+            "data_id": f"{i}.jpg", "data_type": data_type, "question": f"What animal is shown? ({i})",
+            "question_id": str(100 + i), "question_type_id": type_id,
+            "image": [image_cell(png_bytes()) for _ in range(frames)], "segment": None}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    rows = [seed_row(i, "ABCD"[i % 4], type_id) for i, type_id in enumerate((1, 2, 5, 9))]
+    return [*rows, seed_row(50, "A", 10, data_type="video")]  # not an image question: no sample
+
+
 @task("seedbench_img")
 def seedbench_img() -> Task:
     return Task(
-        name="seedbench_img",
         description="SEED-Bench image questions, LLaVA-1.5 prompt, exact-letter accuracy per dimension",
         data=DataSpec(
             hub="lmms-lab/SEED-Bench",
@@ -78,6 +93,7 @@ def seedbench_img() -> Task:
                      "question_type_id", "data_type"),
             keep=lambda row: row["data_type"] == "image",
         ),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=METRICS,

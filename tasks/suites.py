@@ -17,7 +17,6 @@ from vlmeval.suite import Suite, SuiteColumn, suite
 @suite("llava_v1.5")
 def llava_v15() -> Suite:
     return Suite(
-        name="llava_v1.5",
         description="LLaVA-1.5's twelve benchmarks in the paper's order",
         columns=(
             SuiteColumn("vqav2_testdev", "VQAv2"),

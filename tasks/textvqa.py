@@ -19,14 +19,16 @@ Reference: LLaVA-1.5 58.2 (7B), 61.3 (13B).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from vlmeval.column_checks import Strings, Text
 from vlmeval_tasks._vqa_common import SHORT_ANSWER
 
 from vlmeval.answers.vqa import evalai_normalize
+from vlmeval.column_checks import Strings, Text
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.metrics import mean_metric
-from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, task
+from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 N_ANSWERS = 10  # m4c_evaluator asserts exactly ten answers per question
 
@@ -36,11 +38,10 @@ def to_sample(row: Row, index: int) -> Sample:
     if len(answers) != N_ANSWERS:
         raise ValueError(f"question {row['question_id']} has {len(answers)} answers; TextVQA has {N_ANSWERS}")
     tokens = ", ".join(str(t) for t in (row.get("ocr_tokens") or ()))
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{str(row['question']).capitalize()}\nReference OCR token: {tokens}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=answers,
     )
 
@@ -67,14 +68,28 @@ def summary_line(metrics: Mapping[str, float], n_samples: int) -> str:
     return f"Samples: {n_samples}\nAccuracy: {metrics['accuracy']:.2f}%"
 
 
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def textvqa_row(i: int, answers: list[str]) -> dict[str, Any]:
+    """One row in the lmms-lab/textvqa (validation) schema."""
+    return {"image_id": f"img{i}", "question_id": 34602 + i, "question": f"what is written here {i}?",
+            "question_tokens": ["what"], "image": image_cell(png_bytes()), "image_width": 32, "image_height": 32,
+            "flickr_original_url": "", "flickr_300k_url": "", "answers": answers, "image_classes": ["Sign"],
+            "set_name": "val", "ocr_tokens": ["STOP", "cola", "3:15"] if i % 2 else []}
+
+
+def demo_rows() -> list[dict[str, Any]]:
+    return [textvqa_row(i, answers) for i, answers in
+            enumerate((["stop"] * 10, ["coca cola"] * 4 + ["coke"] * 6, ["3:15"] * 10))]
+
+
 @task("textvqa_val")
 def textvqa_val() -> Task:
     return Task(
-        name="textvqa_val",
         description="TextVQA validation, LLaVA-1.5 OCR-token prompt, m4c TextVQA accuracy",
         data=DataSpec(hub="lmms-lab/textvqa", split="validation", size=5000,
                       columns=("question_id", "question", "answers", "ocr_tokens"),
                       checks=(Text("question"), Strings("answers"))),
+        demo_rows=demo_rows,
         to_sample=to_sample,
         scorer=per_sample(score_one),
         metrics=(mean_metric("accuracy", "accuracy"),),

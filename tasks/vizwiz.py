@@ -19,24 +19,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
-from vlmeval.column_checks import Strings, Text
-from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, submitted_answers, vqa_task, write_submission
 
 from vlmeval.answers.vqa import vizwiz_accuracies
+from vlmeval.column_checks import Strings
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.metrics import mean_metric, meta_equals
-from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Task, task
+from vlmeval.task import Row, Sample, ScoreContext, Task, row_images, task
 
 HUB = "lmms-lab/VizWiz-VQA"
 SUFFIX = f"When the provided information is insufficient, respond with 'Unanswerable'.\n{SHORT_ANSWER}"
 
 
 def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{SUFFIX}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=gt_answers(row.get("answers")),
         meta={"answer_type": row.get("category")},
     )
@@ -55,35 +56,36 @@ def write_submission_file(
     return write_submission(context.output_folder, entries)
 
 
-def _vizwiz(name: str, split: str, size: int, answered: bool) -> Task:
-    return Task(
-        name=name,
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def vizwiz_row(qid: str, answers: list[str] | None, category: str | None = "other",
+               question: str = "What is this?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VizWiz-VQA schema; `answers=None` as on the test split."""
+    return {"question_id": qid, "image": image_cell(image), "question": question,
+            "answers": answers, "category": category}
+
+
+def demo_rows(with_answers: bool) -> list[dict[str, Any]]:
+    split = "val" if with_answers else "test"
+    return [vizwiz_row(f"VizWiz_{split}_{i:08d}", (["unanswerable"] * 10 if i == 0 else ["basil"] * 10)
+                       if with_answers else None, category=("unanswerable", "other")[i % 2] if with_answers
+                       else None, question=f"What is this? ({i})", image=png_bytes()) for i in range(4)]
+
+
+def _vizwiz(split: str, size: int, answered: bool) -> Task:
+    return vqa_task(
         description=f"VizWiz-VQA {split}, LLaVA-1.5 prompt, EvalAI-normalised answer, VizWiz's evaluator",
-        data=DataSpec(
-            hub=HUB,
-            split=split,
-            size=size,
-            columns=("question_id", "question", "answers", "category") if answered
-            else ("question_id", "question"),
-            checks=(Text("question"), Strings("answers", nullable=not answered)),
-        ),
-        to_sample=to_sample,
-        scorer=partial(score_vqa, accuracies=vizwiz_accuracies),
-        metrics=(
-            mean_metric("accuracy", "accuracy"),
-            mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),
-        ),
-        max_new_tokens=128,
-        breakdowns=("answer_type",),
-        write_artifacts=write_submission_file,
+        hub=HUB, split=split, size=size, answered=answered, answer_columns=("answers", "category"),
+        answers=Strings("answers", nullable=not answered), to_sample=to_sample, accuracies=vizwiz_accuracies,
+        metrics=(mean_metric("unanswerable", "accuracy", where=meta_equals("answer_type", "unanswerable")),),
+        demo_rows=partial(demo_rows, answered), write_artifacts=write_submission_file,
     )
 
 
 @task("vizwiz_val")
 def vizwiz_val() -> Task:
-    return _vizwiz("vizwiz_val", "val", 4_319, answered=True)
+    return _vizwiz("val", 4_319, answered=True)
 
 
 @task("vizwiz_test")
 def vizwiz_test() -> Task:
-    return _vizwiz("vizwiz_test", "test", 8_000, answered=False)
+    return _vizwiz("test", 8_000, answered=False)

@@ -17,14 +17,29 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from vlmeval.column_checks import Strings, Text
-from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, score_vqa, submitted_answers, write_submission
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, gt_answers, submitted_answers, vqa_task, write_submission
 
+from vlmeval.answers.vqa import vqa_accuracies
+from vlmeval.column_checks import Strings
+from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.errors import DataError
 from vlmeval.metrics import mean_metric, meta_equals
-from vlmeval.task import ArtifactWriter, DataSpec, Row, Sample, ScoreContext, Task, task
+from vlmeval.task import (
+    ArtifactWriter,
+    DataSpec,
+    Row,
+    Sample,
+    ScoreContext,
+    Task,
+    has_split,
+    read_rows,
+    row_images,
+    task,
+)
 
 HUB = "lmms-lab/VQAv2"
 TEST_QUESTIONS_ENV = "VLMEVAL_VQAV2_TEST_QUESTIONS"
@@ -35,11 +50,10 @@ log = logging.getLogger(__name__)
 
 
 def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
     return Sample(
         id=str(row["question_id"]),
         text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
+        images=row_images(row),
         target=gt_answers(row.get("answers")),
         meta={"answer_type": row.get("answer_type"), "question_type": row.get("question_type")},
     )
@@ -54,13 +68,11 @@ def test2015_question_ids(data: str | None) -> list[int]:
     `v2_OpenEnded_mscoco_test2015_questions.json`, or a JSON list / JSONL of `question_id` objects
     (LLaVA's `llava_vqav2_mscoco_test2015.jsonl`).
     """
-    from vlmeval.engine.data import split_files
-
     value = os.environ.get(TEST_QUESTIONS_ENV)
     if value:
         where = f"{TEST_QUESTIONS_ENV}={value}"
         path = Path(value).expanduser()
-    elif data is not None and Path(data).is_dir() and split_files(Path(data), "test"):
+    elif data is not None and Path(data).is_dir() and has_split(Path(data), "test"):
         where, path = f"--data {data} (split test)", Path(data)
     else:
         raise DataError(
@@ -87,12 +99,19 @@ def _question_ids(path: Path, where: str) -> list[int]:
                 loaded = json.loads(text)
                 objs = loaded["questions"] if isinstance(loaded, dict) else loaded
             return [int(obj["question_id"]) for obj in objs]
-        from vlmeval.engine.data import load_table
-
         spec = DataSpec(hub=HUB, split="test", columns=("question_id",))
-        return [int(row["question_id"]) for row in load_table(spec, str(path), "test").rows]
+        return [int(row["question_id"]) for row in read_rows(spec, str(path), "test")]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{where}: cannot read question ids ({exc})") from exc
+
+
+def check_test2015(samples: Sequence[Sample], context: ScoreContext) -> None:
+    """Before any answer: the test2015 question list is there and holds every asked question."""
+    ids = set(test2015_question_ids(context.data))
+    unknown = sorted(int(s.id) for s in samples if int(s.id) not in ids)
+    if unknown:
+        raise DataError(f"vqav2_testdev: {len(unknown)} asked questions are not in the test2015 list, "
+                        f"e.g. {unknown[:3]}; it must name the full test split")
 
 
 def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
@@ -113,41 +132,55 @@ def submission_writer(every_test2015_question: bool) -> ArtifactWriter:
     return write
 
 
-def _vqav2(name: str, split: str, size: int, answered: bool) -> Task:
-    return Task(
-        name=name,
+# Demo rows in the hub's schema (`Task.demo_rows`: the contract test and `--data demo` read them).
+def vqa_row(qid: int, answers: list[str] | None, answer_type: str | None = "other",
+            question: str = "What is it?", image: bytes | None = None) -> dict[str, Any]:
+    """One row in the lmms-lab/VQAv2 schema; `answers=None` as on the test splits."""
+    return {
+        "question_type": "what is" if answers is not None else None,
+        "multiple_choice_answer": answers[0] if answers else None,
+        "answers": None if answers is None else [
+            {"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)
+        ],
+        "image_id": qid // 1000,
+        "answer_type": answer_type if answers is not None else None,
+        "question_id": qid,
+        "question": question,
+        "image": image_cell(image),
+    }
+
+
+def demo_rows(with_answers: bool) -> list[dict[str, Any]]:
+    answers = ["yes"] * 10 if with_answers else None
+    return [vqa_row(1000 + i, answers if i != 1 else (["2"] * 10 if with_answers else None),
+                    answer_type=("yes/no", "number", "other")[i % 3], question=f"Question {i}?",
+                    image=png_bytes()) for i in range(4)]
+
+
+def _vqav2(split: str, size: int, answered: bool) -> Task:
+    return vqa_task(
         description=f"VQAv2 {split}, LLaVA-1.5 prompt, EvalAI-normalised VQA accuracy",
-        data=DataSpec(
-            hub=HUB,
-            split=split,
-            size=size,
-            columns=("question_id", "question", "answers", "answer_type") if answered
-            else ("question_id", "question"),
-            checks=(Text("question"), Strings("answers", field="answer", nullable=not answered)),
-            list_fields=(("answers", "answer"),),  # 2.1 M answer dicts on val: read the strings only
-        ),
-        to_sample=to_sample,
-        scorer=score_vqa,
-        metrics=(
-            mean_metric("accuracy", "accuracy"),
-            *(mean_metric(t, "accuracy", where=meta_equals("answer_type", t)) for t in ANSWER_TYPES),
-        ),
-        max_new_tokens=128,
-        breakdowns=("answer_type",),
-        write_artifacts=submission_writer(every_test2015_question=name == "vqav2_testdev"),
+        hub=HUB, split=split, size=size, answered=answered, answer_columns=("answers", "answer_type"),
+        answers=Strings("answers", field="answer", nullable=not answered),
+        list_fields=(("answers", "answer"),),  # 2.1 M answer dicts on val: read the strings only
+        to_sample=to_sample, accuracies=vqa_accuracies,
+        metrics=tuple(mean_metric(t, "accuracy", where=meta_equals("answer_type", t)) for t in ANSWER_TYPES),
+        demo_rows=partial(demo_rows, answered),
+        write_artifacts=submission_writer(every_test2015_question=split == "testdev"),
+        preflight=check_test2015 if split == "testdev" else None,
     )
 
 
 @task("vqav2_val")
 def vqav2_val() -> Task:
-    return _vqav2("vqav2_val", "validation", 214_354, answered=True)
+    return _vqav2("validation", 214_354, answered=True)
 
 
 @task("vqav2_testdev")
 def vqav2_testdev() -> Task:
-    return _vqav2("vqav2_testdev", "testdev", 107_394, answered=False)
+    return _vqav2("testdev", 107_394, answered=False)
 
 
 @task("vqav2_test")
 def vqav2_test() -> Task:
-    return _vqav2("vqav2_test", "test", 447_793, answered=False)
+    return _vqav2("test", 447_793, answered=False)

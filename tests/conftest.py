@@ -14,7 +14,7 @@ from tests.helpers import COLORS, png_bytes, sqa_row, write_parquet
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight tiny LLaVA checkpoint saved with save_pretrained."""
-    from vlmeval.demo import build_tiny_llava
+    from scripts.tiny_llava import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"), seed=0)
 
@@ -69,3 +69,12 @@ def quick_tests_start_no_process_and_run_no_model(request: pytest.FixtureRequest
 
     monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
     monkeypatch.setattr("vlmeval.backends.transformers.TransformersBackend.__init__", no_model)
+
+
+@pytest.fixture(autouse=True)
+def _private_vlmeval_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge cache and the file-digest cache of every test stay out of the user's ~/.cache."""
+    import os
+
+    if "VLMEVAL_CACHE" not in os.environ:
+        monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "vlmeval-cache"))

@@ -109,7 +109,7 @@ def test_status_lines_show_on_a_terminal_or_with_verbose(monkeypatch: pytest.Mon
 
 
 def default_name(predictions: Path) -> str:
-    from vlmeval.engine.evaluate import default_run_name
+    from vlmeval.engine.plan import default_run_name
 
     return default_run_name(f"replay:{predictions}")
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from vlmeval.demo import CHECKPOINT_DIR, build_tiny_llava
+from scripts.tiny_llava import build_tiny_llava
+from vlmeval.demo import CHECKPOINT_DIR
 
 DEMO_PARQUET = Path(__file__).resolve().parents[1] / "tasks" / "data" / "sqa_demo.parquet"
 IMAGE_TOKENS_PER_IMAGE = 16  # (32 px / 8 px patches) ** 2, CLS dropped by the "default" strategy

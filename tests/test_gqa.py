@@ -62,14 +62,15 @@ def test_accuracy_equals_the_oracle(tmp_path: Path) -> None:
     assert metrics["semantic_rel"] == pytest.approx(100 * sum(rel) / len(rel))
 
 
-def test_hub_configs_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
-    import datasets
+def test_hub_configs_are_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.hub import FakeHub
 
-    questions = datasets.Dataset.from_list([gqa_row(i, *case[:3]) for i, case in enumerate(CASES[:3])])
-    images = datasets.Dataset.from_list(
-        [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}} for key, color in GQA_IMAGES.items()],
-        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image()}))
-    configs = {"testdev_balanced_instructions": questions, "testdev_balanced_images": images}
-    monkeypatch.setattr(datasets, "load_dataset", lambda hub, config, split: configs[config])
+    hub = FakeHub(tmp_path / "hub").install(monkeypatch)
+    repo = hub.repo("lmms-lab/GQA")
+    write_parquet(repo / "testdev_balanced_instructions" / "testdev-00000-of-00001.parquet",
+                  [gqa_row(i, *case[:3]) for i, case in enumerate(CASES[:3])])
+    write_parquet(repo / "testdev_balanced_images" / "testdev-00000-of-00001.parquet",
+                  [{"id": key, "image": {"bytes": png_bytes(COLORS[color]), "path": None}}
+                   for key, color in GQA_IMAGES.items()])
     samples = load_samples(load_registry().get("gqa"), None, None, None).samples
     assert [s.images[0].load().getpixel((1, 1)) for s in samples] == [COLORS[c] for c in GQA_IMAGES.values()]

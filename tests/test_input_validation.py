@@ -87,6 +87,21 @@ def test_vqa_answers_are_lists_of_text(tmp_path: Path) -> None:
     assert len(_load("vqav2_test", hidden).samples) == 2  # test splits hide their answers
 
 
+def test_a_hidden_answer_list_of_null_items_is_accepted_and_a_mixed_one_is_not(tmp_path: Path) -> None:
+    nulls = [{**vqa_row(3, None), "answers": [{"answer": None, "answer_confidence": None, "answer_id": i}
+                                              for i in range(10)]}, vqa_row(4, None)]
+    samples = _load("vqav2_test", write_parquet(tmp_path / "test.parquet", nulls)).samples
+    assert [s.target for s in samples] == [None, None]
+    vizwiz = [{**vizwiz_row("v1", ["a"]), "answers": [None, None]}, {**vizwiz_row("v2", ["a"]), "answers": None}]
+    assert len(_load("vizwiz_test", write_parquet(tmp_path / "vizwiz" / "test.parquet", vizwiz)).samples) == 2
+    mixed = [vqa_row(5, None), {**vqa_row(6, None), "answers": [{"answer": "yes", "answer_confidence": "yes",
+                                                                 "answer_id": 1}, None]}]
+    _refused("vqav2_test", write_parquet(tmp_path / "mixed" / "test.parquet", mixed), "row 1", "null")
+    _refused("vqav2_val", write_parquet(tmp_path / "val" / "validation.parquet",
+                                        [vqa_row(7, ["yes"]), {**vqa_row(8, ["no"]), "answers": [None]}]),
+             "row 1", "holds an empty (null) item")
+
+
 def test_a_folder_without_the_split_is_refused_not_read_whole(tmp_path: Path) -> None:
     folder = tmp_path / "sqa"
     write_parquet(folder / "train-00000-of-00001.parquet", [sqa_row()])
@@ -112,9 +127,33 @@ def test_the_command_exits_2_with_one_line(tmp_path: Path) -> None:
         f"vlmeval: error: {data} row 1 column 'answer': index 9 is outside the 4 entries of 'choices'")
 
 
-def test_the_hub_copy_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    datasets = pytest.importorskip("datasets")
+def test_the_hub_copy_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.hub import FakeHub
+
+    hub = FakeHub(tmp_path / "hub").install(monkeypatch)
     rows = [sqa_row(), sqa_row(), sqa_row(answer=7)]
-    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: datasets.Dataset.from_list(rows))
-    with pytest.raises(DataError, match=r"lmms-lab/ScienceQA \(ScienceQA-FULL\) split 'test' row 2 column 'answer'"):
+    write_parquet(hub.repo("lmms-lab/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet", rows)
+    with pytest.raises(DataError, match=r"ScienceQA-FULL/test-00000-of-00001.parquet row 2 column 'answer'"):
         load_samples(load_registry().get("sqa"), None, None, None)
+
+
+@pytest.mark.parametrize(("answers", "problem"), [
+    (["A", "C", "B"], None),
+    (["A", "D", "B"], "row 1 column 'answer': 'D' is not a letter among the row's 3 options in 'options' (A, B, C)"),
+    (["A", "c", "B"], "row 1 column 'answer': 'c' is not a letter among the row's 3 options"),
+    (["A", None, "B"], "row 1 column 'answer': is empty"),
+    (["A", "B", "AB"], "row 2 column 'answer': 'AB' is not a letter among the row's 2 options"),
+])
+def test_a_letter_answer_among_a_list_of_options(answers: list[str | None], problem: str | None) -> None:
+    import pyarrow as pa
+
+    from vlmeval import LetterAmong
+    from vlmeval.column_checks import check_table
+
+    table = pa.table({"answer": answers, "options": [["x", "y"], ["x", "y", "z"], ["x", "y"]]})
+    if problem is None:
+        check_table(table, [LetterAmong("answer", "options")], ("answer", "options"), "f.parquet")
+    else:
+        with pytest.raises(DataError) as raised:
+            check_table(table, [LetterAmong("answer", "options")], ("answer", "options"), "f.parquet")
+        assert str(raised.value).startswith(f"f.parquet {problem}")

@@ -21,7 +21,7 @@ from tests.helpers import vlmeval, write_jsonl
 pytestmark = pytest.mark.slow  # every test starts fresh interpreters
 
 BLOCKER = Path(__file__).parent / "fixtures" / "no_heavy"
-HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib")
+HEAVY = ("torch", "transformers", "accelerate", "datasets", "huggingface_hub", "matplotlib")
 
 
 def _light_env() -> dict[str, str]:

@@ -95,3 +95,82 @@ def test_non_editable_install_finds_builtin_tasks_and_demo_data(tmp_path: Path) 
                      "--output", str(tmp_path / "out"), cwd=elsewhere, env=env)
     assert scored.returncode == 3, scored.stderr  # scored, but 59 samples have no prediction
     assert json.loads((tmp_path / "out" / "report.json").read_text())["counts"]["missing"] == 59
+
+
+TOY_TASK = '''
+from vlmeval import DataSpec, Task, mean_metric, per_sample, task, Scored, Sample
+
+
+@task("{name}")
+def toy() -> Task:
+    return Task({stated}description="toy", data=DataSpec(hub="x/y", split="test", columns=("q",), image_column=None),
+                to_sample=lambda row, i: Sample(id=str(i), text=str(row["q"])),
+                scorer=per_sample(lambda s, p: Scored(p, {{"ok": 1.0}})), metrics=(mean_metric("ok", "ok"),))
+'''
+
+
+@pytest.fixture()
+def own_registrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations made by a test are undone after it (the registry is process-wide)."""
+    from vlmeval.task import _TASKS
+
+    monkeypatch.setattr(_TASKS, "entries", dict(_TASKS.entries))
+    monkeypatch.setattr(_TASKS, "conflicts", [])
+
+
+def _folder_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "mytasks"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_folder_task_named_like_a_builtin_is_an_error_naming_both_files(
+        tmp_path: Path, own_registrations: None) -> None:
+    from vlmeval.errors import UsageError
+    from vlmeval.registry import load_registry
+
+    folder = _folder_with(tmp_path, {"mine.py": TOY_TASK.format(name="sqa", stated="")})
+    with pytest.raises(UsageError) as raised:
+        load_registry([str(folder)])
+    message = str(raised.value)
+    assert "\n" not in message and "task 'sqa' is defined twice" in message
+    assert str(REPO / "tasks" / "scienceqa.py") in message and str(folder / "mine.py") in message
+
+
+def test_a_task_name_is_stated_once_and_a_different_one_is_an_error(tmp_path: Path, own_registrations: None) -> None:
+    from vlmeval.errors import UsageError
+    from vlmeval.registry import load_registry
+
+    folder = _folder_with(tmp_path, {"a.py": TOY_TASK.format(name="toy_unnamed", stated=""),
+                                     "b.py": TOY_TASK.format(name="toy_other", stated='name="toy_b", ')})
+    registry = load_registry([str(folder)])
+    assert registry.get("toy_unnamed").name == "toy_unnamed"  # filled in from @task
+    with pytest.raises(UsageError, match=r"task 'toy_other' registered by @task in .*b\.py returns a Task "
+                                         r"named 'toy_b'; name a task once, in @task"):
+        registry.get("toy_other")
+
+
+def test_an_entry_point_naming_a_package_imports_each_of_its_modules(
+        tmp_path: Path, own_registrations: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """How a new file in a source checkout's tasks/ is found without re-installing."""
+    from importlib.metadata import EntryPoint
+
+    import vlmeval.registry
+    from vlmeval.registry import ENTRY_POINT_GROUP, load_registry
+
+    package = tmp_path / "site" / "my_task_pack"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "first.py").write_text(TOY_TASK.format(name="toy_first", stated=""))
+    (package / "added_later.py").write_text(TOY_TASK.format(name="toy_added_later", stated=""))
+    (package / "_helpers.py").write_text("raise RuntimeError('a private module is not a task module')\n")
+    (package / "broken.py").write_text("import does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    point = EntryPoint(name="pack", value="my_task_pack", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(vlmeval.registry, "entry_points", lambda group: [point])
+    registry = load_registry()
+    assert {"toy_first", "toy_added_later"} <= set(registry.names())
+    assert registry.problems == ["task module my_task_pack.broken failed to import: "
+                                 "ModuleNotFoundError: No module named 'does_not_exist'"]

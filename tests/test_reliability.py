@@ -213,6 +213,9 @@ def test_duplicate_sample_ids_are_refused(tmp_path: Path, capsys: pytest.Capture
     ("lines", "message"),
     [
         (['{"id": "0", "prediction": "A"}', "{not json"], ":2: not a JSON line"),
+        (['{"id": "0", "prediction": "A"}', '{"id": "1", "prediction": "A", "prediction": "B"}'],
+         ":2: the key 'prediction' appears twice"),
+        (['{"id": "0", "id": "1", "prediction": "A"}'], ":1: the key 'id' appears twice"),
         (['{"id": "0", "prediction": "A"}', '{"id": "0", "prediction": "B"}'], ":2: sample 0 appears twice"),
         (['{"id": "0", "prediction": 3}'], ":1: prediction of sample 0 is a int, not a string"),
         (['{"prediction": "A"}'], ":1: a line needs the fields 'id' and 'prediction'"),
@@ -227,6 +230,14 @@ def test_bad_prediction_files_name_the_line(tmp_path: Path, lines: list[str], me
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(PredictionsError, match=str(path).replace(".", r"\.") + message.replace("(", r"\(")
                        .replace(")", r"\)").replace("[", r"\[")):
+        read_predictions(path)
+
+
+def test_a_duplicated_key_is_named_in_a_file_that_is_not_utf8_either(tmp_path: Path) -> None:
+    """Such a file is read line by line (the slower path): the duplicate on line 1 is found first."""
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b'{"id": "0", "prediction": "A", "prediction": "B"}\n{"id": "1", "prediction": "\xe9"}\n')
+    with pytest.raises(PredictionsError, match=r"p\.jsonl:1: the key 'prediction' appears twice"):
         read_predictions(path)
 
 

@@ -23,9 +23,10 @@ from vlmeval.engine.claims import create_exclusive, try_claim
 from vlmeval.io import ensure_writable
 
 
-def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8) -> Path:
-    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb))
-            for i, rgb in enumerate(list(COLORS.values()) * (n // 4))]
+def _sqa(folder: Path, question: str = "Which color fills the picture?", n: int = 8,
+         colors: list[tuple[int, int, int]] | None = None) -> Path:
+    colors = colors or list(COLORS.values()) * (n // 4)
+    rows = [sqa_row(question=f"{question} ({i})", answer=i % 4, image=png_bytes(rgb)) for i, rgb in enumerate(colors)]
     return write_parquet(folder / "test-00000-of-00001.parquet", rows)
 
 
@@ -62,6 +63,37 @@ def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: S
     capsys.readouterr()
     assert _run(tmp_path / "out", data) == 2
     assert "dataset content" in _error(capsys)
+
+
+def test_a_replaced_image_is_noticed(tmp_path: Path, scripted: ScriptedBackend,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    colors = list(COLORS.values()) * 3
+    data = _sqa(tmp_path / "d", colors=colors)
+    assert _run(tmp_path / "out", data, "--limit", "8") == 0
+    assert _run(tmp_path / "out", data) == 0  # more samples: the first 8 (and their images) are the same
+    colors[2] = (0, 0, 0)  # same rows, same text, another picture
+    _sqa(tmp_path / "d", colors=colors)
+    capsys.readouterr()
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data) == 2
+    assert "dataset images" in _error(capsys) and scripted.calls == []
+    assert _run(tmp_path / "out", data, "--restart") == 0
+
+
+def test_image_fingerprints_are_read_once_per_state_of_the_files(tmp_path: Path, scripted: ScriptedBackend,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlmeval.engine.data import LazyImage
+
+    data = _sqa(tmp_path / "d")
+    old = data.stat().st_mtime - 60
+    os.utime(data, (old, old))  # not just written: its state may be cached
+    reads: list[str] = []
+    real = LazyImage.encoded
+    monkeypatch.setattr(LazyImage, "encoded", lambda self: reads.append(self.where) or real(self))
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8
+    assert _run(tmp_path / "out", data) == 0
+    assert len(reads) == 8  # the second run found the fingerprint in the cache
 
 
 @pytest.mark.parametrize(
@@ -306,3 +338,179 @@ def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, 
     assert main(["merge", str(run_dir)]) == 2
     error = _error(capsys)
     assert "cannot merge" in error and "task sqa is at version 2, the run used 1" in error
+
+
+@pytest.mark.slow
+def test_a_checkpoint_retrained_over_the_same_folder_does_not_reuse_answers(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same file names, same sizes, other weights: the identity is the weights' content."""
+    from scripts.tiny_llava import build_tiny_llava
+
+    data, checkpoint = _sqa(tmp_path / "d"), tmp_path / "ckpt"
+    build_tiny_llava(checkpoint, seed=0)
+    sizes = {p.name: p.stat().st_size for p in checkpoint.iterdir()}
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0
+    scripted.calls.clear()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 0 and scripted.calls == []  # resumed
+    build_tiny_llava(checkpoint, seed=1)
+    assert {p.name: p.stat().st_size for p in checkpoint.iterdir()} == sizes
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data, model=str(checkpoint)) == 2
+    assert "checkpoint (recorded" in _error(capsys) and scripted.calls == []
+
+
+def test_two_servers_behind_one_model_name_do_not_share_a_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def args(url: str) -> list[str]:
+        return ["run", "--task", "sqa", "--model", "openai:m", "--base-url", url, "--data", "demo",
+                "--limit", "2", "--output", str(tmp_path), "--run-name", "api", "--no-progress"]
+
+    with FakeOpenAIServer("A") as a, FakeOpenAIServer("B") as b:
+        assert main(args(a.base_url)) == 0
+        capsys.readouterr()
+        assert main(args(b.base_url + "?key=SECRET")) == 2
+        error = _error(capsys)
+        assert "endpoint (recorded" in error and "SECRET" not in error and b.requests == []
+    recorded = json.loads((tmp_path / "api" / "sqa" / "run.json").read_text())
+    assert recorded["identity"]["endpoint"] == a.base_url.rstrip("/")
+
+
+def _dead_pid() -> int:
+    """A process id no process holds, found without starting one (the quick loop starts none)."""
+    for pid in range(4_000_000, 3_000_000, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            continue
+    raise AssertionError("no free process id")
+
+
+def test_a_folder_whose_run_wrote_no_answer_is_taken_over(tmp_path: Path, scripted: ScriptedBackend,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The model failed to load (wrong dtype, device): the corrected command is not refused."""
+    import vlmeval.engine.evaluate
+    from vlmeval.errors import UsageError
+
+    data = _sqa(tmp_path / "d")
+
+    def cannot_load(model: str, options: Any) -> Any:
+        raise UsageError("float16 is not supported on this device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vlmeval.engine.evaluate, "make_backend", cannot_load)
+        assert _run(tmp_path / "out", data, "--dtype", "float16") == 2
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    assert recorded["identity"]["dtype"] == "float16" and recorded["created_by"]["pid"] == os.getpid()
+    recorded["created_by"]["pid"] = _dead_pid()  # that command has ended
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 0
+    err = capsys.readouterr().err
+    assert "takes it over" in err and "dtype" in err
+    assert json.loads(run_file.read_text())["identity"]["dtype"] == "auto"
+
+
+def test_a_folder_with_answers_or_a_live_creator_is_not_taken_over(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data, "--dtype", "float16") == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    recorded["created_by"]["pid"] = _dead_pid()
+    run_file.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2  # it holds answers
+    assert "holds answers of another run" in _error(capsys)
+    (tmp_path / "out" / "r" / "sqa" / "report.json").unlink()
+    for answers in (tmp_path / "out" / "r" / "sqa" / "answers").iterdir():
+        answers.unlink()
+    recorded["created_by"]["pid"] = os.getppid()  # a live process that started it
+    recorded["created_by"]["since"] = time.time()
+    run_file.write_text(json.dumps(recorded))
+    assert _run(tmp_path / "out", data) == 2
+    assert "holds answers of another run" in _error(capsys)
+
+
+def _claim(run_dir: Path, host: str, pid: int) -> Path:
+    claim = run_dir / "answers" / "shard-00000-of-00001.claim"
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(json.dumps({"host": host, "pid": pid, "since": time.time()}))
+    return claim
+
+
+@pytest.mark.slow
+def test_restart_is_refused_while_another_process_answers(tmp_path: Path, scripted: ScriptedBackend,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(run_dir, socket.gethostname(), holder.pid)
+        capsys.readouterr()
+        scripted.calls.clear()
+        assert _run(tmp_path / "out", data, "--restart") == 2
+        error = _error(capsys)
+        assert "--restart" in error and str(claim) in error and f"pid {holder.pid}" in error
+        assert (run_dir / "predictions.jsonl").exists() and scripted.calls == []  # nothing deleted
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _run(tmp_path / "out", data, "--restart") == 0  # the holder has ended: its claim is stale
+
+
+@pytest.mark.parametrize("content", ["other-host", "", "{not json"])
+def test_a_claim_that_cannot_be_checked_says_where_it_is_and_how_to_clear_it(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    data = _sqa(tmp_path / "d")
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    claim = _claim(run_dir, "other-host", 4242)
+    if content != "other-host":
+        claim.write_text(content)
+    assert _run(tmp_path / "out", data) == 2
+    error = _error(capsys)
+    assert str(claim) in error and f"delete {claim}" in error and "trusted because it changed 0 min ago" in error
+    assert ("host other-host" in error) if content == "other-host" else ("empty or unreadable" in error)
+    assert "let it finish" not in error and "it writes the report" not in error
+    assert scripted.calls == []
+
+
+@pytest.mark.slow
+def test_a_surviving_shard_is_not_said_to_write_the_report(tmp_path: Path, scripted: ScriptedBackend,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """After kill -9 of one shard the others may still run, but nobody will merge: never promise it."""
+    import socket
+
+    data = _sqa(tmp_path / "d")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = _claim(tmp_path / "out" / "r" / "sqa", socket.gethostname(), holder.pid)
+        assert _run(tmp_path / "out", data) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    error = _error(capsys)
+    assert "it writes the report" not in error and "let it finish" not in error
+    assert str(claim) in error and "once it has ended, re-run this command" in error
+    assert _run(tmp_path / "out", data) == 0
+
+
+def test_a_run_file_without_identity_is_refused_by_run_and_merge(tmp_path: Path, scripted: ScriptedBackend,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """No legacy path: answers with no recorded identity are never mixed in nor merged."""
+    data = _sqa(tmp_path / "d")
+    assert _run(tmp_path / "out", data) == 0
+    run_file = tmp_path / "out" / "r" / "sqa" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({k: v for k, v in recorded.items() if k != "identity"}))
+    capsys.readouterr()
+    assert _run(tmp_path / "out", data) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)
+    assert main(["merge", str(run_file.parent)]) == 2
+    assert f"{run_file}: no run identity" in _error(capsys)

@@ -55,16 +55,12 @@ def test_accuracy_equals_the_oracle(tmp_path: Path) -> None:
     assert report["counts"]["failures"] == {"unparsed": 4, "empty": 1}
 
 
-def test_hub_copy_with_a_list_of_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    import datasets
+def test_hub_copy_with_a_list_of_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.hub import FakeHub
 
+    hub = FakeHub(tmp_path / "hub").install(monkeypatch)
     rows = [seed_row(0, "A", 1), seed_row(1, "B", 10, data_type="video")]
-    features = datasets.Features({
-        **{k: datasets.Value("string") for k in ("answer", "choice_a", "choice_b", "choice_c", "choice_d",
-                                                  "data_id", "data_type", "question", "question_id", "segment")},
-        "question_type_id": datasets.Value("int64"), "image": datasets.Sequence(datasets.Image())})
-    hub = datasets.Dataset.from_list(rows, features=features)
-    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: hub)
+    write_parquet(hub.repo("lmms-lab/SEED-Bench") / "data" / "test-00000-of-00001.parquet", rows)
     samples = load_samples(load_registry().get("seedbench_img"), None, None, None).samples
     assert [s.id for s in samples] == ["100"]
     assert samples[0].images[0].load().size == (32, 32)

@@ -156,3 +156,11 @@ def test_leaderboard_suite_layout_and_precision(tmp_path: Path, capsys: pytest.C
     assert lines[0] == ("rank,model,average,VQAv2,GQA,VizWiz,SQA-IMG,TextVQA,POPE,MME (points),MMBench,"
                         "MMBench-CN,SEED,LLaVA-Wild,MM-Vet")
     assert lines[1] == "1,llava-13b,,,,,71.6,,85.9,1531.3,,,,,"
+
+
+def test_data_given_twice_for_one_task_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--tasks", "pope,mme", "--model", "demo", "--data", f"pope={tmp_path / 'a'}",
+                 "--data", f"pope={tmp_path / 'b'}", "--output", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2 and "--data gives task pope twice" in error and str(tmp_path / "b") in error
+    assert not (tmp_path / "out").exists()

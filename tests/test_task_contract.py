@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.helpers import DEMO_ROWS, write_parquet
+from vlmeval.demo_data import write_demo_rows
 from vlmeval.engine.samples import SampleSet, load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.store import Answer
@@ -36,20 +36,9 @@ HOSTILE: tuple[str | None, ...] = (
 def demo_samples(task: Task, folder: Path) -> SampleSet:
     if task.data.demo is not None:
         return load_samples(task, str(task.data.demo), None, None)
-    if task.demo_rows is None and task.name not in DEMO_ROWS:
+    if task.demo_rows is None:
         pytest.fail(f"task {task.name} has no demo data: set Task.demo_rows or DataSpec.demo")
-    return load_samples(task, str(write_demo_data(task, folder / task.name)), None, None)
-
-
-def write_demo_data(task: Task, folder: Path) -> Path:
-    """The task's demo rows as a hub copy: one split file, or one subfolder per config."""
-    shard = f"{task.data.split}-00000-of-00001.parquet"
-    data = task.demo_rows() if task.demo_rows is not None else DEMO_ROWS[task.name]()
-    if isinstance(data, list):
-        return write_parquet(folder / shard, data)
-    for config, rows in data.items():
-        write_parquet(folder / config / shard, rows)
-    return folder
+    return load_samples(task, str(write_demo_rows(task, folder / task.name)), None, None)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +127,16 @@ def declared_value(metric: Metric, records: Sequence[Record]) -> float:
     if metric.reduces == "mean":
         return sum(v for v, _ in values) / len(values)
     return sum(v * n for v, n in values) / sum(n for _, n in values)
+
+
+def test_data_demo_reads_a_tasks_own_demo_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--data demo` of a task without a bundled file: its demo rows, at a path a resumed run finds again."""
+    monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path))
+    task = load_registry().get("pope")
+    assert task.demo_rows is not None and task.data.demo is None
+    first, again = load_samples(task, "demo", None, None), load_samples(task, "demo", None, None)
+    assert len(first.samples) == len(task.demo_rows()) and first.source == again.source
+    assert first.source.startswith(str(tmp_path / "demo-rows" / "pope-v1"))
+    assert first.fingerprint() == again.fingerprint()
+    gqa = load_samples(load_registry().get("gqa"), "demo", None, None)  # a folder of two configs
+    assert len(gqa.samples) == 5

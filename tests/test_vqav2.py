@@ -166,3 +166,22 @@ def test_testdev_list_must_hold_the_asked_questions(tmp_path: Path, monkeypatch:
         vqa_row(2, None), vqa_row(3, None)])), None, None).samples
     with pytest.raises(DataError, match="1 asked questions are not in the test2015 list"):
         submission_writer(every_test2015_question=True)(samples, ["a", "b"], ScoreContext(output_dir=tmp_path))
+
+
+def test_testdev_checks_the_test2015_list_before_the_first_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the list, a run of 107k questions used to stop only when writing the submission."""
+    from tests.fakes.scripted import ScriptedBackend
+
+    scripted = ScriptedBackend()
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: scripted)
+    monkeypatch.delenv("VLMEVAL_VQAV2_TEST_QUESTIONS", raising=False)
+    data = _hub_folder(tmp_path / "vqa")
+    alone = write_parquet(tmp_path / "alone" / "testdev-00000-of-00001.parquet", [vqa_row(2001, None)]).parent
+    args = ["run", "--task", "vqav2_testdev", "--model", "scripted", "--output", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, "--data", str(alone)]) == 2
+    assert "test2015" in capsys.readouterr().err and scripted.calls == []
+    assert not (tmp_path / "out").exists()  # no run folder for a run that could not finish
+    assert main([*args, "--data", str(data)]) == 0 and scripted.calls
+    submission = json.loads((tmp_path / "out" / "scripted" / "vqav2_testdev" / "submission.json").read_text())
+    assert [e["question_id"] for e in submission] == [2001, 2002, 2003, 2004]

@@ -43,31 +43,11 @@ def train_tokenizer(
     vocab_size: int = 400,
 ) -> Any:
     """A byte-level BPE tokenizer (a few hundred tokens) with `special` as single tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from scripts.tiny_llava import train_bpe_tokenizer
 
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
     specials = list(dict.fromkeys([unk, bos, eos, pad, *special]))
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size + len(specials),
-        min_frequency=2,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(list(_CORPUS), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token=unk,
-        bos_token=bos,
-        eos_token=eos,
-        pad_token=pad,
-        extra_special_tokens=extra_special or {},
-        padding_side="left",
-        model_max_length=2048,
-    )
+    return train_bpe_tokenizer(list(_CORPUS), specials, vocab_size + len(specials), unk=unk, bos=bos, eos=eos,
+                               pad=pad, extra_special=extra_special, model_max_length=2048)
 
 
 def chat_template(image: str, *, bos: str = "", user: str = "USER", assistant: str = "ASSISTANT") -> str:

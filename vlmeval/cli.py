@@ -11,7 +11,7 @@ from vlmeval.backends import backend_kinds
 from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
 from vlmeval.reasoning import REASONING_MAX_NEW_TOKENS
-from vlmeval.redact import install_log_redaction, redact
+from vlmeval.redact import install_log_redaction, redact, redacted_output
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -240,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vlmeval import commands
 
         handler = getattr(commands, f"cmd_{args.command}")
-        return int(handler(args))
+        with redacted_output():  # whatever a command prints: no credentials, no query values
+            return int(handler(args))
     except VlmevalError as exc:
         print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

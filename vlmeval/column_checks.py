@@ -141,7 +141,8 @@ class OneOf:
 class Strings:
     """A list of strings per row, or of structs whose `field` is a string (VQAv2's answer dicts).
 
-    A null or empty list is allowed when `nullable` (test splits hide their answers that way).
+    A null or empty list, or one of null items only, is allowed when `nullable` (test splits hide
+    their answers those ways); a list mixing null items and text is not.
     """
 
     column: str
@@ -168,6 +169,8 @@ class Strings:
             return _type_violation(column, self.column, wanted)
         parents = pc.list_parent_indices(column)
         bad_item = _first(pc.is_null(items))
+        if bad_item is not None and self.nullable:  # a hidden answer list holds nulls only: mixed is bad
+            bad_item = _first_mixed(parents, pc.is_valid(items))
         if bad_item is not None:
             return Violation(parents[bad_item].as_py(), self.column, "holds an empty (null) item")
         if not self.nullable:
@@ -176,6 +179,19 @@ class Strings:
             if row is not None:
                 return Violation(row, self.column, "is empty")
         return None
+
+
+def _first_mixed(parents: Any, valid: Any) -> int | None:
+    """The first item (index into `valid`) of a list that holds both null and non-null items."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    groups = pa.table({"row": parents, "valid": valid}).group_by("row").aggregate([("valid", "min"), ("valid", "max")])
+    mixed = pc.filter(groups.column("row"), pc.not_equal(groups.column("valid_min"), groups.column("valid_max")))
+    if not len(mixed):
+        return None
+    first_row = pc.min(mixed).as_py()
+    return _first(pc.equal(parents, first_row))
 
 
 @dataclass(frozen=True)
@@ -252,6 +268,42 @@ class OptionLetter:
             offered.append(letter)
         return Violation(row, self.column, f"{column[row].as_py()!r} is not one of the row's options "
                          f"({', '.join(offered) or 'none'})")
+
+
+
+@dataclass(frozen=True)
+class LetterAmong:
+    """A letter (A, B, ...) naming one entry of the list in `options_column` (MMMU-style rows: the
+    options in one list column, the answer a letter). Case and surrounding spaces must match: "B"."""
+
+    column: str
+    options_column: str
+    nullable: bool = False
+
+    def first_violation(self, table: pa.Table) -> Violation | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table.column(self.column)
+        if _kind(column.type) not in ("string", "null"):
+            return _type_violation(column, self.column, "an option letter")
+        null = _null_violation(column, self.column, self.nullable)
+        if null is not None or self.options_column not in table.column_names:
+            return null
+        options = table.column(self.options_column)
+        if _kind(options.type) != "list":
+            return _type_violation(options, self.options_column, "a list of options")
+        letters = pa.array([chr(ord("A") + i) for i in range(26)], pa.string())
+        index = pc.index_in(column.cast(pa.string()), value_set=letters)
+        lengths = pc.fill_null(pc.list_value_length(options), 0)
+        outside = pc.or_kleene(pc.is_null(index), pc.greater_equal(index, lengths))
+        row = _first(pc.and_kleene(pc.is_valid(column), outside))
+        if row is None:
+            return None
+        count = lengths[row].as_py()
+        offered = ", ".join(chr(ord("A") + i) for i in range(count)) or "none"
+        return Violation(row, self.column, f"{column[row].as_py()!r} is not a letter among the row's "
+                         f"{count} options in {self.options_column!r} ({offered})")
 
 
 def _option_present(option: pa.ChunkedArray) -> Any:

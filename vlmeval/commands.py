@@ -7,6 +7,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,11 +67,10 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
     _positive("--judge-runs", args.judge_runs)
     _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
-    if task is not None:
-        task.answer_reading(args.answer_reading)  # an unknown name fails before any work
+    # The reading a task's scorer gets; without a task (run, merge) each task's is set where it is known.
+    answer_reading = task.answer_reading(args.answer_reading) if task is not None else None
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs, answer_reading=args.answer_reading, charts=args.charts,
-                            reply_reading=reading)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=answer_reading, reply_reading=reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
@@ -79,8 +79,8 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
                             concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
     except ValueError as exc:  # the message shows the URL without its credentials
         raise UsageError(f"--judge-base-url: {exc}") from exc
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs,
-                        answer_reading=args.answer_reading, charts=args.charts, reply_reading=reading)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs, answer_reading=answer_reading,
+                        reply_reading=reading)
 
 
 def parse_key_values(flag: str, items: Sequence[str]) -> dict[str, Any]:
@@ -171,7 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_generation_flags(args)
     context = _score_context(args, None)
     options = backend_options(args, context.reply_reading.tags)
-    from vlmeval.engine.evaluate import BackendCache, RunPlan, run
+    from vlmeval.engine.evaluate import run
+    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.shards import SHARD_ENV
 
@@ -203,7 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             settings=settings,
             backend_options=options,
-            context=context,
+            context=replace(context, answer_reading=task.answer_reading(args.answer_reading)),
+            charts=args.charts,
             show_progress=not (args.no_progress or args.quiet),
             shards=args.shards,
             gpus_per_shard=args.gpus_per_shard,
@@ -224,7 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from vlmeval.engine.evaluate import merge
 
-    return merge(Path(args.run_dir), _score_context(args, None))
+    return merge(Path(args.run_dir), _score_context(args, None), args.answer_reading, charts=args.charts)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -234,7 +236,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = _task(args)
     output = Path(args.output) if args.output else Path("results") / "scored" / task.name
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args, task), label=args.label)
+                      _score_context(args, task), label=args.label, charts=args.charts)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

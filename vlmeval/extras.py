@@ -11,7 +11,7 @@ from vlmeval.errors import UsageError
 
 EXTRAS = {
     "hf": ("torch", "transformers", "accelerate"),
-    "hub": ("datasets",),
+    "hub": ("huggingface_hub",),
     "plots": ("matplotlib",),
 }
 TORCH_ADVICE = (" (torch first: your own CUDA build is kept; CPU only: "

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from vlmeval.redact import redact
 
@@ -91,13 +91,14 @@ def one_line(text: str, limit: int = _DETAIL_CHARS) -> str:
 
 
 def display_url(url: str) -> str:
-    """The URL without any `user:password@` part, for messages and reports."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL without any `user:password@` part or query values, for messages and reports."""
+    return redact(url)
+
+
+def _endpoint_url(base_url: str, endpoint: str) -> str:
+    """`endpoint` under the base URL's path, before its query: `http://h/v1?k=v` -> `http://h/v1/chat/completions?k=v`."""
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + endpoint, parts.query, parts.fragment))
 
 
 def _server_message(response: Any) -> str:
@@ -213,7 +214,7 @@ class ChatClient:
             raise ValueError("concurrency must be >= 1 and max_retries >= 0")
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.url = display_url(self.base_url) + "/chat/completions"
+        self.url = display_url(_endpoint_url(self.base_url, "/chat/completions"))
         self.timeout = timeout
         self.max_retries = max_retries
         self.concurrency = concurrency
@@ -366,8 +367,13 @@ class ChatClient:
                 import openai
 
                 self._http = _http_client(self.concurrency, self._trust_env, lambda: self._refused)
+                # A query (`?api-version=...&key=...`, Azure-style) goes on every request; the SDK
+                # would otherwise put the path after it (`/v1?key=K/chat/completions`).
+                parts = urlsplit(self.base_url)
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 self._sdk = openai.OpenAI(
-                    base_url=self.base_url,
+                    base_url=urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+                    default_query=query or None,
                     api_key=self._api_key or "unused",  # without a key, never sent (see complete)
                     timeout=self.timeout,
                     max_retries=self.max_retries,

@@ -1,15 +1,21 @@
 """Finding tasks: the `vlmeval.tasks` entry-point group and task folders named by the user.
 
-Built-in tasks are an entry point like any third-party package's. Folders are imported only
-when the user names them (`--tasks-dir`, `VLMEVAL_TASKS_PATH`): importing a file runs its code.
+Built-in tasks are an entry point like any third-party package's. An entry point may name a module
+(its `@task` decorators register when it is imported) or a package: then every module in it not
+starting with `_` is imported too, so a new file in a source checkout's `tasks/` is found without
+re-installing. Folders are imported only when the user names them (`--tasks-dir`,
+`VLMEVAL_TASKS_PATH`): importing a file runs its code. A name defined in two files is an error
+naming both (`vlmeval.named`).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import importlib.util
 import os
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +24,8 @@ from pathlib import Path
 
 from vlmeval.errors import UsageError
 from vlmeval.suite import Suite, registered_suites
-from vlmeval.task import Task, registered_factories
+from vlmeval.suite import registration_conflicts as suite_conflicts
+from vlmeval.task import Task, registered_factories, registration_conflicts
 
 ENTRY_POINT_GROUP = "vlmeval.tasks"
 TASKS_PATH_ENV = "VLMEVAL_TASKS_PATH"
@@ -58,12 +65,30 @@ def load_registry(task_dirs: Sequence[str] = ()) -> Registry:
     problems: list[str] = []
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            entry_point.load()
+            loaded = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
             problems.append(f"task plugin {entry_point.value!r} failed to import: {_one_line(exc)}")
+            continue
+        if hasattr(loaded, "__path__"):  # a package: each of its modules
+            problems.extend(_import_package_modules(loaded.__name__, loaded.__path__))
     for folder in [*task_dirs, *_env_dirs()]:
         problems.extend(_import_folder(Path(folder)))
+    conflicts = registration_conflicts() + suite_conflicts()
+    if conflicts:
+        raise UsageError(conflicts[0])
     return Registry(factories=registered_factories(), problems=problems, suites=registered_suites())
+
+
+def _import_package_modules(package: str, path: Sequence[str]) -> list[str]:
+    problems = []
+    for module in pkgutil.iter_modules(path):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package}.{module.name}")
+        except Exception as exc:  # noqa: BLE001 - name the module, keep the other tasks
+            problems.append(f"task module {package}.{module.name} failed to import: {_one_line(exc)}")
+    return problems
 
 
 def _env_dirs() -> list[str]:

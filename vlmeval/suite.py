@@ -9,7 +9,9 @@ tasks with one model load; `vlmeval leaderboard --suite NAME` lays the columns o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from vlmeval.named import NamedRegistry
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,12 @@ class ReferenceRow:
 
 @dataclass(frozen=True)
 class Suite:
-    name: str
+    """`name` is filled in from the `@suite` decorator that registers the factory; leave it out."""
+
     description: str
     columns: tuple[SuiteColumn, ...]
     references: tuple[ReferenceRow, ...] = ()
+    name: str = field(default="", kw_only=True)
 
     @property
     def tasks(self) -> list[str]:
@@ -48,18 +52,17 @@ class Suite:
         return list(dict.fromkeys(column.task for column in self.columns))
 
 
-_SUITES: dict[str, Callable[[], Suite]] = {}
+_SUITES: NamedRegistry[Suite] = NamedRegistry("suite")
 
 
 def suite(name: str) -> Callable[[Callable[[], Suite]], Callable[[], Suite]]:
     """Register a factory returning a Suite under `name` (the `--suite` value)."""
-
-    def register(factory: Callable[[], Suite]) -> Callable[[], Suite]:
-        _SUITES[name] = factory
-        return factory
-
-    return register
+    return _SUITES.decorator(name)
 
 
 def registered_suites() -> dict[str, Callable[[], Suite]]:
-    return dict(_SUITES)
+    return _SUITES.factories()
+
+
+def registration_conflicts() -> list[str]:
+    return list(_SUITES.conflicts)

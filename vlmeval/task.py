@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
+from vlmeval.named import NamedRegistry
 from vlmeval.reasoning import ReplyReading
 
 if TYPE_CHECKING:
-    from vlmeval.engine.data import LazyImage
+    from vlmeval.image import LazyImage
     from vlmeval.judge import Judge
     from vlmeval.column_checks import ColumnCheck
 
@@ -74,6 +75,11 @@ def interleave(text: str, offsets: Sequence[int] | None, count: int) -> list[str
     return parts
 
 
+def row_images(row: Row, column: str = "image") -> tuple[LazyImage, ...]:
+    """A row's image as `Sample.images`: the one image in `column`, or none where the cell is empty."""
+    image = row.get(column)
+    return (image,) if image is not None else ()
+
 @dataclass(frozen=True)
 class Scored:
     """A scorer's verdict on one prediction.
@@ -93,15 +99,15 @@ class ScoreContext:
 
     `data` is the local data path the samples came from (`--data`), None for the hub copy: a task
     that must read a sibling split (VQAv2 test-dev's submission lists all of test2015) finds it there.
-    `charts` (`--charts`) asks the engine for report.md's PNG charts; scorers ignore it.
+    `answer_reading` is the reading `--answer-reading` chose among the task's `answer_readings`
+    (the engine sets the default, the first, when none was named; None for a task without readings).
     """
 
     judge: Judge | None = None
     judge_runs: int = 1
     output_dir: Path | None = None
     data: str | None = None
-    answer_reading: str | None = None  # `--answer-reading NAME`; None: the task's default (first)
-    charts: bool = False
+    answer_reading: AnswerReading | None = None
     reply_reading: ReplyReading = field(default_factory=ReplyReading)  # reasoning tags, stop sequences
 
     @property
@@ -185,6 +191,21 @@ class DataSpec:
     list_fields: tuple[tuple[str, str], ...] = ()
 
 
+
+def read_rows(spec: DataSpec, path: str, split: str) -> list[Row]:
+    """Rows of `split` from a local file or hub-layout folder, checked as the engine checks a task's
+    own data: for a task that must read another split (VQAv2 test-dev's submission lists test2015)."""
+    from vlmeval.engine.data import load_table
+
+    return list(load_table(spec, path, split).rows)
+
+
+def has_split(folder: Path, split: str) -> bool:
+    """Whether a folder laid out as a hub copy holds files of `split`."""
+    from vlmeval.engine.data import split_files
+
+    return bool(split_files(folder, split))
+
 @dataclass(frozen=True)
 class ImageJoin:
     """Images kept in another config of the same dataset, joined on a key (datasets that store each image once).
@@ -211,11 +232,17 @@ class ArtifactWriter(Protocol):
     ) -> list[str]: ...
 
 
+# Checks, before the first generation, what a task will need to write its outputs; raises DataError.
+Preflight = Callable[[Sequence[Sample], ScoreContext], None]
+
+
 @dataclass(frozen=True)
 class Task:
-    """A benchmark as the engine runs it. See tasks/scienceqa.py for a complete example."""
+    """A benchmark as the engine runs it. See tasks/scienceqa.py for a complete example.
 
-    name: str
+    `name` is filled in from the `@task` decorator that registers the factory; leave it out.
+    """
+
     description: str
     data: DataSpec
     to_sample: Callable[[Row, int], Sample]
@@ -227,6 +254,9 @@ class Task:
         s.target is not None for s in samples
     )
     write_artifacts: ArtifactWriter | None = None
+    # Run by the engine before the first generation: a DataError for anything the task will need to
+    # write its outputs (VQAv2 test-dev's test2015 question list), so that no run fails after hours.
+    preflight: Preflight | None = None
     summary_line: Callable[[Mapping[str, float], int], str] | None = None
     answer_readings: tuple[AnswerReading, ...] = ()  # the first is the default
     # Demo-sized data in the task's own hub schema: the rows of its split, or, for a task whose data
@@ -236,6 +266,7 @@ class Task:
     # Bump when a change to the task alters what the model is asked (prompt, rows used): stored
     # answers of the old version are then refused instead of being mixed into new reports.
     version: int = 1
+    name: str = field(default="", kw_only=True)
 
     @property
     def primary_metric(self) -> str:
@@ -254,18 +285,18 @@ class Task:
         raise UsageError(f"--answer-reading {name!r} is not a reading of task {self.name} (readings: {known})")
 
 
-_REGISTERED: dict[str, Callable[[], Task]] = {}
+_TASKS: NamedRegistry[Task] = NamedRegistry("task")
 
 
 def task(name: str) -> Callable[[Callable[[], Task]], Callable[[], Task]]:
-    """Register a factory returning a Task under `name` (the `--task` value)."""
-
-    def register(factory: Callable[[], Task]) -> Callable[[], Task]:
-        _REGISTERED[name] = factory
-        return factory
-
-    return register
+    """Register a factory returning a Task under `name` (the `--task` value): the one place a task is
+    named. The factory's Task leaves `name` out; the decorator fills it in (`vlmeval.named`)."""
+    return _TASKS.decorator(name)
 
 
 def registered_factories() -> dict[str, Callable[[], Task]]:
-    return dict(_REGISTERED)
+    return _TASKS.factories()
+
+
+def registration_conflicts() -> list[str]:
+    return list(_TASKS.conflicts)

@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake._record(RecordedRequest("POST", self.path, headers, body, raw, time.monotonic()))
         fake._enter()
         try:
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
                 answer: Reply = FakeResponse.error(404, f"no route POST {self.path}")
             elif not isinstance(body, dict):
                 answer = FakeResponse.error(400, "request body is not a JSON object")

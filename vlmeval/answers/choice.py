@@ -8,14 +8,14 @@ official `can_infer` reading in `vlmeval.answers.vlmevalkit`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vlmeval.failure import Failure
 
 if TYPE_CHECKING:
-    from vlmeval.judge import Judge
+    from vlmeval.judge import Judge, JudgeQuery
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -204,15 +204,52 @@ def resolve_choices(
 
     judge.declare_prompt(JUDGE_PROMPT_NAME, JUDGE_PROMPT)
     pending = [i for i, choice in enumerate(choices) if choice.failure == Failure.UNPARSED]
-    queries = [
-        JudgeQuery(judge_prompt(questions[i], options[i], str(predictions[i])), max_tokens=JUDGE_MAX_TOKENS)
-        for i in pending
-    ]
-    replies = judge.ask_many(queries) if queries else []
-    for i, reply in zip(pending, replies, strict=True):
-        if reply.text is None:
-            choices[i] = Choice(None, failure=Failure.JUDGE_ERROR)
-            continue
-        letter = judge_letter(reply.text, options[i])
-        choices[i] = Choice(letter, rule="judge") if letter else Choice(None, failure=Failure.UNPARSED)
+    outcome = ask_until_read(
+        judge, pending,
+        lambda i, attempt: JudgeQuery(judge_prompt(questions[i], options[i], str(predictions[i])),
+                                      max_tokens=JUDGE_MAX_TOKENS),
+        lambda i, reply: judge_letter(reply, options[i]), tries=1)
+    for i, letter in outcome.read.items():
+        choices[i] = Choice(letter, rule="judge")
+    for i in outcome.failed:
+        choices[i] = Choice(None, failure=Failure.JUDGE_ERROR)
+    for i in outcome.unread:
+        choices[i] = Choice(None, failure=Failure.UNPARSED)
     return choices
+
+
+@dataclass(frozen=True)
+class JudgeOutcome:
+    """Per pending index: the letter read from the judge's reply, a request that failed for good
+    (not cached: a re-run asks again), or replies that never read as a letter."""
+
+    read: dict[int, str]
+    failed: list[int]
+    unread: list[int]
+
+
+def ask_until_read(
+    judge: Judge, pending: Sequence[int], query: Callable[[int, int], JudgeQuery],
+    read: Callable[[int, str], str | None], tries: int,
+) -> JudgeOutcome:
+    """The judge fall-back of choice readings: ask about every pending answer in one batched round
+    (`query(index, attempt)`), read each reply (`read(index, text)`, None when it names no letter),
+    and ask again about the unread ones, `tries` rounds in all."""
+    letters: dict[int, str] = {}
+    failed: list[int] = []
+    for attempt in range(tries):
+        if not pending:
+            break
+        replies = judge.ask_many([query(i, attempt) for i in pending])
+        still_open = []
+        for i, reply in zip(pending, replies, strict=True):
+            if reply.text is None:
+                failed.append(i)
+                continue
+            letter = read(i, reply.text)
+            if letter is None:
+                still_open.append(i)
+            else:
+                letters[i] = letter
+        pending = still_open
+    return JudgeOutcome(letters, failed, list(pending))

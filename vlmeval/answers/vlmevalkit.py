@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from vlmeval.answers.choice import Choice
+from vlmeval.answers.choice import Choice, ask_until_read
 from vlmeval.failure import Failure
 
 if TYPE_CHECKING:
@@ -184,21 +184,14 @@ def _judge_open(
         else:
             judge.declare_prompt(f"{READING_NAME}-en", JUDGE_PROMPT_EN)
     prompts = {i: judge_prompt(questions[i], choices[i], str(predictions[i])) for i in pending}
-    for attempt in range(JUDGE_TRIES):
-        if not pending:
-            return
-        queries = [JudgeQuery(prompts[i], temperature=JUDGE_TEMPERATURE, max_tokens=JUDGE_MAX_TOKENS,
-                              attempt=attempt) for i in pending]
-        still_open = []
-        for i, reply in zip(pending, judge.ask_many(queries), strict=True):
-            if reply.text is None:  # failed for good: not cached, a re-run asks again
-                verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_ERROR)
-                continue
-            letter = can_infer(reply.text, choices[i])
-            if letter is None:
-                still_open.append(i)
-            else:
-                verdicts[i] = _verdict(letter, "judge")
-        pending = still_open
-    for i in pending:
+    outcome = ask_until_read(
+        judge, pending,
+        lambda i, attempt: JudgeQuery(prompts[i], temperature=JUDGE_TEMPERATURE, max_tokens=JUDGE_MAX_TOKENS,
+                                      attempt=attempt),
+        lambda i, reply: can_infer(reply, choices[i]), tries=JUDGE_TRIES)
+    for i, letter in outcome.read.items():
+        verdicts[i] = _verdict(letter, "judge")
+    for i in outcome.failed:  # failed for good: not cached, a re-run asks again
+        verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_ERROR)
+    for i in outcome.unread:
         verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_FAILED)

@@ -25,7 +25,7 @@ from vlmeval.backends.base import (
 )
 from vlmeval.backends.kind import BackendKind, BackendOption, at_least
 from vlmeval.engine.images import to_rgb
-from vlmeval.openai_client import ChatCall, ChatClient, ChatError, ChatReply
+from vlmeval.openai_client import ChatCall, ChatClient, ChatError, ChatReply, display_url
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -144,7 +144,7 @@ class OpenAIBackend:
         return {
             "backend": "openai",
             "model": self.model,
-            "base_url": self.client.url.removesuffix("/chat/completions"),
+            "base_url": display_url(self.client.base_url),
             "concurrency": self.client.concurrency,
             "timeout_s": self.client.timeout,
             "max_retries": self.client.max_retries,
@@ -176,8 +176,13 @@ def _build(model: str, options: BackendOptions) -> OpenAIBackend:
 
 
 def _identity(model: str, options: BackendOptions) -> Mapping[str, Any]:
-    """What decides a served model's answers beyond the model name and the decoding settings."""
-    return {"model_args": dict(options.model_args), "chat_template_args": dict(options.chat_template_args),
+    """What decides a served model's answers beyond the model name and the decoding settings:
+    the server (`fingerprint.url_identity`: two servers behind one model name answer apart) and
+    what the user adds to every request."""
+    from vlmeval.engine.fingerprint import url_identity
+
+    return {"endpoint": url_identity(options.base_url) if options.base_url else None,
+            "model_args": dict(options.model_args), "chat_template_args": dict(options.chat_template_args),
             "system_prompt": options.system_prompt, "max_images": options.max_images}
 
 

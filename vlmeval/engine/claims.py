@@ -128,6 +128,35 @@ def _is_stale(path: Path, holder: Holder, guarded: Path | None) -> bool:
     return time.time() - _last_change(*watched) > STALE_AFTER_S
 
 
+def read_holder(path: Path) -> Holder | None:
+    """Who holds the claim at `path` (None: nobody); an unreadable claim reads as host '?', pid -1."""
+    return _read_holder(path)
+
+
+def is_live(holder: Holder, claim: Path, guarded: Path | None = None) -> bool:
+    """Whether `holder` may still be working: on this host, its process runs; on another host (or
+    an unreadable record), the claim or the file it guards changed within STALE_AFTER_S."""
+    return not _is_stale(claim, holder, guarded)
+
+
+def why_held(claim: Path, holder: Holder, guarded: Path | None = None) -> str:
+    """Who holds `claim`, why that is believed, and how to clear it if it is wrong: for messages."""
+    me = this_process()
+    clear = f"if no vlmeval process is running there, delete {claim} and re-run"
+    if holder.host == me.host and holder.pid > 0:
+        return f"pid {holder.pid} on this host, which is running (claim file {claim})"
+    watched = (claim,) if guarded is None else (claim, guarded)
+    age_min = max(0.0, time.time() - _last_change(*watched)) / 60
+    left_min = max(0.0, STALE_AFTER_S / 60 - age_min)
+    if holder.pid <= 0:
+        what = f"the claim file {claim} is empty or unreadable, so its owner cannot be checked"
+    else:
+        what = (f"pid {holder.pid} on host {holder.host} holds the claim file {claim}; this host cannot "
+                f"check a process on another host")
+    return (f"{what}; it is trusted because it changed {age_min:.0f} min ago (a claim unchanged for "
+            f"{STALE_AFTER_S // 60} min is taken over: {left_min:.0f} min from now); {clear}")
+
+
 def try_claim(path: Path, guarded: Path | None = None) -> Holder | None:
     """Take the claim at `path`: None when this process now holds it, else the live holder.
 

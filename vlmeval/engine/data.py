@@ -7,75 +7,18 @@ fetched per parquet row group on demand, so a 200k-row split never sits in memor
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-from vlmeval.engine.images import to_rgb
-from vlmeval.errors import DataError, ImageError
-from vlmeval.task import DataSpec
 from vlmeval.column_checks import check_table, missing_column_message
-
-if TYPE_CHECKING:
-    from PIL.Image import Image
-
-ImageCell = Any
-
-
-class LazyImage:
-    """An image cell that is decoded on `load()`; `where` names it in errors."""
-
-    __slots__ = ("_fetch", "where")
-
-    def __init__(self, fetch: Callable[[], ImageCell], where: str) -> None:
-        self._fetch = fetch
-        self.where = where
-
-    def load(self, max_side: int | None = None) -> Image:
-        """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
-        reduced scale, several times faster than decoding them whole)."""
-        from PIL import Image as PILImage
-
-        try:
-            data = cell_bytes(self._fetch())
-            if data is None:
-                raise ValueError("the image cell is empty")
-            image = PILImage.open(io.BytesIO(data))
-            if max_side is not None:
-                scale = min(1.0, max_side / max(image.size))
-                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
-                image.thumbnail((max_side, max_side))
-            image.load()
-            return to_rgb(image)
-        except Exception as exc:
-            raise ImageError(f"{self.where}: cannot decode image ({exc})") from exc
-
-
-def cell_bytes(cell: ImageCell) -> bytes | None:
-    """The encoded bytes of an image cell in any layout the hub or a TSV uses."""
-    if cell is None:
-        return None
-    if isinstance(cell, bytes):
-        return cell
-    if isinstance(cell, dict):
-        if cell.get("bytes") is not None:
-            return bytes(cell["bytes"])
-        if cell.get("path"):
-            return Path(cell["path"]).read_bytes()
-        return None
-    if isinstance(cell, str):
-        return base64.b64decode(cell)
-    if isinstance(cell, (list, tuple)):  # a sequence-of-images column holding one image
-        if len(cell) > 1:
-            raise ValueError(f"the cell holds {len(cell)} images; one is expected")
-        return cell_bytes(cell[0]) if cell else None
-    raise TypeError(f"unsupported image cell of type {type(cell).__name__}")
+from vlmeval.errors import DataError
+from vlmeval.image import ImageCell, LazyImage
+from vlmeval.task import DataSpec
 
 
 def is_missing(value: Any) -> bool:
@@ -90,6 +33,7 @@ class Table:
     source: str
     rows: list[dict[str, Any]]
     image_cell: Callable[[int], ImageCell] | None
+    files: tuple[Path, ...] = ()  # the local files read (image files of a join included)
 
     def lazy_image(self, index: int) -> LazyImage | None:
         """A LazyImage for row `index`, or None when the row has no image."""
@@ -143,7 +87,7 @@ def _kept(table: Table, keep: Callable[[dict[str, Any]], bool]) -> Table:
         raise DataError(f"{table.source}: no row is a sample of this task")
     cells = table.image_cell
     return Table(source=table.source, rows=[table.rows[i] for i in kept],
-                 image_cell=None if cells is None else lambda j: cells(kept[j]))
+                 image_cell=None if cells is None else lambda j: cells(kept[j]), files=table.files)
 
 
 def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> Table:
@@ -167,7 +111,7 @@ def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> 
             raise KeyError(f"no {join.config} row has {join.key} {key!r}")
         return cells(position[key])
 
-    return Table(source=table.source, rows=table.rows, image_cell=image_cell)
+    return Table(source=table.source, rows=table.rows, image_cell=image_cell, files=table.files + images.files)
 
 
 def _check_columns(table: Table, spec: DataSpec) -> None:
@@ -179,17 +123,82 @@ def _check_columns(table: Table, spec: DataSpec) -> None:
 
 def split_files(folder: Path, split: str, config: str | None = None) -> list[Path]:
     """The data files of `split` in a folder laid out as the hub's copy; [] when none is named so."""
-    return _split_and_all_files(folder, split, config)[0]
+    try:
+        return _layout_files(folder, split, config)
+    except DataError:
+        return []
 
 
-def _split_and_all_files(folder: Path, split: str, config: str | None) -> tuple[list[Path], list[Path]]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
-    if config is not None:  # a hub copy of several configs: `MMBench/en/dev-*.parquet`, `MMBench/cn/...`
-        files = [p for p in files if config in p.relative_to(folder).parts[:-1]] or files
+# Folders of a hub copy that hold a config's files without naming a config: `data/test-*.parquet`
+# (a dataset of one config) and a split folder (`test/*.parquet`).
+_LAYOUT_FOLDERS = ("data",)
+
+
+def _in_split(file: PurePosixPath, split: str) -> bool:
     # The split name must end at a separator, as in the hub's `test-00000-of-00001.parquet`:
     # a bare prefix test would also take VQAv2's `testdev-*` shards for split `test`.
-    in_split = re.compile(rf"{re.escape(split)}(?:[-._ 0-9]|$)")
-    return [p for p in files if in_split.match(p.name) or p.parent.name == split], files
+    return bool(re.match(rf"{re.escape(split)}(?:[-._ 0-9]|$)", file.name)) or file.parent.name == split
+
+
+def _config_of(file: PurePosixPath, split: str) -> tuple[str, ...]:
+    """The folders above a split file that name something else than the layout: () for
+    `test-*.parquet`, `data/test-*` and `test/*`; ("en",) for MMBench's `en/dev-*.parquet`."""
+    return tuple(p for p in file.parts[:-1] if p not in (*_LAYOUT_FOLDERS, split))
+
+
+def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
+    """The files of `split` (and `config`) in a local folder's own layout (`pick_split_files`)."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
+    if not files:
+        raise DataError(f"{folder}: no .parquet or .tsv files in this folder")
+    relative = [PurePosixPath(p.relative_to(folder).as_posix()) for p in files]
+    return [folder / p for p in pick_split_files(relative, split, config, str(folder))]
+
+
+def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | None, where: str) -> list[PurePosixPath]:
+    """The files of `split` (and `config`) among `files` (paths inside a folder or hub repository);
+    a DataError naming what was asked and what is there when there are none, or when they come from
+    several places.
+
+    Accepted: one flat folder of the split (`test-*.parquet`, `test.tsv`, `test/`), the hub's
+    layout of one config (`data/test-*.parquet`) or of several (`<config>/test-*.parquet`; a task
+    without a config reads `data/`, the hub's default config, beside them). Files of the split under
+    other subfolders are another config or dataset: never read in its place.
+    """
+    places: dict[tuple[str, ...], list[PurePosixPath]] = {}
+    for file in files:
+        if _in_split(file, split):
+            places.setdefault(_config_of(file, split), []).append(file)
+    others = sorted("/".join(place) for place in places if place and place != (config,))
+    if config is not None and (config,) in places:
+        chosen = [(config,)]
+    elif () in places:
+        chosen = [()]
+        default_config = config is None and all(f.parts[0] in _LAYOUT_FOLDERS for f in places[()])
+        if others and not default_config:  # loose files beside `cn/` or another dataset: which are this task's?
+            asked = f"config {config!r}" if config is not None else "this task's dataset"
+            raise DataError(f"{where}: the files of split {split!r} here are loose files and those under "
+                            f"{', '.join(others)}; pass the folder of {asked} alone")
+    elif config is not None and places:
+        raise DataError(f"{where}: no file of config {config!r}, split {split!r}; this folder holds the "
+                        f"split for: {', '.join(others)}. Pass a copy with the {config!r} config "
+                        f"(`{config}/{split}-*.parquet`)")
+    elif len(places) == 1:
+        chosen = list(places)  # one subfolder holds the whole split: nothing else can mix in
+    elif places:
+        raise DataError(f"{where}: the files of split {split!r} come from several folders ({', '.join(others)}); "
+                        f"pass the one of this task's dataset")
+    else:
+        found = ", ".join(p.as_posix() for p in files[:6])
+        more = f" and {len(files) - 6} more" if len(files) > 6 else ""
+        raise DataError(f"{where}: no file of split {split!r} (named `{split}-*.parquet`, `{split}.tsv` "
+                        f"or inside a `{split}/` folder); found: {found}{more}")
+    picked = [f for place in chosen for f in places[place]]
+    parents = sorted({f.parent.as_posix() for f in picked})
+    if len(parents) > 1:  # `data/test-*` beside `test-*`, or `test/` beside `test-*`: two copies?
+        raise DataError(f"{where}: the files of split {split!r} lie in {len(parents)} folders "
+                        f"({', '.join(parents)}); keep one copy of the split")
+    return picked
 
 
 def _names_split(file: Path, split: str) -> bool:
@@ -204,20 +213,16 @@ def _local_files(path: Path, split: str, config: str | None, split_given: bool) 
             raise DataError(f"{path}: --split {split} was given but this file's name names no such split; "
                             f"pass the file of split {split!r}, or leave --split out to read this file")
         return [path]
-    named, files = _split_and_all_files(path, split, config)
-    if not files:
-        raise DataError(f"{path}: no .parquet or .tsv files in this folder")
-    if not named:
-        # Reading every file instead would mix splits (train into test) without a word.
-        found = ", ".join(p.relative_to(path).as_posix() for p in files[:6])
-        more = f" and {len(files) - 6} more" if len(files) > 6 else ""
-        raise DataError(f"{path}: no file of split {split!r} (named `{split}-*.parquet`, `{split}.tsv` "
-                        f"or inside a `{split}/` folder); found: {found}{more}")
-    return named
+    return _layout_files(path, split, config)
 
 
 def _from_local(path: Path, split: str, spec: DataSpec, split_given: bool = False) -> Table:
     files = _local_files(path, split, spec.config, split_given)
+    return read_files(files, str(files[0]) if len(files) == 1 else f"{path} ({len(files)} files)", spec)
+
+
+def read_files(files: Sequence[Path], source: str, spec: DataSpec) -> Table:
+    """The rows of parquet / TSV `files`, checked against `spec`; `source` names them in messages."""
     rows: list[dict[str, Any]] = []
     readers: list[Callable[[int], ImageCell]] = []
     owners: list[tuple[int, int]] = []  # (reader index, row offset) per row
@@ -232,13 +237,12 @@ def _from_local(path: Path, split: str, spec: DataSpec, split_given: bool = Fals
         else:
             owners.extend((-1, i) for i in range(len(file_rows)))
         rows.extend(file_rows)
-    source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} files)"
 
     def image_cell(index: int) -> ImageCell:
         reader_index, offset = owners[index]
         return None if reader_index < 0 else readers[reader_index](offset)
 
-    return Table(source=source, rows=rows, image_cell=image_cell if readers else None)
+    return Table(source=source, rows=rows, image_cell=image_cell if readers else None, files=tuple(files))
 
 
 def _read_parquet(
@@ -410,35 +414,9 @@ def _read_tsv(
 
 
 def _from_hub(spec: DataSpec, split: str) -> Table:
-    source = spec.hub + (f" ({spec.config})" if spec.config else "")
-    from vlmeval.extras import require
+    """The split's files from the hub (only those: `vlmeval.engine.hub`), read as local files."""
+    from vlmeval.engine.hub import fetch_split
 
-    require("hub", f"reading {source} from the Hugging Face hub (or pass a local copy with --data)")
-    try:
-        import datasets
-
-        dataset = datasets.load_dataset(spec.hub, spec.config, split=split)
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"cannot load {source} split {split!r} from the Hugging Face hub ({reason}); "
-            f"pass a local copy with --data PATH (parquet file or folder in that schema)"
-        ) from exc
-    column = spec.image_column
-    arrow = dataset.data.table
-    checked = arrow.drop_columns([column]) if column in arrow.column_names else arrow
-    check_table(checked, spec.checks, [c for c in spec.columns if c != column], f"{source} split {split!r}")
-    if column is None or column not in dataset.column_names:
-        return Table(source=source, rows=dataset.to_list(), image_cell=None)
-    import pyarrow.compute as pc
-
-    present = pc.is_valid(dataset.data.column(column)).to_pylist()
-    undecoded = datasets.Image(decode=False)
-    if not isinstance(dataset.features[column], datasets.Image):  # a list of images per row
-        undecoded = datasets.Sequence(undecoded)
-    images = dataset.select_columns([column]).cast_column(column, undecoded)
-    rows = dataset.remove_columns([column]).to_list()
-    for row, has_image in zip(rows, present, strict=True):
-        row[column] = None
-        row["_has_image"] = bool(has_image)
-    return Table(source=source, rows=rows, image_cell=lambda i: images[i][column])
+    repo, files = fetch_split(spec.hub, spec.config, split)
+    source = repo + (f" ({spec.config})" if spec.config else "")
+    return read_files(files, source, spec)

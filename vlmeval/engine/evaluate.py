@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from vlmeval import console
-from vlmeval.backends import BackendOptions, make_backend
-from vlmeval.backends.base import Backend, GenerationSettings
+from vlmeval.backends import make_backend
+from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
 from vlmeval.engine.memory import gc_paused
+# BackendCache and default_run_name: their import path before vlmeval.engine.plan
+from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
 from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
@@ -33,6 +34,7 @@ from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
+    Launcher,
     Placement,
     WorkerResult,
     detect_placement,
@@ -54,111 +56,72 @@ EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
 
 
-@dataclass(frozen=True)
-class RunPlan:
-    task: Task
-    model: str
-    data: str | None
-    split: str | None
-    limit: int | None
-    output: Path
-    run_name: str | None
-    batch_size: int
-    settings: GenerationSettings
-    backend_options: BackendOptions
-    context: ScoreContext = field(default_factory=ScoreContext)
-    show_progress: bool = True
-    shards: int | None = None
-    gpus_per_shard: int = 1
-    tasks_dirs: tuple[str, ...] = ()
-    argv: tuple[str, ...] = ()
-    restart: bool = False
-    backend_cache: BackendCache | None = None
-    label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
-
-
-class BackendCache:
-    """Holds the backend once built, so that the tasks of one command share one model load."""
-
-    def __init__(self) -> None:
-        self._backend: Backend | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._backend is not None
-
-    def get(self, model: str, options: BackendOptions) -> Backend:
-        if self._backend is None:
-            self._backend = make_backend(model, options)
-        return self._backend
-
-
-def default_run_name(model: str) -> str:
-    """A stable folder name for a model, so the same command finds (and resumes) its run."""
-    base = model.rstrip("/")
-    if "/" in base and Path(base).expanduser().exists():
-        base = Path(base).name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"
-
-
-def check_run_name(name: str | None) -> None:
-    """--run-name is one folder inside --output: a path would write (or resume) somewhere else."""
-    if name is None:
-        return
-    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
-        raise UsageError(f"--run-name must be a single folder name inside --output, not a path (got {name!r})")
-
-
 def run(plan: RunPlan) -> int:
-    """Generate what is missing (in this process or one worker per shard), then merge and score.
-
-    Under torchrun or Slurm this process is one shard; the shard that finishes last merges.
-    """
+    """Generate what is missing, then merge and score; how depends on who launched this process
+    (`Launcher`): one function per launch mode below."""
     check_run_name(plan.run_name)
     placement = detect_placement()
-    if plan.restart and placement.launcher in ("torchrun", "slurm"):
+    if plan.restart and placement.launcher.external:
         raise UsageError(f"--restart under {placement.launcher}: every rank would delete the others' "
                          f"answers; delete {plan.run_dir} once before launching instead")
-    if placement.launcher != "spawned":
+    sample_set = _open(plan, placement)
+    store = AnswerStore(plan.run_dir)
+    by_launcher = {Launcher.SINGLE: _run_single, Launcher.SPAWNED: _run_spawned_worker,
+                   Launcher.TORCHRUN: _run_launched_shard, Launcher.SLURM: _run_launched_shard}
+    return by_launcher[placement.launcher](plan, sample_set, store, placement)
+
+
+def _open(plan: RunPlan, placement: Placement) -> SampleSet:
+    """The samples, and the run folder opened for them (created, or checked against its run.json)."""
+    if placement.launcher is not Launcher.SPAWNED:  # its parent said it already
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
     sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
+    if plan.task.preflight is not None:  # what writing the outputs needs, before any answer
+        plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
+                                                        output_dir=plan.run_dir))
     ensure_writable(plan.run_dir)
-    if plan.restart and placement.launcher == "single":
+    if plan.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
     open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
-    store = AnswerStore(plan.run_dir)
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
-    if not placement.is_worker:
-        pending = pending_samples(sample_set.samples, store, placement.shard)
-        _say_progress(plan, len(sample_set.samples), len(pending), "")
-        if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
-        count = plan.shards or _default_shard_count(plan)
-        update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
-        if count > 1:
-            console.status(f"starting {count} shards, each with its own model ...")
-            gpus = visible_gpus() if _uses_gpus(plan) else []
-            failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
-            if failed:
-                return _report_failed_shards(failed, sample_set, store)
-        else:
-            _generate_shard(plan, sample_set, store, placement)
-        return _finish_run(plan, sample_set, store)
-    if placement.launcher != "spawned":
-        update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": placement.launcher,
-                                                    "gpus_per_shard": plan.gpus_per_shard}})
-        _select_local_gpus(placement, plan)
+    return sample_set
+
+
+def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """Started by the user: answer here, or start one worker per shard and merge once all return."""
+    pending = pending_samples(sample_set.samples, store, placement.shard)
+    _say_progress(plan, len(sample_set.samples), len(pending), "")
+    if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
+    count = plan.shards or _default_shard_count(plan)
+    update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
+                                                "gpus_per_shard": plan.gpus_per_shard}})
+    if count > 1:
+        console.status(f"starting {count} shards, each with its own model ...")
+        gpus = visible_gpus() if _uses_gpus(plan) else []
+        failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
+        if failed:
+            return _report_failed_shards(failed, sample_set, store)
+    else:
+        _generate_shard(plan, sample_set, store, placement)
+    return _finish_run(plan, sample_set, store)
+
+
+def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """A worker of `--shards N`: answer its shard; the parent merges once every worker has returned."""
     _generate_shard(plan, sample_set, store, placement)
-    if placement.launcher == "spawned":
-        return EXIT_OK  # the parent merges once every worker has returned
+    return EXIT_OK
+
+
+def _run_launched_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+    """One rank of torchrun or Slurm: answer its shard on its local GPUs; the last to finish merges."""
+    update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": str(placement.launcher),
+                                                "gpus_per_shard": plan.gpus_per_shard}})
+    _select_local_gpus(placement, plan)
+    _generate_shard(plan, sample_set, store, placement)
     return _merge_if_last(plan, sample_set, store, placement)
 
 
@@ -172,8 +135,9 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
     answered = store.read().answers
     waiting = sum(s.id not in answered for s in sample_set.samples)
     if waiting:
-        print(f"{where}; {waiting} samples of other shards still unanswered: the last shard to "
-              f"finish merges (or run `vlmeval merge {plan.run_dir}`)")
+        print(f"{where}; {waiting} samples of other shards still unanswered: a shard that finishes with "
+              f"every sample answered merges; if a shard has stopped, re-run it (or the launch) to answer "
+              f"them, or score what there is with `vlmeval merge {plan.run_dir}`")
         return EXIT_OK
     claim = plan.run_dir / MERGE_CLAIM
     holder = try_claim(claim)
@@ -186,7 +150,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
 
 def _data_name(task: Task, data: str | None) -> str:
     if data == DEMO:
-        return "the bundled demo split"
+        return "the bundled demo split" if task.data.demo is not None else "the task's demo rows"
     return data if data is not None else f"the hub copy {task.data.hub}"
 
 
@@ -215,7 +179,7 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
                 where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
                 console.status(f"loading the model {plan.model}{where} ...")
             backend = make_backend(plan.model, plan.backend_options) if cache is None else cache.get(
-                plan.model, plan.backend_options)
+                plan.model, plan.backend_options, make_backend)
             described = backend.describe()
             if loading:
                 log.info("the model is ready: %s", ", ".join(
@@ -230,7 +194,8 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context)
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
+                  charts=plan.charts)
 
 
 def _record_label(run_dir: Path, label: str) -> None:
@@ -282,6 +247,7 @@ def score_file(
     output: Path,
     context: ScoreContext,
     label: str | None = None,
+    charts: bool = False,
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
     console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
@@ -304,7 +270,7 @@ def score_file(
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  replace(context, output_dir=output, data=_local_data(task, data)))
+                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -321,12 +287,15 @@ def finish(
     folder: Path,
     run_info: RunInfo,
     context: ScoreContext,
+    charts: bool = False,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
     if context.output_dir is None:
         context = replace(context, output_dir=folder)
-    reading = task.answer_reading(context.answer_reading)
+    if context.answer_reading is None:  # the task's default reading
+        context = replace(context, answer_reading=task.answer_reading(None))
+    reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
     # Reports, files and the console table are built without making cycles; with the collector on,
@@ -342,7 +311,7 @@ def finish(
         if context.judge is not None:
             report.judge = context.judge.describe()
         report.reply_reading = context.reply_reading.describe()
-        write_outputs(folder, records, report, charts=context.charts)
+        write_outputs(folder, records, report, charts=charts)
         print_report(report)
     print(f"results: {folder}")
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
@@ -374,8 +343,9 @@ def _run_info(run_dir: Path) -> RunInfo:
     )
 
 
-def merge(run_dir: Path, context: ScoreContext) -> int:
-    """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`)."""
+def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = None, charts: bool = False) -> int:
+    """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`), reading
+    answers the way `answer_reading` names (None: the task's default)."""
     from vlmeval.registry import load_registry
 
     recorded = read_run_file(run_dir)
@@ -394,5 +364,7 @@ def merge(run_dir: Path, context: ScoreContext) -> int:
     warn_torn(state)
     answers = state.answers
     context = replace(context, data=_local_data(task, invocation.get("data")),
+                      answer_reading=task.answer_reading(answer_reading),
                       reply_reading=recorded_reply_reading(recorded))
-    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context)
+    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context,
+                  charts=charts)

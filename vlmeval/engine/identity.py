@@ -11,7 +11,6 @@ the answers of the samples it shares with the recorded run, once those samples' 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -23,10 +22,6 @@ from vlmeval.errors import UsageError
 
 IDENTITY_SCHEMA_VERSION = 1
 RESTART_HINT = "pass another --run-name, or --restart to delete its answers and start over"
-# Files a checkpoint folder is identified by: its config and the index of its weight files.
-_CONFIG_FILES = ("config.json", "generation_config.json", "model.safetensors.index.json",
-                 "pytorch_model.bin.index.json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 class IdentityMismatch(UsageError):
@@ -42,6 +37,7 @@ class DatasetIdentity:
     split: str
     n_rows: int
     fingerprint: str
+    images: str | None = None  # the images' bytes of the same rows (SampleSet.image_fingerprint)
 
 
 @dataclass(frozen=True)
@@ -56,11 +52,13 @@ class RunIdentity:
     dataset: DatasetIdentity
     schema_version: int = IDENTITY_SCHEMA_VERSION
     # What the backend kind declares (`BackendKind.identity`); None or empty where it does not apply.
-    checkpoint: str | None = None  # hub revision or hash of config + weights index; None where unknown
+    checkpoint: str | None = None  # hub revision, or the content of a folder's files; None where unknown
     dtype: str | None = None
     quantization: str | None = None
     attn_implementation: str | None = None
     prompt_style: str | None = None
+    # An API model's server (`fingerprint.url_identity`): two servers behind one model name answer apart.
+    endpoint: str | None = None
     # Added after schema 1: their defaults are what a run recorded before them meant.
     model_args: Mapping[str, Any] = field(default_factory=dict)  # `--model-arg`
     chat_template_args: Mapping[str, Any] = field(default_factory=dict)  # `--chat-template-arg`
@@ -111,44 +109,40 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check(
-    current: RunIdentity, recorded: RunIdentity, run_dir: Path,
-    fingerprint_of_first: Callable[[int], str | None],
-) -> None:
+# The fingerprints of the first n samples now: (ids, prompts and targets; images), or None when
+# there are fewer than n samples.
+FirstSamples = Callable[[int], "tuple[str, str | None] | None"]
+
+
+def check(current: RunIdentity, recorded: RunIdentity, run_dir: Path, fingerprint_of_first: FirstSamples) -> None:
     """Refuse `current` unless its answers may be mixed with those of `recorded`.
 
-    `fingerprint_of_first(n)` is the fingerprint of the first n samples now, None when there
-    are fewer than n (a smaller --limit: those are then loaded by the caller).
+    `fingerprint_of_first(n)` fingerprints the first n samples now (a smaller --limit: those are
+    then loaded by the caller). Images are compared where the recorded run fingerprinted them.
     """
     differences = current.differences(recorded)
-    if not differences and recorded.dataset.n_rows and current.dataset != recorded.dataset:
-        now = fingerprint_of_first(recorded.dataset.n_rows)
-        if now != recorded.dataset.fingerprint:
+    old = recorded.dataset
+    if not differences and old.n_rows and current.dataset != old:
+        now = fingerprint_of_first(old.n_rows)
+        if now is None or now[0] != old.fingerprint:
             differences.append(f"dataset content (ids, prompts or targets of the first "
-                               f"{recorded.dataset.n_rows} samples differ from the recorded run's)")
+                               f"{old.n_rows} samples differ from the recorded run's)")
+        elif old.images is not None and now[1] != old.images:
+            differences.append(f"dataset images (the image bytes of the first {old.n_rows} samples "
+                               f"differ from the recorded run's)")
     if differences:
         raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
 
 
 def checkpoint_identity(checkpoint: str, hub_id: str | None = None) -> str | None:
-    """A local checkpoint folder's hash of config and weights index, or a hub id's cached revision."""
+    """A local checkpoint folder's content (weights, config, tokenizer, processor and chat template:
+    `vlmeval.engine.fingerprint.folder_fingerprint`), or a hub id's cached revision."""
     folder = Path(checkpoint).expanduser()
     if folder.is_dir():
-        return _folder_hash(folder)
+        from vlmeval.engine.fingerprint import folder_fingerprint
+
+        return folder_fingerprint(folder)
     return _hub_revision(hub_id or checkpoint)
-
-
-def _folder_hash(folder: Path) -> str:
-    """Config files by content; weight files by name and size (hashing gigabytes would take minutes)."""
-    digest = hashlib.sha256()
-    for name in _CONFIG_FILES:
-        path = folder / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    for path in sorted(folder.iterdir()):
-        if path.suffix in _WEIGHT_SUFFIXES and path.is_file():
-            digest.update(f"{path.name}:{path.stat().st_size}\0".encode())
-    return "sha256:" + digest.hexdigest()[:16]
 
 
 def _hub_revision(model: str) -> str | None:

@@ -39,6 +39,8 @@ def resolve_data(tasks: Sequence[Task], values: Sequence[str]) -> dict[str, Task
     for value in values:
         name, sep, path = value.partition("=")
         if sep and name in names:
+            if name in explicit:  # last-wins would run on data the user may not have meant
+                raise UsageError(f"--data gives task {name} twice ({explicit[name]} and {path}); give it once")
             explicit[name] = path
         elif sep and name and "/" not in name and not Path(value).exists():
             raise UsageError(f"--data {value}: {name!r} is not one of the tasks run ({', '.join(sorted(names))})")
@@ -61,7 +63,7 @@ def resolve_data(tasks: Sequence[Task], values: Sequence[str]) -> dict[str, Task
 
 def _under_root(task: Task, root: str) -> TaskData:
     if root == DEMO:
-        if task.data.demo is None:
+        if task.data.demo is None and task.demo_rows is None:
             return TaskData(None, missing="no bundled demo split")
         return TaskData(DEMO)
     folder = Path(root).expanduser()

@@ -2,7 +2,8 @@
 
 Used by `vlmeval score` and the replay backend. Every problem names the file and line: bytes
 that are not UTF-8, JSON nested deeper than Python's parser recurses, integers longer than Python
-converts (4,300 digits), an `id` that is not a string or an integer.
+converts (4,300 digits), an `id` that is not a string or an integer, a key written twice in one
+object (`{"id": 1, "prediction": "A", "prediction": "B"}`: which one is the answer is a guess).
 """
 
 from __future__ import annotations
@@ -15,6 +16,28 @@ from pathlib import Path
 from vlmeval.errors import PredictionsError
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object as a dict, refusing a key written twice (json.loads would keep the last)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _duplicate(where: str, exc: _DuplicateKey) -> PredictionsError:
+    return PredictionsError(f"{where}: the key {exc.key!r} appears twice in one object of this line")
+
+
 def parse_line(raw: bytes, where: str) -> object:
     """One JSONL line as a Python object, or a PredictionsError naming `where`."""
     try:
@@ -22,7 +45,9 @@ def parse_line(raw: bytes, where: str) -> object:
     except UnicodeDecodeError as exc:
         raise PredictionsError(f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
     try:
-        return json.loads(line)
+        return json.loads(line, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise _duplicate(where, exc) from None
     except json.JSONDecodeError as exc:
         raise PredictionsError(f"{where}: not a JSON line ({exc.msg})") from exc
     except (ValueError, RecursionError) as exc:  # e.g. an integer past Python's 4,300-digit limit
@@ -31,7 +56,7 @@ def parse_line(raw: bytes, where: str) -> object:
 
 
 # The scanner json.loads itself runs (typeshed types make_scanner's argument wrongly).
-_SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_SCAN = make_scanner(json.JSONDecoder(object_pairs_hook=_unique_keys))  # type: ignore[arg-type]
 _JSON_WHITESPACE = " \t\r\n"
 _BLANK = " \t\n\r\x0b\x0c"  # what bytes.strip() removes: a line of only these is skipped
 
@@ -43,6 +68,8 @@ def _parse_text_line(line: str, where: str) -> object:
     stripped = line.strip(_JSON_WHITESPACE)
     try:
         obj, end = _SCAN(stripped, 0)
+    except _DuplicateKey as exc:
+        raise _duplicate(where, exc) from None
     except (StopIteration, ValueError, RecursionError):
         end = -1
     if end != len(stripped):

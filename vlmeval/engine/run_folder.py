@@ -8,42 +8,63 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.engine.claims import create_exclusive, held, try_claim
-from vlmeval.engine.identity import DatasetIdentity, IdentityMismatch, RunIdentity, check
+from vlmeval.engine.claims import (
+    Holder,
+    create_exclusive,
+    held,
+    is_live,
+    read_holder,
+    this_process,
+    try_claim,
+    why_held,
+)
+from vlmeval.engine.identity import (
+    RESTART_HINT,
+    DatasetIdentity,
+    FirstSamples,
+    IdentityMismatch,
+    RunIdentity,
+    check,
+)
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
+from vlmeval.engine.state import RUN_FIELDS, check_fields, read_json_object
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
 from vlmeval.reasoning import DEFAULT_TAGS, ReplyReading
 
 if TYPE_CHECKING:
-    from vlmeval.engine.evaluate import RunPlan
+    from vlmeval.engine.plan import RunPlan
     from vlmeval.task import Task
 
 RUN_FILE = "run.json"
 MERGE_CLAIM = ".merging"
 # What `--restart` deletes: every file a run writes into its folder.
 _RUN_OUTPUTS = (RUN_FILE, MERGE_CLAIM, "predictions.jsonl", "report.json", "report.md")
-# Identity keys of run.json files written before the identity had its own record.
-_LEGACY_KEYS = ("model", "generation", "prompt_style")
 
 
 def read_run_file(run_dir: Path) -> dict[str, Any]:
-    """run.json ({} when there is none yet), read strictly (`vlmeval.engine.state`)."""
-    from vlmeval.engine.state import read_run_file as read_state
-
-    return read_state(run_dir / RUN_FILE)
+    """run.json of a run folder ({} when there is none yet), with the field types the engine reads:
+    a damaged one is one line naming it and the field at fault (`vlmeval.engine.state`)."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return {}
+    remedy = "pass another --run-name, or --restart to start over"
+    return check_fields(read_json_object(path, "run file", remedy), RUN_FIELDS, (), str(path), remedy)
 
 
 def open_run(
     run_dir: Path, identity: RunIdentity, record: Mapping[str, Any],
-    fingerprint_of_first: Callable[[int], str | None],
+    fingerprint_of_first: FirstSamples,
 ) -> None:
     """Create run.json with `identity`, or refuse unless the one there allows reusing its answers.
 
@@ -51,42 +72,78 @@ def open_run(
     one creates it and the other finds it and is refused.
     """
     path = run_dir / RUN_FILE
-    content = {**record, "identity": identity.to_json()}
+    me = this_process()
+    content = {**record, "identity": identity.to_json(),
+               "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
     try:
         if create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n"):
             return
     except OSError as exc:
         raise write_error(path, exc) from exc
     previous = read_run_file(run_dir)
-    recorded = previous.get("identity")
-    if isinstance(recorded, dict):
-        try:
-            recorded_identity = RunIdentity.from_json(recorded)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: unreadable identity ({exc}); pass another --run-name, or --restart") from exc
-        check(identity, recorded_identity, run_dir, fingerprint_of_first)
-        grown = identity.dataset.n_rows >= recorded_identity.dataset.n_rows
-    else:
-        _check_legacy(previous, record, run_dir)
-        grown = True
+    try:
+        grown = _check_recorded(run_dir, previous, identity, record, fingerprint_of_first)
+    except IdentityMismatch as mismatch:
+        if not _abandoned(run_dir, previous):
+            raise
+        if _take_over(path, content):
+            why = str(mismatch).split(": ", 1)[-1].split(f"; {RESTART_HINT}")[0]
+            print(f"vlmeval: note: {run_dir} was started by a run that wrote no answer and has stopped "
+                  f"(the model failed to load?); this run takes it over (it recorded {why})", file=sys.stderr)
+            return
+        return open_run(run_dir, identity, record, fingerprint_of_first)  # another process took it first
     # A run with more samples records them, so their answers are checked on the next run too.
+    recorded = previous.get("identity")
     updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
     if updated != previous:  # a rewrite by every worker could drop what another just added
         atomic_write_json(path, updated)
 
 
-def _check_legacy(previous: Mapping[str, Any], record: Mapping[str, Any], run_dir: Path) -> None:
-    from vlmeval.engine.identity import RESTART_HINT
+def _check_recorded(
+    run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity, record: Mapping[str, Any],
+    fingerprint_of_first: FirstSamples,
+) -> bool:
+    """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
+    recorded = previous.get("identity")
+    if not isinstance(recorded, dict):
+        raise UsageError(f"{run_dir / RUN_FILE}: no run identity (written by a vlmeval before 0.1, or by hand); "
+                         f"pass another --run-name, or --restart")
+    try:
+        recorded_identity = RunIdentity.from_json(recorded)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{run_dir / RUN_FILE}: unreadable identity ({exc}); pass another --run-name, "
+                         f"or --restart") from exc
+    check(identity, recorded_identity, run_dir, fingerprint_of_first)
+    return identity.dataset.n_rows >= recorded_identity.dataset.n_rows
 
-    for key in _LEGACY_KEYS:
-        if key in previous and previous[key] != record.get(key):
-            raise IdentityMismatch(f"{run_dir} holds answers of another run: {key} (recorded "
-                                   f"{previous[key]!r}, now {record.get(key)!r}); {RESTART_HINT}")
-    old, new = previous.get("dataset") or {}, record.get("dataset") or {}
-    for key in ("source", "split"):
-        if key in old and old[key] != new.get(key):
-            raise IdentityMismatch(f"{run_dir} holds answers of another run: --data/--split {key} (recorded "
-                                   f"{old[key]!r}, now {new.get(key)!r}); {RESTART_HINT}")
+
+def _abandoned(run_dir: Path, previous: Mapping[str, Any]) -> bool:
+    """A folder whose run wrote no answer and can no longer write one: its creator has stopped and
+    no shard is claimed (a model that failed to load, a wrong device)."""
+    answers = run_dir / ANSWERS_DIR
+    if any(f.stat().st_size for f in answers.glob("shard-*.jsonl")) or (run_dir / "report.json").exists():
+        return False
+    if live_claims(run_dir):
+        return False
+    creator = previous.get("created_by")
+    if not isinstance(creator, dict):
+        return True  # written before creators were recorded; no claim is live
+    try:
+        holder = Holder(str(creator["host"]), int(creator["pid"]), float(creator.get("since", 0.0)))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return holder != this_process() and not is_live(holder, run_dir / RUN_FILE)
+
+
+def _take_over(path: Path, content: Mapping[str, Any]) -> bool:
+    """Replace an abandoned run.json with this run's; False when another process replaced it first."""
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex}.abandoned"
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        pass
+    aside.unlink(missing_ok=True)
+    return create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 class RunBusy(VlmevalError):
@@ -98,11 +155,12 @@ def answering_shard(run_dir: Path, store: AnswerStore, shard: Shard) -> Iterator
     """Hold the shard's claim while answering it: a second process started meanwhile is refused."""
     store.folder.mkdir(parents=True, exist_ok=True)
     claim = store.claim_file(shard.index, shard.count)
-    holder = try_claim(claim, guarded=store.shard_file(shard.index, shard.count))
-    if holder is not None:
-        raise RunBusy(f"{run_dir}: another vlmeval process ({holder.describe()}) is answering "
-                      f"shard {shard.index} of {shard.count} of this run; let it finish (it writes the "
-                      f"report), or stop it and re-run")
+    guarded = store.shard_file(shard.index, shard.count)
+    holder = try_claim(claim, guarded=guarded)
+    if holder is not None:  # whether that process will write the report is not known here: never promised
+        raise RunBusy(f"{run_dir}: another vlmeval process is answering shard {shard.index} of {shard.count} "
+                      f"of this run ({why_held(claim, holder, guarded)}); once it has ended, re-run this "
+                      f"command to answer what is left and write the report")
     with held(claim):
         yield
 
@@ -114,7 +172,8 @@ def check_merge(
     """`vlmeval merge` scores only answers to the samples and task version the run recorded."""
     identity = recorded.get("identity")
     if not isinstance(identity, dict):
-        return  # written before identities were recorded
+        raise UsageError(f"{run_dir / RUN_FILE}: no run identity (written by a vlmeval before 0.1, or by hand); "
+                         f"re-run it with --restart")
     why = []
     if identity.get("task_version", task.version) != task.version:
         why.append(f"task {task.name} is at version {task.version}, the run used {identity['task_version']}")
@@ -128,8 +187,28 @@ def check_merge(
         raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
 
+def live_claims(run_dir: Path) -> list[str]:
+    """The claims in a run folder held by a process that may still be working, described."""
+    answers = run_dir / ANSWERS_DIR
+    found = []
+    for claim in [*sorted(answers.glob("*.claim")), run_dir / MERGE_CLAIM]:
+        holder = read_holder(claim)
+        guarded = claim.with_suffix(".jsonl") if claim.suffix == ".claim" else None
+        if holder is not None and holder != this_process() and is_live(holder, claim, guarded):
+            found.append(why_held(claim, holder, guarded))
+    return found
+
+
 def restart(run_dir: Path) -> None:
-    """Delete a run's answers and outputs (`--restart`); other files in the folder stay."""
+    """Delete a run's answers and outputs (`--restart`); other files in the folder stay.
+
+    Refused while another process holds a claim there: deleting the answers it is writing would
+    leave that run incomplete and this one mixed with its late answers.
+    """
+    busy = live_claims(run_dir)
+    if busy:
+        raise RunBusy(f"--restart: {run_dir} is in use ({busy[0]}); stop that process first, or wait "
+                      f"for it to end, then re-run with --restart")
     shutil.rmtree(run_dir / ANSWERS_DIR, ignore_errors=True)
     for name in _RUN_OUTPUTS:
         (run_dir / name).unlink(missing_ok=True)
@@ -178,15 +257,18 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind.name,
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
-                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint()),
+                                n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint(),
+                                images=sample_set.image_fingerprint(plan.task.name)),
     )
 
 
-def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> str | None:
-    """The fingerprint of the first n samples; loads more when this run's --limit is smaller."""
-    samples = sample_set.samples
+def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[str, str | None] | None:
+    """The fingerprints (text, images) of the first n samples; loads more when this run's --limit is smaller."""
+    samples, files = sample_set.samples, sample_set.files
     if len(samples) < n and plan.limit is not None and plan.limit < n:
-        samples = load_samples(plan.task, plan.data, plan.split, n).samples
+        more = load_samples(plan.task, plan.data, plan.split, n)
+        samples, files = more.samples, more.files
     if len(samples) < n:
         return None
-    return SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint()
+    first = SampleSet(sample_set.source, sample_set.split, samples[:n], files)
+    return first.fingerprint(), first.image_fingerprint(plan.task.name)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from vlmeval.demo_data import demo_rows_path
 from vlmeval.engine.data import load_table
 from vlmeval.engine.memory import gc_paused
 from vlmeval.errors import DataError, UsageError
@@ -21,6 +23,8 @@ class SampleSet:
     source: str
     split: str
     samples: list[Sample]
+    files: tuple[Path, ...] = ()  # the local data files the samples were read from
+    note: str | None = None  # what a reader of the report should know about the data (size changed)
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""
@@ -30,13 +34,40 @@ class SampleSet:
         digest.update("".join([encode([s.id, s.text, s.target]) for s in self.samples]).encode())
         return digest.hexdigest()[:16]
 
+    def image_fingerprint(self, what: str) -> str | None:
+        """A hash of the encoded bytes of every sample's images, in order; None when no sample has one.
+
+        Kept apart from `fingerprint` (which reports, compare and `score` use): reading every image
+        costs seconds per GB, so only a run's identity asks for it, once per state of the data files
+        (`fingerprint.memo`, keyed by `what`: the task and split, and the number of samples).
+        """
+        if not any(s.images for s in self.samples):
+            return None
+        from vlmeval.engine.fingerprint import memo
+
+        def compute() -> tuple[str, bool]:
+            digest = hashlib.sha256()
+            elsewhere = False  # an image read from a file a cell names: not covered by the memo's key
+            for sample in self.samples:
+                digest.update(f"\0{sample.id}\0".encode())
+                for image in sample.images:
+                    data, outside = image.encoded()
+                    elsewhere |= outside
+                    digest.update(f"{len(data)}:".encode() + data)
+            return digest.hexdigest()[:16], not elsewhere
+
+        return memo(f"images:{what}:{self.split}:{len(self.samples)}", self.files, compute)
+
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "source": self.source,
             "split": self.split,
             "n_rows": len(self.samples),
             "fingerprint": self.fingerprint(),
         }
+        if self.note is not None:
+            described["note"] = self.note
+        return described
 
 
 def load_samples(task: Task, data: str | None, split: str | None, limit: int | None) -> SampleSet:
@@ -44,9 +75,9 @@ def load_samples(task: Task, data: str | None, split: str | None, limit: int | N
     split_given = split is not None and data != DEMO
     split = split or task.data.split
     if data == DEMO:
-        if task.data.demo is None:
+        if task.data.demo is None and task.demo_rows is None:
             raise UsageError(f"task {task.name} has no bundled demo split; pass --data PATH")
-        data = str(task.data.demo)
+        data = str(task.data.demo if task.data.demo is not None else demo_rows_path(task))
     with gc_paused():
         return _build_samples(task, data, split, limit, split_given)
 
@@ -72,4 +103,14 @@ def _build_samples(
     if duplicates:
         shown = ", ".join(duplicates[:5])
         raise DataError(f"{table.source}: duplicate sample ids ({len(duplicates)}): {shown}")
-    return SampleSet(source=table.source, split=split, samples=samples)
+    return SampleSet(source=table.source, split=split, samples=samples, files=table.files,
+                     note=_size_note(task, data, split, len(table.rows)))
+
+
+def _size_note(task: Task, data: str | None, split: str, rows: int) -> str | None:
+    """A note when the hub copy of the task's split has another number of rows than the task declares."""
+    declared = task.data.size
+    if data is not None or split != task.data.split or declared is None or rows == declared:
+        return None
+    return (f"the hub copy of split {split!r} has {rows:,} rows where {task.name} declares {declared:,}: "
+            f"the dataset on the hub has changed; compare with published numbers with care")

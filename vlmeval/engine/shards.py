@@ -16,6 +16,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from vlmeval.errors import UsageError
 
@@ -35,17 +36,34 @@ class Shard:
 WHOLE_RUN = Shard()  # one process answers every sample
 
 
+class Launcher(str, Enum):
+    """Who started this process (a str enum: the value is what run.json's `sharding` records)."""
+
+    SINGLE = "single"  # the user: one process answers every sample, or starts one worker per shard
+    SPAWNED = "spawned"  # `--shards N`: a worker started by a single process, which merges
+    TORCHRUN = "torchrun"  # torchrun or accelerate (RANK/WORLD_SIZE): the last shard to finish merges
+    SLURM = "slurm"  # srun (SLURM_PROCID/SLURM_NTASKS): likewise
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def external(self) -> bool:
+        """Started by a launcher vlmeval does not control, one process per shard."""
+        return self in (Launcher.TORCHRUN, Launcher.SLURM)
+
+
 @dataclass(frozen=True)
 class Placement:
     """This process's shard, who launched it, and which local accelerator index it may use."""
 
     shard: Shard
-    launcher: str  # "single", "spawned", "torchrun", "slurm"
+    launcher: Launcher
     local_rank: int = 0
 
     @property
     def is_worker(self) -> bool:
-        return self.launcher != "single"
+        return self.launcher is not Launcher.SINGLE
 
 
 def detect_placement(env: Mapping[str, str] | None = None) -> Placement:
@@ -55,17 +73,17 @@ def detect_placement(env: Mapping[str, str] | None = None) -> Placement:
         if len(parts) != 2:
             raise UsageError(f"{SHARD_ENV}={env[SHARD_ENV]!r} is not INDEX/COUNT")
         index, count = (_env_int(SHARD_ENV, part) for part in parts)
-        return Placement(Shard(index, count), "spawned")
+        return Placement(Shard(index, count), Launcher.SPAWNED)
     for launcher, rank_key, size_key, local_key in (
-        ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
-        ("slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+        (Launcher.TORCHRUN, "RANK", "WORLD_SIZE", "LOCAL_RANK"),
+        (Launcher.SLURM, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
     ):
         if rank_key in env and size_key in env and _env_int(size_key, env[size_key]) > 1:
             rank, size = _env_int(rank_key, env[rank_key]), _env_int(size_key, env[size_key])
             if not 0 <= rank < size:
                 raise UsageError(f"{rank_key}={rank} is outside {size_key}={size}")
             return Placement(Shard(rank, size), launcher, _env_int(local_key, env.get(local_key, "0")))
-    return Placement(WHOLE_RUN, "single")
+    return Placement(WHOLE_RUN, Launcher.SINGLE)
 
 
 def _env_int(name: str, value: str) -> int:

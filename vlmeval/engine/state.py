@@ -1,6 +1,7 @@
 """Reading the JSON state vlmeval keeps between commands (run.json), strictly.
 
-report.json has its own typed reader (`vlmeval.reporting.record.load_report`).
+run.json is read by `vlmeval.engine.run_folder.read_run_file`; report.json has its own typed reader
+(`vlmeval.reporting.record.load_report`).
 
 These files are edited by hand, copied between machines and cut short by full disks; a damaged one
 must end in one line naming it and the field at fault, never in a traceback (or worse, a report
@@ -22,6 +23,7 @@ Json = dict[str, Any]
 RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "invocation": (dict,), "dataset": (dict,), "generation": (dict,),
     "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,), "label": (str,),
+    "created_by": (dict,),
 }
 
 
@@ -60,14 +62,6 @@ def check_fields(obj: Json, fields: Mapping[str, tuple[type, ...]], required: tu
             raise StateFileError(f"{where}: field {name!r} is a {_json_name(type(value))}, "
                                  f"expected {wanted}; {remedy}")
     return obj
-
-
-def read_run_file(path: Path) -> Json:
-    """run.json of a run folder ({} when there is none yet), with the field types the engine reads."""
-    if not path.is_file():
-        return {}
-    remedy = "pass another --run-name, or --restart to start over"
-    return check_fields(read_json_object(path, "run file", remedy), RUN_FIELDS, (), str(path), remedy)
 
 
 def _is_instance(value: Any, types: tuple[type, ...]) -> bool:

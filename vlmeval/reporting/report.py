@@ -214,6 +214,8 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
         f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
     )
+    if dataset.get("note"):
+        lines += ["", f"Note: {md(str(dataset['note']))}."]
     lines.append("")
     if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
@@ -280,6 +282,8 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
+    if report.dataset.get("note"):
+        print(f"note: {report.dataset['note']}")
     usage = report.usage or {}
     if usage.get("truncated") or usage.get("unfinished_reasoning"):
         print(f"token limit: {usage.get('truncated', 0)} answers cut ({usage.get('truncated_share', 0):.1%} "

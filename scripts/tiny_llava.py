@@ -1,4 +1,6 @@
-"""Build a random-weight tiny LLaVA (real transformers classes) entirely offline.
+"""Build a random-weight tiny LLaVA (real transformers classes) entirely offline: the start of the
+bundled demo model (scripts/train_demo.py) and the tests' `tiny_llava` checkpoint. Not part of the
+package: nothing a user runs needs it.
 
 The recipe (CLIP vision tower + Llama text model, a byte-level BPE tokenizer trained on the spot,
 32 px CLIPImageProcessor, LlavaProcessor with ``patch_size=8`` and
@@ -10,7 +12,7 @@ Everything heavy is imported inside functions so importing this module stays che
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +59,13 @@ _BUILTIN_CORPUS: tuple[str, ...] = (
 _LETTER_LINE = "ASSISTANT: " + " ".join(f"{letter} {letter}" for letter in "ABCDEFGH")
 
 
-def _train_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerBase:
+def train_bpe_tokenizer(
+    texts: Sequence[str], specials: Sequence[str], vocab_size: int, *, unk: str = "<unk>", bos: str = "<s>",
+    eos: str = "</s>", pad: str = "<pad>", extra_special: dict[str, str] | None = None,
+    model_max_length: int = 512,
+) -> PreTrainedTokenizerBase:
+    """A byte-level BPE tokenizer of `vocab_size` tokens trained on `texts`, `specials` single tokens,
+    padded on the left (the demo's and the test checkpoints' tokenizers, tests/tiny_models.py)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -65,25 +73,29 @@ def _train_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerBase:
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         min_frequency=2,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    # Repeat the built-in text so its merges clear min_frequency even when `corpus` is empty.
-    texts = [*(_BUILTIN_CORPUS * 2), *([_LETTER_LINE] * 20), *corpus]
-    backend.train_from_iterator(texts, trainer=trainer)
+    backend.train_from_iterator(list(texts), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"},
+        unk_token=unk,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        extra_special_tokens=extra_special or {},
         padding_side="left",
-        model_max_length=512,
+        model_max_length=model_max_length,
     )
+
+
+def _train_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerBase:
+    # Repeat the built-in text so its merges clear min_frequency even when `corpus` is empty.
+    texts = [*(_BUILTIN_CORPUS * 2), *([_LETTER_LINE] * 20), *corpus]
+    return train_bpe_tokenizer(texts, SPECIAL_TOKENS, VOCAB_SIZE, extra_special={"image_token": "<image>"})
 
 
 def _image_processor(image_size: int) -> Any:

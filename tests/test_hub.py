@@ -1,0 +1,116 @@
+"""Real data from the hub: only the asked split's files are fetched (a fake hub, never the network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.hub import FakeHub
+from tests.helpers import mmb_row, sqa_row, vqa_row, write_parquet
+from vlmeval.engine.hub import MOVED_ORGS, candidates
+from vlmeval.engine.samples import load_samples
+from vlmeval.errors import DataError
+from vlmeval.registry import load_registry
+
+
+@pytest.fixture()
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    return FakeHub(tmp_path / "hub").install(monkeypatch)
+
+
+def _load(task: str, split: str | None = None) -> list[str]:
+    return [s.id for s in load_samples(load_registry().get(task), None, split, None).samples]
+
+
+def test_only_the_files_of_the_split_are_fetched(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    from vlmeval import console
+
+    repo = hub.repo("lmms-lab/VQAv2")
+    write_parquet(repo / "data" / "validation-00000-of-00002.parquet", [vqa_row(1, ["yes"] * 10)])
+    write_parquet(repo / "data" / "validation-00001-of-00002.parquet", [vqa_row(2, ["no"] * 10)])
+    write_parquet(repo / "data" / "test-00000-of-00001.parquet", [vqa_row(3, None)])
+    write_parquet(repo / "data" / "testdev-00000-of-00001.parquet", [vqa_row(4, None)])
+    console.configure(verbose=True)
+    try:
+        assert _load("vqav2_val") == ["1", "2"]
+    finally:
+        console.configure()
+    assert hub.fetched == ["lmms-lab/VQAv2/data/validation-00000-of-00002.parquet",
+                           "lmms-lab/VQAv2/data/validation-00001-of-00002.parquet"]
+    size = sum((repo / "data" / f"validation-0000{i}-of-00002.parquet").stat().st_size for i in (0, 1))
+    err = capsys.readouterr().err
+    assert f"fetching 2 files of lmms-lab/VQAv2 ({size / 1000:.1f} KB; only this split)" in err
+    assert "file 2 of 2: data/validation-00001-of-00002.parquet" in err
+
+
+def test_only_the_config_asked_is_fetched_and_a_missing_one_is_named(hub: FakeHub) -> None:
+    repo = hub.repo("lmms-lab/MMBench")
+    write_parquet(repo / "cn" / "dev-00000-of-00001.parquet", [mmb_row(5, "问题", ["a", "b"])])
+    with pytest.raises(DataError, match=r"hub dataset lmms-lab/MMBench: no file of config 'en'.*cn"):
+        _load("mmbench_en_dev")
+    assert hub.fetched == []
+    write_parquet(repo / "en" / "dev-00000-of-00001.parquet", [mmb_row(7, "Which?", ["a", "b"])])
+    assert _load("mmbench_en_dev") == ["7"] and hub.fetched == ["lmms-lab/MMBench/en/dev-00000-of-00001.parquet"]
+
+
+def test_the_moved_ids_are_tried_first_then_the_declared_ones(hub: FakeHub) -> None:
+    write_parquet(hub.repo("lmms-lab-encoder/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet",
+                  [sqa_row(question="new home?")])
+    write_parquet(hub.repo("lmms-lab/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet",
+                  [sqa_row(question="old home?"), sqa_row()])
+    samples = load_samples(load_registry().get("sqa"), None, None, None)
+    assert len(samples.samples) == 1 and samples.source == "lmms-lab-encoder/ScienceQA (ScienceQA-FULL)"
+    assert hub.listed == ["lmms-lab-encoder/ScienceQA"]
+    write_parquet(hub.repo("lmms-lab/POPE") / "data" / "test-00000-of-00001.parquet",
+                  [{"question_id": "1", "question": "Is there a cat?", "answer": "yes", "image_source": "x",
+                    "category": "adversarial", "image": None}])
+    hub.listed.clear()
+    try:
+        _load("pope")
+    except DataError:
+        pass  # only the look-up order matters here
+    assert hub.listed == ["lmms-lab-encoder/POPE", "lmms-lab/POPE"]
+
+
+def test_every_task_on_a_moved_org_tries_the_new_id_first() -> None:
+    """The id table: each registered task's declared id, and what is asked first."""
+    registry = load_registry()
+    for name in registry.names():
+        hub_id = registry.get(name).data.hub
+        org, _, rest = hub_id.partition("/")
+        expected = [f"{MOVED_ORGS[org]}/{rest}", hub_id] if org in MOVED_ORGS else [hub_id]
+        assert candidates(hub_id) == expected, name
+    assert candidates("lmms-lab/VQAv2") == ["lmms-lab-encoder/VQAv2", "lmms-lab/VQAv2"]
+    assert candidates("someone/data") == ["someone/data"]
+
+
+def test_no_repository_under_either_id_is_one_line(hub: FakeHub) -> None:
+    with pytest.raises(DataError, match=r"no dataset lmms-lab-encoder/VQAv2 or lmms-lab/VQAv2 on the "
+                                        r"Hugging Face hub; pass a local copy with --data"):
+        _load("vqav2_val")
+
+
+def test_offline_a_cached_copy_is_read(hub: FakeHub) -> None:
+    write_parquet(hub.repo("lmms-lab-encoder/VQAv2") / "data" / "validation-00000-of-00001.parquet",
+                  [vqa_row(9, ["yes"] * 10)])
+    hub.offline = True
+    assert _load("vqav2_val") == ["9"] and hub.fetched == []
+
+
+def test_a_declared_size_that_differs_from_the_rows_read_is_a_note_in_the_report(
+        hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests.fakes.scripted import ScriptedBackend
+    from vlmeval.cli import main
+
+    monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: ScriptedBackend())
+    write_parquet(hub.repo("lmms-lab/VQAv2") / "data" / "validation-00000-of-00001.parquet",
+                  [vqa_row(1, ["A"] * 10), vqa_row(2, ["b"] * 10)])
+    out = tmp_path / "out"
+    assert main(["run", "--task", "vqav2_val", "--model", "scripted", "--output", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "scripted" / "vqav2_val" / "report.json").read_text())
+    assert "has 2 rows where vqav2_val declares 214,354" in report["dataset"]["note"]
+    assert "the dataset on the hub has changed" in (out / "scripted" / "vqav2_val" / "report.md").read_text()
+    assert "note: the hub copy of split 'validation' has 2 rows" in capsys.readouterr().out

@@ -1,0 +1,75 @@
+"""What one `vlmeval run` of one task is asked to do (`RunPlan`), built by the CLI and read by the
+engine (`vlmeval.engine.evaluate`, `vlmeval.engine.run_folder`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmeval.backends import BackendOptions, make_backend
+from vlmeval.backends.base import Backend, GenerationSettings
+from vlmeval.errors import UsageError
+from vlmeval.task import ScoreContext, Task
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    task: Task
+    model: str
+    data: str | None
+    split: str | None
+    limit: int | None
+    output: Path
+    run_name: str | None
+    batch_size: int
+    settings: GenerationSettings
+    backend_options: BackendOptions
+    context: ScoreContext = field(default_factory=ScoreContext)
+    charts: bool = False  # `--charts`: report.md's PNG charts
+    show_progress: bool = True
+    shards: int | None = None
+    gpus_per_shard: int = 1
+    tasks_dirs: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
+    restart: bool = False
+    backend_cache: BackendCache | None = None
+    label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+
+class BackendCache:
+    """Holds the backend once built, so that the tasks of one command share one model load."""
+
+    def __init__(self) -> None:
+        self._backend: Backend | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def get(self, model: str, options: BackendOptions,
+            make: Callable[[str, BackendOptions], Backend] = make_backend) -> Backend:
+        if self._backend is None:
+            self._backend = make(model, options)
+        return self._backend
+
+
+def default_run_name(model: str) -> str:
+    """A stable folder name for a model, so the same command finds (and resumes) its run."""
+    base = model.rstrip("/")
+    if "/" in base and Path(base).expanduser().exists():
+        base = Path(base).name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"
+
+
+def check_run_name(name: str | None) -> None:
+    """--run-name is one folder inside --output: a path would write (or resume) somewhere else."""
+    if name is None:
+        return
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
+        raise UsageError(f"--run-name must be a single folder name inside --output, not a path (got {name!r})")
