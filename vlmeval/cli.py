@@ -63,15 +63,10 @@ def _add_reply_reading(parser: argparse.ArgumentParser, run: bool) -> None:
                         "removed before the task reads the answer (default <think>,</think>)")
     parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
                         help="cut the answer at TEXT, only after any reasoning block has closed (repeatable)")
-    if run:
-        parser.add_argument("--reasoning", action="store_true",
-                            help=f"the model reasons before answering: default --max-new-tokens "
-                            f"{REASONING_MAX_NEW_TOKENS}, and a reply cut by it before a closing tag is "
-                            "unfinished_reasoning")
-    else:
-        parser.add_argument("--reasoning", action="store_true",
-                            help="replies come from a reasoning model: one cut by the token limit (finish "
-                            "reason `length`) before a closing tag is unfinished_reasoning")
+    budget = f"default --max-new-tokens {REASONING_MAX_NEW_TOKENS}, and " if run else ""
+    parser.add_argument("--reasoning", action="store_true",
+                        help=f"the model reasons before answering: {budget}a reply cut by the token limit "
+                        "before a closing tag is unfinished_reasoning")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -184,12 +184,16 @@ class TransformersBackend:
         return found
 
     def _reasoning_tokens(self, text: str) -> int | None:
-        """Tokens up to the closing reasoning tag, counted by re-tokenising that text; None without one."""
-        closing = self.options.reasoning_tags[1]
+        """Tokens of the reasoning block (to its closing tag, or to the end of a block never closed),
+        counted by re-tokenising that text; None for a reply without one."""
+        opening, closing = self.options.reasoning_tags
         end = text.rfind(closing)
-        if end < 0:
+        if end >= 0:
+            reasoning = text[: end + len(closing)]
+        elif (start := text.find(opening)) >= 0:
+            reasoning = text[start:]
+        else:
             return None
-        reasoning = text[: end + len(closing)]
         return len(self.tokenizer(reasoning, add_special_tokens=False)["input_ids"])
 
 
