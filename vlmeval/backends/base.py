@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from vlmeval.failure import Failure
 from vlmeval.reasoning import DEFAULT_TAGS
@@ -84,7 +84,7 @@ class SampleError(Exception):
         self.failure = failure
 
 
-Reply = Union[str, Generation, SampleError]
+Reply: TypeAlias = str | Generation | SampleError  # what `generate` returns per request
 TOO_MANY_IMAGES = Failure.TOO_MANY_IMAGES
 
 
