@@ -182,6 +182,35 @@ def require_tasks() -> None:
         raise SystemExit("vlmeval is not installed: run `pip install -e .` in the checkout first") from None
 
 
+def tasks_from_checkout() -> str:
+    """The built-in tasks, installed (`pip install -e .`) or else imported from this checkout's tasks/.
+
+    On a machine where vlmeval cannot be installed (a borrowed GPU machine without network),
+    `vlmeval_tasks` is made the checkout's tasks/ folder and its task files are imported, which
+    registers them as the entry points would. Returns how the tasks were found.
+    """
+    import importlib
+    import importlib.util
+
+    try:
+        import vlmeval_tasks  # noqa: F401
+        return "installed"
+    except ImportError:
+        pass
+    folder = REPO / "tasks"
+    spec = importlib.util.spec_from_file_location("vlmeval_tasks", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"vlmeval is not installed and {folder} is not a task package")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["vlmeval_tasks"] = package
+    spec.loader.exec_module(package)
+    for file in sorted(folder.glob("*.py")):
+        if not file.name.startswith("_"):
+            importlib.import_module(f"vlmeval_tasks.{file.stem}")
+    return f"imported from {folder} (vlmeval is not installed)"
+
+
 # --- a synthetic ScienceQA split in the lmms-lab/ScienceQA (ScienceQA-FULL, test) schema ---------
 
 _SUBJECTS = ("natural science", "social science", "language science")

@@ -38,14 +38,19 @@ class ModelTimer:
     def __init__(self, model: Any, pad_token_id: int | None) -> None:
         self.seconds = 0.0
         self.tokens = 0
+        self.first_start: float | None = None  # when the first call since `reset` began (perf_counter)
+        self.last_end: float | None = None
         self.pad = pad_token_id
         self._generate: Callable[..., Any] = model.generate
         model.generate = self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
+        if self.first_start is None:
+            self.first_start = start
         output = self._generate(*args, **kwargs)
-        self.seconds += time.perf_counter() - start
+        self.last_end = time.perf_counter()
+        self.seconds += self.last_end - start
         sequences = getattr(output, "sequences", output)
         prompt = kwargs.get("input_ids", args[0] if args else None)
         new = sequences if prompt is None else sequences[:, prompt.shape[1]:]
@@ -54,6 +59,7 @@ class ModelTimer:
 
     def reset(self) -> None:
         self.seconds, self.tokens = 0.0, 0
+        self.first_start = self.last_end = None
 
 
 def random_checkpoint(folder: Path) -> Path:

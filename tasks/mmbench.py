@@ -19,6 +19,13 @@ all its rows are. Without answers (the test split as released)
 `submission.xlsx` is written instead: the TSV columns without `image`, plus `prediction`.
 Reference: LLaVA-1.5-13B, EN dev 20230712: 796 of 1,176 questions, 67.69 (paper: MMB 67.7,
 MMB-CN 63.6; 7B: 64.3, 58.3).
+
+MMBench v1.1 (`mmbench_v11_{en,cn}_dev`) is the same definition with other data: VLMEvalKit's TSVs
+`MMBench_DEV_EN_V11.tsv` (md5 30c05be8f2f347a50be25aa067248184) and `MMBench_DEV_CN_V11.tsv`
+(593f9b5f6bea453d870a798b34ae4f37), listed in `vlmeval/dataset/image_mcq.py` at e8e78f05, read from a
+local `--data` (no hub copy exists). v1.1 drops low-quality v1.0 questions and adds harder ones
+(VLMEvalKit issue #833); VLMEvalKit scores every `mmbench` name with `mcq_circular_eval`, as here.
+Reference: DeepSeek-VL2 MMBench-V1.1 79.2 (paper; split not stated).
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ SUFFIXES = {
     "cn": "请直接回答选项字母。",
 }
 SIZES = {("en", "dev"): 4377, ("en", "test"): 6718, ("cn", "dev"): 4329, ("cn", "test"): 6666}
+# v1.1 exists only as VLMEvalKit's TSVs (row counts not pinned): the `hub` name says which file to pass.
+V11_FILES = {"en": "MMBench_DEV_EN_V11.tsv", "cn": "MMBench_DEV_CN_V11.tsv"}
+V11_URL = "https://opencompass.openxlab.space/utils/benchmarks/MMBench/"
 OPTION_LETTERS = "ABCDE"
 CIRCULAR_BASE = 1_000_000  # a rotated copy of question q has index q + k * 1,000,000
 SUBMISSION = "submission.xlsx"
@@ -211,18 +221,22 @@ def demo_rows(split: str) -> list[dict[str, Any]]:
                     category="shape", l2="coarse_perception")]
 
 
-def mmbench(language: str, split: str) -> Task:
+def mmbench(language: str, split: str, version: str = "v1.0") -> Task:
+    """MMBench `version` ("v1.0": lmms-lab/MMBench; "v1.1": VLMEvalKit's dev TSVs, local only)."""
+    v11 = version == "v1.1"
+    data = DataSpec(
+        hub=V11_URL + V11_FILES[language] if v11 else "lmms-lab/MMBench",
+        config=None if v11 else language,
+        split=split,
+        size=None if v11 else SIZES[language, split],
+        columns=("index", "question", "hint", "A", "B", "category"),
+        checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
+    )
     return Task(
-        description=f"MMBench-{language.upper()} {split} (v1.0), CircularEval, LLaVA-1.5 prompt",
-        data=DataSpec(
-            hub="lmms-lab/MMBench",
-            config=language,
-            split=split,
-            size=SIZES[language, split],
-            columns=("index", "question", "hint", "A", "B", "category"),
-            checks=(Text("question"), OptionLetter("answer", tuple(OPTION_LETTERS), nullable=split == "test")),
-        ),
-        demo_rows=partial(demo_rows, split),
+        description=f"MMBench-{language.upper()} {split} ({version}), CircularEval, LLaVA-1.5 prompt"
+                    + (f"; data: --data {V11_FILES[language]}" if v11 else ""),
+        data=data,
+        demo_rows=partial(v11_demo_rows, language) if v11 else partial(demo_rows, split),
         to_sample=partial(to_sample, language),
         scorer=score,
         metrics=METRICS,
@@ -233,6 +247,22 @@ def mmbench(language: str, split: str) -> Task:
     )
 
 
+def v11_demo_rows(language: str) -> list[dict[str, Any]]:
+    """Rows in the v1.1 TSV's columns: one question and its three rotations (CircularEval)."""
+    from vlmeval.demo_data import image_cell, png_bytes
+
+    options = ["cat", "dog", "bird", "fish"] if language == "en" else ["猫", "狗", "鸟", "鱼"]
+    rows = []
+    for k in range(4):
+        rotated = options[k:] + options[:k]
+        rows.append({"index": 7 + k * CIRCULAR_BASE, "question": "What animal is shown?", "hint": None,
+                     **dict(zip("ABCD", rotated)), "answer": "ABCD"[(4 - k) % 4], "category": "object_localization",
+                     "l2-category": "finegrained_perception (instance-level)", "split": "dev",
+                     "image": image_cell(png_bytes())})
+    return rows
+
+
 for _language in SUFFIXES:
     for _split in ("dev", "test"):
         task(f"mmbench_{_language}_{_split}")(partial(mmbench, _language, _split))
+    task(f"mmbench_v11_{_language}_dev")(partial(mmbench, _language, "dev", "v1.1"))

@@ -162,7 +162,7 @@ def _requests() -> list[Any]:
     red, blue = Image.new("RGB", (32, 32), (220, 20, 20)), Image.new("RGB", (40, 24), (20, 20, 220))
     offsets = (TWO_IMAGES.index("<image 1>"), TWO_IMAGES.index("<image 2>"))
     return [Request("one", "Which color fills the picture?", (red,)),
-            Request("two", TWO_IMAGES, (red, blue), offsets),
+            Request("two", TWO_IMAGES, (red, blue), image_offsets=offsets),
             Request("none", "Which of these is a solid?"),
             Request("other", "Which color fills the picture?", (blue,))]
 

@@ -88,3 +88,15 @@ def test_several_datasets_in_one_folder_are_refused(tmp_path: Path) -> None:
     write_parquet(tmp_path / "a" / "test-00000-of-00001.parquet", [sqa_row()])
     write_parquet(tmp_path / "b" / "test-00000-of-00001.parquet", [sqa_row(question="Other?")])
     _refused("pope", tmp_path, "several folders", "a, b")
+
+
+def test_a_plus_b_split_reads_both_splits_in_order(tmp_path: Path) -> None:
+    """`image+non_image` (HallusionBench) is the files of `image`, then of `non_image`, as `datasets` reads it;
+    `image` alone does not take `non_image-*` (the name must start with the split)."""
+    from vlmeval.engine.data import split_files
+
+    for name in ("non_image-00000-of-00001.parquet", "image-00000-of-00001.parquet", "train-00000-of-00001.parquet"):
+        write_parquet(tmp_path / "hb" / "data" / name, [{"x": 1}])
+    assert [p.name.split("-")[0] for p in split_files(tmp_path / "hb", "image+non_image")] == ["image", "non_image"]
+    assert [p.name.split("-")[0] for p in split_files(tmp_path / "hb", "image")] == ["image"]
+    assert split_files(tmp_path / "hb", "image+validation") == []  # a part without files: none, not half

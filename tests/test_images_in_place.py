@@ -95,7 +95,7 @@ def demo_backend() -> Any:
 def test_prompt_styles_put_image_tokens_at_the_placeholders(demo_backend: Any) -> None:
     from vlmeval.backends._prompt_styles import VICUNA_V1_SYSTEM, PromptOptions, render
 
-    request = Request("s", TEXT, (RED, BLUE), OFFSETS)
+    request = Request("s", TEXT, (RED, BLUE), image_offsets=OFFSETS)
     traits, processor = demo_backend.traits, demo_backend.processor
     placed = "Compare <image><image 1> with <image><image 2>. Which is red?"
     assert render("plain", processor, traits, request) == placed

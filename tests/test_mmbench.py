@@ -241,3 +241,25 @@ def test_hub_folder_with_both_configs_reads_the_task_config(tmp_path: Path) -> N
                   [mmb_row(1, "什么颜色？", ["红色", "绿色"])])
     assert samples_of("mmbench_cn_dev", tmp_path / "MMBench")[0].meta["question"] == "什么颜色？"
     assert samples_of("mmbench_en_dev", tmp_path / "MMBench")[0].meta["question"] == "What color?"
+
+
+@pytest.mark.parametrize("language", ["en", "cn"])
+def test_v11_is_the_v10_definition_on_vlmevalkit_tsvs(tmp_path: Path, language: str) -> None:
+    """MMBench v1.1 is a parameter: same prompt, reading and CircularEval, read from the v1.1 TSV."""
+    data, predictions = circular_fixture(tmp_path)
+    rows = pd_rows(data)
+    tsv = write_tsv(tmp_path / f"MMBench_DEV_{language.upper()}_V11.tsv", rows)
+    v11, v10 = f"mmbench_v11_{language}_dev", f"mmbench_{language}_dev"
+    assert [(s.id, s.text, s.target) for s in samples_of(v11, tsv)] == [
+        (s.id, s.text, s.target) for s in samples_of(v10, tsv)]
+    records = score_fixture(v11, tsv, predictions, ScoreContext())
+    assert compute_metrics(task_named(v11).metrics, records) == compute_metrics(
+        task_named(v10).metrics, score_fixture(v10, tsv, predictions, ScoreContext()))
+    assert compute_metrics(task_named(v11).metrics, records)["circular_accuracy"] == pytest.approx(60.0)
+    assert task_named(v11).data.config is None and "V11" in task_named(v11).data.hub
+
+
+def pd_rows(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()

@@ -259,3 +259,22 @@ def test_record_view_metrics_equal_the_reductions_exactly() -> None:
                         for group, rs in sorted(members.items(), key=lambda item: natural_key(item[0]))}
             assert view.grouped(metric, by) == expected
     assert list(view.grouped(metrics[0], "grade"))[:3] == ["grade1", "grade2", "grade3"]
+
+
+def test_a_list_cell_puts_one_record_in_several_groups() -> None:
+    """Multi-label breakdowns (MathVista skills): a record counts in each group its list names, once each;
+    intervals are computed per group over the same members."""
+    from vlmeval.stats.resampling import breakdown_intervals
+
+    rng = random.Random(7)
+    skills = ["algebra", "arithmetic", "geometry", "logic"]
+    recs = [Record(id=str(i), prompt="", prediction="x", scores={"acc": float(rng.random() < 0.6)},
+                   meta={"skills": rng.sample(skills, rng.randint(0, 3)) + (["algebra"] if i % 7 == 0 else [])})
+            for i in range(400)]
+    metric = mean_metric("acc", "acc")
+    grouped = RecordView(recs).grouped(metric, "skills")
+    for skill in skills:
+        members = [r for r in recs if skill in r.meta["skills"]]
+        assert grouped[skill] == {"acc": metric.compute(members), "n": len(members)}
+    assert sum(g["n"] for g in grouped.values()) == sum(len(set(r.meta["skills"])) for r in recs)
+    assert set(breakdown_intervals(metric, "skills", recs, resamples=200)) == set(skills)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,17 @@ from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import build_report
 from vlmeval.task import ScoreContext, Task
 
-TASKS = load_registry().names()
+def _task_params() -> list[Any]:
+    """Every registered task; those scored by Java (pycocoevalcap's tokenizer and METEOR) start
+    processes, so they run outside the quick loop."""
+    from vlmeval_tasks._captions import score_captions
+
+    registry = load_registry()
+    return [pytest.param(name, marks=pytest.mark.slow) if registry.get(name).scorer is score_captions else name
+            for name in registry.names()]
+
+
+TASKS = _task_params()
 # None is a generation error; the rest are answers a model or a predictions file may give.
 HOSTILE: tuple[str | None, ...] = (
     None, "", "   \n\t ", "A" * 100_000, "答案是 B。", "Ünïcödé ✓ 🙂", "<b>A</b> **B** [x](javascript:y) | \\n",

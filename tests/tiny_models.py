@@ -436,7 +436,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                  notes="SigLIP and SAM towers"),
     Architecture("Florence-2", "Florence2ForConditionalGeneration", make_florence2,
                  several_images=False, prompt_style="plain",
-                 notes="encoder-decoder; no chat template, the task text is the prompt"),
+                 notes="encoder-decoder; no chat template, the task text is the prompt; `task_token` sends a caption "
+                 "task's `<CAPTION>` (tests/test_task_token.py)"),
 )
 BY_NAME = {arch.name: arch for arch in ARCHITECTURES}
 

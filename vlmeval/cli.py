@@ -39,6 +39,16 @@ def _add_task_source(parser: argparse.ArgumentParser, several: bool = False) -> 
                         help="also load task files from DIR (repeatable; also VLMEVAL_TASKS_PATH)")
 
 
+def _batch_size(value: str) -> int | str:
+    """--batch-size: a number, or `auto` (lm-evaluation-harness's spelling)."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
+
+
 def _add_judge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", metavar="MODEL", help="LLM judge model on an OpenAI-compatible endpoint")
     parser.add_argument("--judge-base-url", metavar="URL", default="https://api.openai.com/v1",
@@ -128,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_source(run, several=True)
     run.add_argument("--model", required=True,
                      help="checkpoint folder or hub id, `demo`, `openai:NAME`, or `replay:FILE.jsonl`")
-    run.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
+    run.add_argument("--batch-size", type=_batch_size, default=8, metavar="N|auto",
+                     help="samples per generate call (default 8); auto: start at --max-batch-size and halve "
+                     "whenever a batch runs out of GPU memory, keeping the largest size that fits")
+    run.add_argument("--max-batch-size", type=int, metavar="N",
+                     help="where --batch-size auto starts (default 64, as lm-evaluation-harness's --max_batch_size)")
     run.add_argument("--max-new-tokens", type=int, help="default: the task's")
     run.add_argument("--temperature", type=float, default=0.0, help="0 means greedy (default)")
     run.add_argument("--top-p", type=float, default=1.0)
@@ -206,6 +220,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     board.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     board.add_argument("--suite", metavar="NAME", help="lay the columns out as the suite's table: its tasks "
                        "in its order, its metric and decimals per column (e.g. llava_v1.5)")
+    board.add_argument("--reference", action="store_true",
+                       help="with --suite: append the suite's published rows (model cards, papers), each "
+                       "with its source, below the runs (marked ref, never ranked)")
     board.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
     board.add_argument("--row", default="model", choices=["model", "run", "label"],
                        help="what names a row: the model (default), the run folder name, or the --label "

@@ -160,11 +160,20 @@ def _what_runs(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval import console
-
     from vlmeval.backends import backend_kind
 
-    for flag in ("--batch-size", "--limit", "--max-new-tokens", "--shards", "--gpus-per-shard", "--max-images"):
+    for flag in ("--limit", "--max-new-tokens", "--shards", "--gpus-per-shard", "--max-batch-size", "--max-images"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    auto_batch = args.batch_size == "auto"
+    if auto_batch:
+        from vlmeval.engine.runner import AUTO_BATCH_START
+
+        batch_size = args.max_batch_size or AUTO_BATCH_START
+    else:
+        _positive("--batch-size", args.batch_size)
+        if args.max_batch_size is not None:
+            raise UsageError("--max-batch-size applies to --batch-size auto only")
+        batch_size = args.batch_size
     kind, reference = backend_kind(args.model)
     if kind.check_model is not None:
         kind.check_model(reference)
@@ -201,7 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             limit=args.limit,
             output=Path(args.output),
             run_name=args.run_name,
-            batch_size=args.batch_size,
+            batch_size=batch_size,
+            auto_batch=auto_batch,
             settings=settings,
             backend_options=options,
             context=replace(context, answer_reading=task.answer_reading(args.answer_reading)),
@@ -347,7 +357,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vlmeval.reporting.leaderboard_formats import render
 
     layout = load_registry(args.tasks_dir).suite(args.suite) if args.suite else None
-    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row)
+    board = build_leaderboard([Path(d) for d in args.dirs], layout, row_by=args.row, references=args.reference)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = render(board, args.format)

@@ -28,6 +28,7 @@ class Failure(str, Enum):
     OUT_OF_RANGE = "out_of_range"  # a letter beyond the question's options
     NO_OPTION = "no_option"  # VLMEvalKit's judge said no option matches
     OTHER = "other"  # MME's "other": neither yes nor no
+    NEEDS_JUDGE = "needs_judge"  # only an LLM could read it and no --judge was given (MathVista's extraction)
     # The reply's reasoning block never closed, or the token limit cut it: never read for an answer.
     UNFINISHED_REASONING = "unfinished_reasoning"
     # The sample has more images than the model or server takes per prompt (`--max-images`, vLLM's

@@ -3,7 +3,8 @@
 A suite is data, registered like a task (`@suite` in a module of the `vlmeval.tasks` entry-point
 group or a task folder): its columns name each task, the metric a published table reports for it,
 the column's label and the number of decimals that table prints. `vlmeval run --suite NAME` runs its
-tasks with one model load; `vlmeval leaderboard --suite NAME` lays the columns out in its order.
+tasks with one model load; `vlmeval leaderboard --suite NAME` lays the columns out in its order, and
+with `--reference` appends the suite's published rows (`references`) below the runs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class SuiteColumn:
     label: str
     metric: str | None = None
     decimals: int = 1
+    # A points-scale metric's full score (OCRBench: 1,000): the table prints the points and averages
+    # 100 x value / points_max with the percentages, as the Open VLM Leaderboard does.
+    points_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Suite:
     description: str
     columns: tuple[SuiteColumn, ...]
     references: tuple[ReferenceRow, ...] = ()
+    # The Open VLM Leaderboard's layout: an average over every column (points normalised by
+    # `points_max`) and the average rank over them, for rows that have every column.
+    ranked: bool = False
     name: str = field(default="", kw_only=True)
 
     @property

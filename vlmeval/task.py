@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 Row = Mapping[str, Any]
 
+# The `Sample.meta` key of a sample's task token: the whole prompt a task-token model (Florence-2)
+# gets under `--prompt-style task_token`, e.g. `<CAPTION>`. A task without one has no official
+# prompt for such models.
+TASK_TOKEN = "task_token"
+
 JUDGE_ERROR = Failure.JUDGE_ERROR  # the name judged tasks imported before `Failure` (vlmeval.failure)
 
 
@@ -110,6 +115,10 @@ class ScoreContext:
     answer_reading: AnswerReading | None = None
     reply_reading: ReplyReading = field(default_factory=ReplyReading)  # reasoning tags, stop sequences
 
+    def reads(self, name: str) -> bool:
+        """Whether the chosen answer reading is the one named `name`."""
+        return self.answer_reading is not None and self.answer_reading.name == name
+
     @property
     def output_folder(self) -> Path:
         """Where files beside the report go; the engine always sets it before writing artifacts."""
@@ -169,7 +178,8 @@ class DataSpec:
     """Where a task's rows come from and what they must contain.
 
     `hub` is a Hugging Face dataset id loaded with `datasets` when no `--data` is given; `size`
-    is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`. `keep`
+    is the expected number of rows of `split` (after `keep`), shown by `vlmeval tasks`; `a+b` reads the
+    rows of splits a and b in that order (as `datasets` does; locally the files of both). `keep`
     selects the rows that are samples (e.g. one data type of a mixed split); sample positions count
     kept rows only. `images` joins the images from another config (see ImageJoin). `columns` must
     be present in every file; `checks` (from `vlmeval.column_checks`: `Text`, `OneOf`, `Strings`,

@@ -9,6 +9,10 @@ sep " ", roles USER/ASSISTANT), which LLaVA-1.5's evaluation scripts select with
 of a sample with an image and nothing before one without.
 `plain` is the text with the image placeholders in their places and nothing else (it has no
 system turn: `--system-prompt` is refused with it).
+`task_token` sends a task-token model its sample's task token as the whole prompt (Florence-2's card:
+`<CAPTION>`, `<DETAILED_CAPTION>`, `<OCR>`; its processor expands the token into its fixed prompt). A
+sample whose task has no token is refused (a per-sample error): no official prompt exists for it, and
+`plain` sends its text instead, an unofficial prompt.
 
 What the processor can do is found out by asking it (`ProcessorTraits.probe`), not by model name:
 whether it takes a prompt with no image, and whether it inserts the image tokens itself
@@ -25,7 +29,7 @@ from typing import Any
 
 from vlmeval.backends.base import Request
 
-PROMPT_STYLES = ("chat", "vicuna_v1", "plain")
+PROMPT_STYLES = ("chat", "vicuna_v1", "plain", "task_token")
 
 VICUNA_V1_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
@@ -107,7 +111,12 @@ def render(style: str, processor: Any, traits: ProcessorTraits, request: Request
             messages.insert(0, {"role": "system", "content": [{"type": "text", "text": options.system_prompt}]})
         return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                                  **options.chat_template_args))
-    text = _with_image_tokens(request, None if traits.inserts_image_tokens else traits.image_token)
+    token = None if traits.inserts_image_tokens else traits.image_token
+    if style == "task_token":
+        if request.task_token is None:
+            raise ValueError(f"sample {request.sample_id} has no task token")
+        return (f"{token}\n" * len(request.images) if token else "") + request.task_token
+    text = _with_image_tokens(request, token)
     if style == "vicuna_v1":
         system = VICUNA_V1_SYSTEM if options.system_prompt is None else options.system_prompt
         return f"{system} USER: {text} ASSISTANT:"
@@ -120,3 +129,11 @@ def _with_image_tokens(request: Request, token: str | None) -> str:
     if request.image_offsets is None:
         return f"{token}\n" * len(request.images) + request.text
     return "".join(token if isinstance(part, int) else part for part in request.parts())
+
+
+def missing_task_token(style: str, request: Request) -> str | None:
+    """Why a request cannot be rendered in `style` (the task has no task token), or None."""
+    if style != "task_token" or request.task_token is not None:
+        return None
+    return ("its task has no task token (no official prompt for task-token models such as Florence-2); "
+            "--prompt-style plain sends the task's text instead, an unofficial prompt")

@@ -42,11 +42,14 @@ class Request:
     """What one sample asks of a model: the task's user text and its decoded images, in order.
 
     `image_offsets` places each image in `text` (`Sample.image_offsets`); None puts them all first.
+    `task_token` is what a task-token model (Florence-2) is sent instead of the text under
+    `--prompt-style task_token` (`<CAPTION>` for captioning); None where the task has none.
     """
 
     sample_id: str
     text: str
     images: Sequence[Image] = field(default_factory=tuple)
+    task_token: str | None = None
     image_offsets: tuple[int, ...] | None = None
 
     def parts(self) -> list[str | int]:

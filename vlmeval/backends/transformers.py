@@ -26,7 +26,14 @@ from vlmeval.backends._hf_loading import (
     _load_processor,
     _quantization,
 )
-from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits, PromptOptions, quiet, render
+from vlmeval.backends._prompt_styles import (
+    PROMPT_STYLES,
+    ProcessorTraits,
+    PromptOptions,
+    missing_task_token,
+    quiet,
+    render,
+)
 from vlmeval.backends.base import BackendOptions, Generation, GenerationSettings, Reply, Request, SampleError
 from vlmeval.backends.kind import BackendKind, BackendOption
 from vlmeval.errors import ModelError, UsageError
@@ -112,6 +119,8 @@ class TransformersBackend:
                 errors[index] = SampleError(
                     f"{type(self.processor).__name__} takes only prompts with an image; this sample has none"
                 )
+            elif (refusal := missing_task_token(self.options.prompt_style, request)) is not None:
+                errors[index] = SampleError(refusal)
             else:
                 runnable.append(index)
         if self.text_only_apart:
@@ -304,8 +313,8 @@ KIND = BackendKind(
         BackendOption("--device", "auto, cpu, cuda or cuda:N", default="auto", rule=_device_rule),
         BackendOption("--attn-implementation", "e.g. sdpa, eager, flash_attention_2"),
         BackendOption("--prompt-style", "chat: the processor's chat template (default); vicuna_v1: LLaVA-1.5's "
-                      "original conversation text; plain: image tokens then the text", default="chat",
-                      choices=PROMPT_STYLES),
+                      "original conversation text; plain: image tokens then the text; task_token: the sample's "
+                      "task token alone, e.g. <CAPTION> (Florence-2)", default="chat", choices=PROMPT_STYLES),
         BackendOption("--load-in-4bit", "quantised loading (needs bitsandbytes)", switch=True),
         BackendOption("--load-in-8bit", "quantised loading (needs bitsandbytes)", switch=True),
         BackendOption("--trust-remote-code", "allow checkpoint code to run", switch=True),

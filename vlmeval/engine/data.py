@@ -147,7 +147,21 @@ def _config_of(file: PurePosixPath, split: str) -> tuple[str, ...]:
 
 
 def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
-    """The files of `split` (and `config`) in a local folder's own layout (`pick_split_files`)."""
+    """The files of `split`; `a+b` names the files of both splits, in that order, as `datasets` reads it
+    (HallusionBench's `image+non_image`), unless files name the combination itself."""
+    if "+" not in split:
+        return _split_layout_files(folder, split, config)
+    try:
+        return _split_layout_files(folder, split, config)
+    except DataError:
+        picked: list[Path] = []
+        for part in split.split("+"):
+            picked += [f for f in _split_layout_files(folder, part, config) if f not in picked]
+        return picked
+
+
+def _split_layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
+    """The files of one split (and `config`) in a local folder's own layout (`pick_split_files`)."""
     files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
     if not files:
         raise DataError(f"{folder}: no .parquet or .tsv files in this folder")

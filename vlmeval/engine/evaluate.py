@@ -98,7 +98,8 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
         console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
     count = plan.shards or _default_shard_count(plan)
     update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                                "gpus_per_shard": plan.gpus_per_shard}})
+                                                "gpus_per_shard": plan.gpus_per_shard},
+                                   "batching": plan.batching()})
     if count > 1:
         console.status(f"starting {count} shards, each with its own model ...")
         gpus = visible_gpus() if _uses_gpus(plan) else []
@@ -119,7 +120,8 @@ def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore
 def _run_launched_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
     """One rank of torchrun or Slurm: answer its shard on its local GPUs; the last to finish merges."""
     update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": str(placement.launcher),
-                                                "gpus_per_shard": plan.gpus_per_shard}})
+                                                "gpus_per_shard": plan.gpus_per_shard},
+                                   "batching": plan.batching()})
     _select_local_gpus(placement, plan)
     _generate_shard(plan, sample_set, store, placement)
     return _merge_if_last(plan, sample_set, store, placement)
@@ -188,7 +190,18 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             update_run_file(plan.run_dir, {"backend": described})
             return backend
 
-        generate(pending, build_backend, plan.settings, store, plan.batch_size, shard, plan.show_progress)
+        summary = generate(pending, build_backend, plan.settings, store, plan.batch_size, shard,
+                           plan.show_progress, plan.auto_batch)
+        if plan.auto_batch and summary.pending:
+            _record_chosen_batch_size(plan.run_dir, summary.batch_size)
+
+
+def _record_chosen_batch_size(run_dir: Path, size: int) -> None:
+    """The size auto batching kept; with several shards, the smallest any of them kept."""
+    batching = dict(read_run_file(run_dir).get("batching") or {})
+    previous = batching.get("chosen")
+    batching["chosen"] = min(size, previous) if isinstance(previous, int) else size
+    update_run_file(run_dir, {"batching": batching})
 
 
 def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
@@ -337,6 +350,7 @@ def _run_info(run_dir: Path) -> RunInfo:
         generation=recorded.get("generation", {}),
         backend=recorded.get("backend", {}),
         sharding=recorded.get("sharding", {}),
+        batching=recorded.get("batching", {}),
         identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),

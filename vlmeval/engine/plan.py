@@ -23,7 +23,7 @@ class RunPlan:
     limit: int | None
     output: Path
     run_name: str | None
-    batch_size: int
+    batch_size: int  # with auto_batch: the size the run starts at (--max-batch-size)
     settings: GenerationSettings
     backend_options: BackendOptions
     context: ScoreContext = field(default_factory=ScoreContext)
@@ -36,10 +36,17 @@ class RunPlan:
     restart: bool = False
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
+    auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
+
+    def batching(self) -> dict[str, object]:
+        """run.json's `batching` as the run starts; `chosen` is added once auto batching has picked."""
+        if self.auto_batch:
+            return {"batch_size": "auto", "max_batch_size": self.batch_size}
+        return {"batch_size": self.batch_size}
 
 
 class BackendCache:

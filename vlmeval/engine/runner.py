@@ -6,14 +6,18 @@ one. Batches are formed from samples sorted by prompt length (less padding) with
 so the order they are written in does not matter. A batch that raises is split in half
 and retried down to single samples, so an out-of-memory batch or one bad sample costs only
 that sample, which is recorded with its error and retried on the next run.
+
+With `auto_batch` (`--batch-size auto`) the size given is where the run starts: a batch that runs
+out of memory halves the size for every later batch, so the run keeps the largest size that fit.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +34,14 @@ from vlmeval.backends.base import (
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
+from vlmeval.task import TASK_TOKEN
 from vlmeval.task import Sample
 
 log = logging.getLogger(__name__)
 
 SORT_WINDOW_BATCHES = 32
 SORT_WINDOW_MIN = 1024
+AUTO_BATCH_START = 64  # `--batch-size auto` without --max-batch-size (lm-evaluation-harness's default)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class GenerationSummary:
     wall_s: float = 0.0
     generate_s: float = 0.0
     input_wait_s: float = 0.0
+    batch_size: int = 0  # the size in use at the end: with auto batching, the largest that fit
 
     def describe(self) -> str:
         """The summary as a sentence for the log (-v)."""
@@ -75,13 +82,25 @@ def generate(
     batch_size: int,
     shard: Shard = WHOLE_RUN,
     show_progress: bool = True,
+    auto_batch: bool = False,
 ) -> GenerationSummary:
-    """Answer `pending` and append every answer (or its error) to the shard's file."""
+    """Answer `pending` and append every answer (or its error) to the shard's file.
+
+    `auto_batch`: `batch_size` is the first size tried; out-of-memory errors lower it (BatchSizer).
+    """
     if not pending:
-        return GenerationSummary(pending=0, answered=0, errors=0)
+        return GenerationSummary(pending=0, answered=0, errors=0, batch_size=batch_size)
     backend = backend_factory()
     ordered = length_order(pending, batch_size)
-    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    sizer = BatchSizer(batch_size, auto_batch)
+    position = 0
+
+    def next_batch() -> Sequence[Sample]:
+        nonlocal position
+        batch = ordered[position : position + sizer.size]
+        position += len(batch)
+        return batch
+
     answered = errors = 0
     generate_s = wait_s = 0.0
     from tqdm import tqdm
@@ -90,15 +109,16 @@ def generate(
                     disable=not show_progress)
     started = time.perf_counter()
     with store.writer(shard.index, shard.count) as writer, ThreadPoolExecutor(1) as prefetch:
-        upcoming = prefetch.submit(_load_batch, batches[0], backend, settings)
-        for number in range(len(batches)):
+        upcoming: Future[_Loaded] | None = prefetch.submit(_load_batch, next_batch(), backend, settings)
+        while upcoming is not None:
             waited = time.perf_counter()
             requests, failed, prepared = upcoming.result()
             wait_s += time.perf_counter() - waited
-            if number + 1 < len(batches):
-                upcoming = prefetch.submit(_load_batch, batches[number + 1], backend, settings)
+            upcoming = None
+            if position < len(ordered):
+                upcoming = prefetch.submit(_load_batch, next_batch(), backend, settings)
             asked = time.perf_counter()
-            answers = failed + _answer(backend, requests, settings, prepared)
+            answers = failed + _answer_within(backend, requests, settings, prepared, sizer)
             generate_s += time.perf_counter() - asked
             _write(writer, answers)
             answered += sum(a.ok for a in answers)
@@ -108,6 +128,7 @@ def generate(
     summary = GenerationSummary(
         pending=len(pending), answered=answered, errors=errors,
         wall_s=time.perf_counter() - started, generate_s=generate_s, input_wait_s=wait_s,
+        batch_size=sizer.size,
     )
     log.info("%s", summary.describe())
     return summary
@@ -141,9 +162,10 @@ def length_order(pending: Sequence[Sample], batch_size: int) -> list[Sample]:
     return ordered
 
 
-def _load_batch(
-    batch: Sequence[Sample], backend: Backend, settings: GenerationSettings
-) -> tuple[list[Request], list[Answer], Any]:
+_Loaded = tuple[list[Request], list[Answer], Any]  # requests, image failures, prepared inputs
+
+
+def _load_batch(batch: Sequence[Sample], backend: Backend, settings: GenerationSettings) -> _Loaded:
     """Decode images and, where the backend can, preprocess: all off the model's critical path."""
     requests: list[Request] = []
     failed: list[Answer] = []
@@ -159,7 +181,7 @@ def _load_batch(
             failed.append(Answer(id=sample.id, prediction=None, error=f"sample {sample.id}: {exc}"))
             continue
         requests.append(Request(sample_id=sample.id, text=sample.text, images=images,
-                                image_offsets=sample.image_offsets))
+                                image_offsets=sample.image_offsets, task_token=sample.meta.get(TASK_TOKEN)))
     prepared = None
     if isinstance(backend, PreparingBackend) and requests:
         try:
@@ -169,8 +191,55 @@ def _load_batch(
     return requests, failed, prepared
 
 
+class BatchSizer:
+    """The batch size in use: fixed, or (auto) halved below every batch that ran out of memory."""
+
+    def __init__(self, size: int, auto: bool) -> None:
+        self.size = size
+        self.auto = auto
+
+    def out_of_memory(self, failed_size: int) -> None:
+        if self.auto and failed_size > 1 and failed_size // 2 < self.size:
+            self.size = failed_size // 2
+            log.warning("a batch of %d ran out of memory; --batch-size auto continues with %d",
+                        failed_size, self.size)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError (CUDA), or another device's out-of-memory RuntimeError (MPS)."""
+    torch = sys.modules.get("torch")  # a backend that raises torch's error has imported torch
+    error_type = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if error_type is not None and isinstance(exc, error_type):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _answer_within(
+    backend: Backend, requests: Sequence[Request], settings: GenerationSettings, prepared: Any,
+    sizer: BatchSizer,
+) -> list[Answer]:
+    """Answer a batch, in pieces of the current size when it was cut before the size went down."""
+    if len(requests) <= sizer.size:
+        return _answer(backend, requests, settings, prepared, sizer)
+    return _answer_in_pieces(backend, requests, settings, sizer)
+
+
+def _answer_in_pieces(
+    backend: Backend, requests: Sequence[Request], settings: GenerationSettings, sizer: BatchSizer
+) -> list[Answer]:
+    """Pieces of `sizer.size`, read again before each piece: a piece that runs out lowers it."""
+    answers: list[Answer] = []
+    start = 0
+    while start < len(requests):
+        piece = requests[start : start + sizer.size]
+        answers += _answer(backend, piece, settings, None, sizer)
+        start += len(piece)
+    return answers
+
+
 def _answer(
-    backend: Backend, requests: Sequence[Request], settings: GenerationSettings, prepared: Any = None
+    backend: Backend, requests: Sequence[Request], settings: GenerationSettings, prepared: Any = None,
+    sizer: BatchSizer | None = None,
 ) -> list[Answer]:
     if not requests:
         return []
@@ -182,16 +251,24 @@ def _answer(
         if len(outputs) != len(requests):
             raise RuntimeError(f"backend returned {len(outputs)} answers for {len(requests)}")
     except Exception as exc:  # noqa: BLE001 - isolate the failing samples, keep the rest
-        if len(requests) == 1:
-            message = f"sample {requests[0].sample_id}: {type(exc).__name__}: {_first_line(exc)}"
-            log.warning(message)
-            return [Answer(id=requests[0].sample_id, prediction=None, error=message)]
-        half = len(requests) // 2
-        log.warning("batch of %d failed (%s); retrying in halves", len(requests), _first_line(exc))
-        return _answer(backend, requests[:half], settings) + _answer(
-            backend, requests[half:], settings
-        )
-    return [_to_answer(r.sample_id, out) for r, out in zip(requests, outputs, strict=True)]
+        first_line, kind, out_of_memory = _first_line(exc), type(exc).__name__, is_out_of_memory(exc)
+    else:
+        return [_to_answer(r.sample_id, out) for r, out in zip(requests, outputs, strict=True)]
+    # Retried only once the except block has ended: until then the exception's traceback holds the
+    # failed call's frames, and with them its tensors (the GPU memory an out-of-memory retry needs).
+    if len(requests) == 1:
+        message = f"sample {requests[0].sample_id}: {kind}: {first_line}"
+        log.warning(message)
+        return [Answer(id=requests[0].sample_id, prediction=None, error=message)]
+    if sizer is not None and out_of_memory:
+        sizer.out_of_memory(len(requests))
+        if sizer.size < len(requests):
+            return _answer_in_pieces(backend, requests, settings, sizer)
+    half = len(requests) // 2
+    log.warning("batch of %d failed (%s); retrying in halves", len(requests), first_line)
+    return _answer(backend, requests[:half], settings, None, sizer) + _answer(
+        backend, requests[half:], settings, None, sizer
+    )
 
 
 def _to_answer(sample_id: str, output: Reply) -> Answer:

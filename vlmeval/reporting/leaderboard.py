@@ -8,7 +8,11 @@ average, then (or without an average column) by the task columns left to right.
 
 With a suite (`--suite NAME`) the columns are the suite's, in its order, each with the metric and
 the decimals of the published table it mirrors (a task without reports keeps an empty column);
-reports of other tasks are left out, and there is no average column.
+reports of other tasks are left out, and there is no average column, unless the suite is `ranked`
+(the Open VLM Leaderboard's layout): then the average covers every column (a points column as
+100 x value / its `points_max`) and the average rank is the mean of a row's rank in each column
+(1 = best, ties share the best rank), both only for rows with every column. `--reference` appends the
+suite's published rows (`Suite.references`, each naming its source) below the runs, unranked.
 
 A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
 `--row label` the `--label` given at run time (the run name where none was), so several runs of one
@@ -24,7 +28,7 @@ from typing import Any
 
 from vlmeval.errors import UsageError
 from vlmeval.reporting.record import ReportError, RunReport, load_report
-from vlmeval.suite import Suite
+from vlmeval.suite import ReferenceRow, Suite
 
 UNDECLARED_SCALE = "undeclared"
 
@@ -60,6 +64,8 @@ class Row:
     name: str  # the model, run name or label (`Leaderboard.row_by`)
     average: float | None
     entries: dict[str, Entry]
+    average_rank: float | None = None
+    reference: str | None = None  # a published row (`--reference`): where it was published
 
     @property
     def models(self) -> str:
@@ -74,6 +80,7 @@ class Leaderboard:
     averaged: list[str]  # tasks in the average column; empty when fewer than two
     warnings: list[str] = field(default_factory=list)
     row_by: str = "model"
+    ranked: bool = False  # an average-rank column (a ranked suite)
 
 
 def _report_files(path: Path) -> list[Path]:
@@ -124,7 +131,8 @@ def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | N
                  report.breakdown)
 
 
-def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model") -> Leaderboard:
+def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model",
+                      references: bool = False) -> Leaderboard:
     if row_by not in ROW_KINDS:
         raise UsageError(f"unknown row kind {row_by!r} ({', '.join(ROW_KINDS)})")
     warnings: list[str] = []
@@ -158,15 +166,54 @@ def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by:
     if len(averaged) < 2:
         averaged = []
     if suite is not None:
-        columns, averaged = _suite_columns(suite, columns), []
+        columns = _suite_columns(suite, columns)
+        averaged = [c.task for c in suite.columns if c.points_max is not None or _scale(columns, c.task) == "percent"]
+        averaged = averaged if suite.ranked else []
+    if references and suite is None:
+        raise UsageError("--reference shows a suite's published rows: name the suite with --suite NAME")
+    scale_of = {c.task: (c.points_max if c.points_max is not None else 100.0) for c in suite.columns} if suite else {}
     rows = []
     for name in sorted({e.row for e in chosen.values()}):
         entries = {task: e for (row, task), e in chosen.items() if row == name}
-        values = [entries[t].value for t in averaged if t in entries]
-        average = sum(values) / len(values) if averaged and len(values) == len(averaged) else None
-        rows.append(Row(name, average, entries))
+        rows.append(Row(name, _average(entries, averaged, scale_of), entries))
+    if suite is not None and suite.ranked:
+        _rank(rows, averaged)
     rows.sort(key=lambda row: _sort_key(row, columns))
-    return Leaderboard(columns, rows, averaged, warnings, row_by)
+    if references and suite is not None:
+        rows += [_reference_row(reference, columns, averaged, scale_of) for reference in suite.references]
+    return Leaderboard(columns, rows, averaged, warnings, row_by, ranked=suite is not None and suite.ranked)
+
+
+def _scale(columns: Sequence[Column], task: str) -> str:
+    return next((c.scale for c in columns if c.task == task), "percent")
+
+
+def _average(entries: dict[str, Entry], averaged: Sequence[str], scale_of: dict[str, float]) -> float | None:
+    """The mean over `averaged` (each as a percentage of its scale), for a row that has them all."""
+    values = [100.0 * entries[t].value / scale_of.get(t, 100.0) for t in averaged if t in entries]
+    return sum(values) / len(values) if averaged and len(values) == len(averaged) else None
+
+
+def _rank(rows: Sequence[Row], tasks: Sequence[str]) -> None:
+    """Each complete row's mean rank over `tasks` (1 = best; equal values share the best rank)."""
+    ranks: dict[str, list[int]] = {row.name: [] for row in rows}
+    for task in tasks:
+        values = [row.entries[task].value for row in rows if task in row.entries]
+        for row in rows:
+            if task in row.entries:
+                ranks[row.name].append(1 + sum(v > row.entries[task].value for v in values))
+    for row in rows:
+        if tasks and len(ranks[row.name]) == len(tasks):
+            row.average_rank = sum(ranks[row.name]) / len(tasks)
+
+
+def _reference_row(reference: ReferenceRow, columns: Sequence[Column], averaged: Sequence[str],
+                   scale_of: dict[str, float]) -> Row:
+    """A published row: its numbers as entries of the suite's columns, its source kept."""
+    entries = {c.task: Entry(reference.label, reference.label, c.task, c.metric, float(reference.values[c.task]),
+                             None, None, c.scale, reference.source, "", {})
+               for c in columns if c.task in reference.values}
+    return Row(reference.label, _average(entries, averaged, scale_of), entries, reference=reference.source)
 
 
 def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:

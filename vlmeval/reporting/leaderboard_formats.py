@@ -41,7 +41,8 @@ def _header(column: Column) -> str:
 def _best(board: Leaderboard, column: Column) -> float | None:
     if column.scale not in ("percent", "points"):  # higher is not better: no best to mark
         return None
-    values = [row.entries[column.task].value for row in board.rows if column.task in row.entries]
+    values = [row.entries[column.task].value for row in board.rows
+              if column.task in row.entries and row.reference is None]  # published rows are not marked
     return max(values) if values else None
 
 
@@ -50,7 +51,8 @@ def _cells(board: Leaderboard, row: Row) -> list[tuple[str, bool]]:
     cells = []
     for column in board.columns:
         entry = row.entries.get(column.task)
-        cells.append(("", False) if entry is None else (f"{entry.value:.{column.decimals}f}", entry.value == _best(board, column)))
+        best = entry is not None and row.reference is None and entry.value == _best(board, column)
+        cells.append(("", False) if entry is None else (f"{entry.value:.{column.decimals}f}", best))
     return cells
 
 
@@ -58,22 +60,43 @@ def _average(row: Row) -> str:
     return "" if row.average is None else f"{row.average:.2f}"
 
 
+def _summary_head(board: Leaderboard) -> list[str]:
+    """The average column (and a ranked suite's average rank) before the task columns."""
+    return (["average"] + (["avg rank"] if board.ranked else [])) if board.averaged else []
+
+
+def _summary_cells(board: Leaderboard, row: Row) -> list[str]:
+    if not board.averaged:
+        return []
+    rank = "" if row.average_rank is None else f"{row.average_rank:.2f}"
+    return [_average(row), *([rank] if board.ranked else [])]
+
+
+def _rank_label(rank: int, row: Row) -> str:
+    return "ref" if row.reference is not None else str(rank)
+
+
 def _legend(board: Leaderboard) -> str:
-    if board.averaged:
-        return (f"average: mean over {', '.join(board.averaged)} (percentages only; "
+    if board.ranked:
+        text = (f"average: mean over {', '.join(board.averaged)} (points as a percentage of their full score); "
+                f"avg rank: mean rank over them (rows without all of them have neither)")
+    elif board.averaged:
+        text = (f"average: mean over {', '.join(board.averaged)} (percentages only; "
                 f"rows without all of them have none)")
-    return "no average column: fewer than two tasks report a percentage"
+    else:
+        text = "no average column: fewer than two tasks report a percentage"
+    sources = [f"{row.name}: {row.reference}" for row in board.rows if row.reference is not None]
+    return text + (f"; ref rows are published numbers ({'; '.join(sources)})" if sources else "")
 
 
 def markdown(board: Leaderboard) -> str:
     md = escape.markdown
-    average = ["average"] if board.averaged else []
-    head = ["#", board.row_by, *average, *(_header(c) for c in board.columns)]
+    head = ["#", board.row_by, *_summary_head(board), *(_header(c) for c in board.columns)]
     lines = ["| " + " | ".join(md(h) for h in head) + " |",
              "|" + "|".join(["---:", "---", *(["---:"] * (len(head) - 2))]) + "|"]
     for rank, row in enumerate(board.rows, 1):
         cells = [f"**{text}**" if best else text for text, best in _cells(board, row)]
-        values = [str(rank), md(row.name), *([_average(row)] if board.averaged else []), *cells]
+        values = [_rank_label(rank, row), md(row.name), *_summary_cells(board, row), *cells]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + f"\n\n{md(_legend(board))}.\n"
 
@@ -81,21 +104,24 @@ def markdown(board: Leaderboard) -> str:
 def csv_text(board: Leaderboard) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", board.row_by, "average", *(escape.csv_cell(_header(c)) for c in board.columns)])
+    ranked = ["avg rank"] if board.ranked else []
+    writer.writerow(["rank", board.row_by, "average", *ranked, *(escape.csv_cell(_header(c)) for c in board.columns)])
     for rank, row in enumerate(board.rows, 1):
-        writer.writerow([rank, escape.csv_cell(row.name), _average(row), *(text for text, _ in _cells(board, row))])
+        summary = _summary_cells(board, row) or [_average(row)]
+        writer.writerow([_rank_label(rank, row), escape.csv_cell(row.name), *summary,
+                         *(text for text, _ in _cells(board, row))])
     return buffer.getvalue()
 
 
 def latex(board: Leaderboard) -> str:
-    average = ["Average"] if board.averaged else []
-    head = [board.row_by.capitalize(), *average, *(_header(c) for c in board.columns)]
+    head = [board.row_by.capitalize(), *(h.capitalize() for h in _summary_head(board)),
+            *(_header(c) for c in board.columns)]
     lines = [r"% vlmeval leaderboard; needs \usepackage{booktabs}",
              r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
              " & ".join(escape.latex(h) for h in head) + r" \\", r"\midrule"]
     for row in board.rows:
         cells = [rf"\textbf{{{text}}}" if best else text for text, best in _cells(board, row)]
-        values = [escape.latex(row.name), *([_average(row)] if board.averaged else []), *cells]
+        values = [escape.latex(row.name), *_summary_cells(board, row), *cells]
         lines.append(" & ".join(values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -108,7 +134,8 @@ def json_text(board: Leaderboard) -> str:
         "average_over": board.averaged,
         "rows_by": board.row_by,
         "models": [
-            {"rank": rank, "row": row.name, "model": row.models, "average": row.average,
+            {"rank": None if row.reference is not None else rank, "row": row.name, "model": row.models,
+             "average": row.average, "average_rank": row.average_rank, "reference": row.reference,
              "results": {task: {"metric": e.metric, "value": e.value, "ci": e.ci, "n": e.n, "scale": e.scale,
                                 "report": e.source} for task, e in sorted(row.entries.items())}}
             for rank, row in enumerate(board.rows, 1)
@@ -135,7 +162,9 @@ def _charts(board: Leaderboard) -> list[str]:
 
     parts = []
     for column in board.columns:
-        rows = [row for row in board.rows if column.task in row.entries]
+        rows = [row for row in board.rows if column.task in row.entries and row.reference is None]
+        if not rows:
+            continue
         entries = [row.entries[column.task] for row in rows]
         title = f"{column.task}: {column.metric}"
         parts += [f"<h3>{html.escape(title)}</h3>",
@@ -157,13 +186,12 @@ def _charts(board: Leaderboard) -> list[str]:
 
 def html_page(board: Leaderboard) -> str:
     e = html.escape
-    average = ["average"] if board.averaged else []
-    head = "".join(f"<th>{e(h)}</th>" for h in ["#", board.row_by, *average, *(_header(c) for c in board.columns)])
+    head = "".join(f"<th>{e(h)}</th>" for h in ["#", board.row_by, *_summary_head(board),
+                                                *(_header(c) for c in board.columns)])
     body = []
     for rank, row in enumerate(board.rows, 1):
-        cells = [f'<td class="num">{rank}</td>', f"<td>{e(row.name)}</td>"]
-        if board.averaged:
-            cells.append(f'<td class="num">{_average(row)}</td>')
+        cells = [f'<td class="num">{_rank_label(rank, row)}</td>', f"<td>{e(row.name)}</td>"]
+        cells += [f'<td class="num">{text}</td>' for text in _summary_cells(board, row)]
         for column, (text, best) in zip(board.columns, _cells(board, row)):
             entry = row.entries.get(column.task)
             tip = "" if entry is None else f"n={entry.n}" + (

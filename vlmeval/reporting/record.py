@@ -61,6 +61,7 @@ class RunInfo:
     generation: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=dict)
     sharding: Mapping[str, Any] = field(default_factory=dict)
+    batching: Mapping[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
     identity: Mapping[str, Any] | None = None
     run_name: str | None = None  # the run folder: <output>/<run name>/<task>
@@ -96,6 +97,8 @@ class RunReport:
     seed: int | None = None
     backend: dict[str, Any] = field(default_factory=dict)
     sharding: dict[str, Any] = field(default_factory=dict)
+    # --batch-size as given, and with `auto` the size it kept (`chosen`); see evaluate.py.
+    batching: dict[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
     # How people name the run: its folder (`results/<run name>/<task>`) and `--label`, when given.
     run_name: str | None = None
@@ -165,7 +168,7 @@ _OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "la
              "prompt_example", "answer_reading", "artifacts", "judge", "usage", "reply_reading")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
-             "generation", "backend", "sharding", "versions")
+             "generation", "backend", "sharding", "batching", "versions")
 
 
 def _check_types(report: RunReport, source: str) -> None:

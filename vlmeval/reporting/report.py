@@ -66,6 +66,7 @@ def build_report(
         seed=run_info.generation.get("seed") if run_info.generation else None,
         backend=dict(run_info.backend),
         sharding=dict(run_info.sharding),
+        batching=dict(run_info.batching),
         predictions_file=run_info.predictions_file,
         run_name=run_info.run_name,
         label=run_info.label,

@@ -76,12 +76,36 @@ class RecordView:
         return self._selected[where]
 
     def labels(self, by: str) -> np.ndarray:
-        """The breakdown group of every record: `str(meta.get(by))`."""
+        """The breakdown group of every record: `str(meta.get(by))` (a list cell as a whole; see `group_masks`)."""
         import numpy as np
 
         if by not in self._labels:
             self._labels[by] = np.asarray([str(cell) for cell in self.meta_column(by)], dtype=object)
         return self._labels[by]
+
+    def group_masks(self, by: str) -> dict[str, np.ndarray]:
+        """Which records are in each group of `meta[by]`, groups in natural order (grade2 before grade10).
+
+        A list or tuple cell is multi-label: the record is in the group of each of its (distinct) values,
+        so one sample counts in every MathVista skill it lists; an empty list puts it in no group. Any
+        other cell is one group, named `str(cell)`.
+        """
+        import numpy as np
+
+        column = self.meta_column(by)
+        if not any(isinstance(cell, (list, tuple)) for cell in column):
+            labels = self.labels(by)
+            return {group: labels == group for group in sorted(set(labels.tolist()), key=natural_key)}
+        members: dict[str, list[int]] = {}
+        for position, cell in enumerate(column):
+            for group in dict.fromkeys(str(v) for v in (cell if isinstance(cell, (list, tuple)) else [cell])):
+                members.setdefault(group, []).append(position)
+        masks = {}
+        for group in sorted(members, key=natural_key):
+            mask = np.zeros(len(self.records), dtype=bool)
+            mask[members[group]] = True
+            masks[group] = mask
+        return masks
 
     def meta_column(self, key: str) -> list[Any]:
         """`meta.get(key)` of every record."""
@@ -91,15 +115,15 @@ class RecordView:
 
     def grouped(self, metric: Metric, by: str) -> dict[str, dict[str, float | int | None]]:
         """The metric within each group of `meta[by]` (named `str(meta.get(by))`, in natural order:
-        grade2 before grade10): {group: {metric name: value, "n": n}}; a report's breakdown."""
+        grade2 before grade10; a list cell puts the record in each of its groups, see `group_masks`):
+        {group: {metric name: value, "n": n}}; a report's breakdown."""
 
         selected = self.selected(metric.where)
-        labels = self.labels(by)
-        groups = sorted(set(labels[selected].tolist()), key=natural_key)
         out: dict[str, dict[str, float | int | None]] = {}
-        for group in groups:
-            mask = selected & (labels == group)
-            out[group] = {metric.name: self.reduce(metric, mask), "n": int(mask.sum())}
+        for group, members in self.group_masks(by).items():
+            mask = selected & members
+            if mask.any():
+                out[group] = {metric.name: self.reduce(metric, mask), "n": int(mask.sum())}
         return out
 
     def reduce(self, metric: Metric, mask: np.ndarray) -> float:
@@ -236,9 +260,8 @@ def breakdown_intervals(metric: Metric, by: str, records: Sequence[Record] | Rec
 
     view = as_view(records)
     units = view.units(metric)
-    labels = view.labels(by)
-    groups = sorted(set(labels[units.selected].tolist()), key=natural_key)
-    jobs = [(group, metric, units.restricted(labels == group)) for group in groups]
+    jobs = [(group, metric, units.restricted(mask)) for group, mask in view.group_masks(by).items()
+            if (units.selected & mask).any()]
     return _intervals(jobs, view, resamples, seed, level)
 
 
