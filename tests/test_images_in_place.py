@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeResponse
+from tests.helpers import read_jsonl
 from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import Generation, GenerationSettings, Request
 from vlmeval.backends.openai import OpenAIBackend
@@ -170,3 +172,48 @@ def test_a_too_many_images_failure_is_counted_and_leaves_the_report_complete() -
     assert records[0].failure == "too_many_images" and records[0].scores["correct"] == 0.0
     report = build_report(task, records, "m", True, RunInfo())
     assert report.counts.failures.get("too_many_images") == 1 and report.complete
+
+
+def _mmmu_run(tmp_path: Path, model: list[str], *flags: str) -> tuple[int, dict[str, Any]]:
+    from vlmeval.cli import main
+
+    code = main(["run", "--task", "mmmu_val", "--data", "demo", "--output", str(tmp_path), "--run-name", "r",
+                 "--no-progress", *model, *flags])
+    records = {r["id"]: r for r in read_jsonl(tmp_path / "r" / "mmmu_val" / "predictions.jsonl")}
+    return code, records
+
+
+def test_mmmu_two_image_question_reaches_a_fake_server_with_each_image_in_its_place(tmp_path: Path) -> None:
+    with FakeOpenAIServer(reply="B") as server:
+        code, records = _mmmu_run(tmp_path, ["--model", "openai:m", "--base-url", server.base_url])
+        bodies = [r.body for r in server.requests]
+    assert code == 0
+    art = next(b for b in bodies if "Which painting uses more red?" in json.dumps(b))
+    content = art["messages"][0]["content"]
+    kinds = [part["type"] for part in content]
+    assert kinds.count("image_url") == 2
+    first, second = (i for i, kind in enumerate(kinds) if kind == "image_url")
+    assert content[first + 1]["text"].startswith("<image 1> Which painting")  # image 1 where the question cites it
+    assert content[second + 1]["text"].startswith("<image 2>")  # image 2 where option A cites it
+    assert _pixels(content[first]["image_url"]["url"])[:3] == bytes((220, 30, 30))
+    assert _pixels(content[second]["image_url"]["url"])[:3] == bytes((30, 30, 220))
+    assert records["validation_Art_1"]["prediction"] == "B"
+
+
+def test_an_image_limit_fails_only_the_two_image_question(tmp_path: Path) -> None:
+    with FakeOpenAIServer(reply="B") as server:
+        code, records = _mmmu_run(tmp_path, ["--model", "openai:m", "--base-url", server.base_url],
+                                  "--max-images", "1")
+    assert code == 0  # counted, not retried: the report is complete
+    assert records["validation_Art_1"]["failure"] == "too_many_images"
+    assert "at most 1" in records["validation_Art_1"]["error"]
+    assert all(r["failure"] != "too_many_images" for i, r in records.items() if i != "validation_Art_1")
+
+
+@pytest.mark.slow
+def test_mmmu_two_image_question_reaches_the_tiny_model_through_the_cli(tmp_path: Path) -> None:
+    code, records = _mmmu_run(tmp_path, ["--model", "demo", "--device", "cpu", "--max-new-tokens", "3"])
+    assert code == 0
+    two, one = records["validation_Art_1"]["usage"], records["validation_Math_15"]["usage"]
+    # Each image adds the demo LLaVA's image tokens (16 patches + 1) to the prompt.
+    assert two["prompt_tokens"] - one["prompt_tokens"] >= 17
