@@ -117,3 +117,18 @@ def test_a_run_recorded_before_these_fields_is_still_resumed(tmp_path: Path) -> 
         run_file.write_text(json.dumps(recorded))
         assert RunIdentity.from_json(recorded["identity"]).model_args == {}
         assert main(args) == 0
+
+
+def test_a_template_without_a_system_turn_refuses_the_system_prompt_at_once() -> None:
+    from vlmeval.backends._prompt_styles import ProcessorTraits, PromptOptions, check_system_turn
+
+    class Processor:  # as Gemma 2's and Mistral's older templates: a system role raises
+        def apply_chat_template(self, messages: list[dict[str, Any]], **kwargs: Any) -> str:
+            if messages[0]["role"] == "system":
+                raise ValueError("System role not supported")
+            return "ok"
+
+    traits = ProcessorTraits(image_token="<image>", needs_image=False, inserts_image_tokens=False)
+    check_system_turn("chat", Processor(), traits, PromptOptions())  # no system prompt: nothing to check
+    with pytest.raises(UsageError, match="takes no system turn \\(System role not supported\\)"):
+        check_system_turn("chat", Processor(), traits, PromptOptions(system_prompt="Be brief."))

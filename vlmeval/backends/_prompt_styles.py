@@ -123,6 +123,21 @@ def render(style: str, processor: Any, traits: ProcessorTraits, request: Request
     return text
 
 
+def check_system_turn(style: str, processor: Any, traits: ProcessorTraits, options: PromptOptions) -> None:
+    """Refuse a `--system-prompt` the chat template cannot place (one raising on a system role) before
+    any sample is asked, instead of failing every sample alike."""
+    if options.system_prompt is None or style != "chat":
+        return
+    from vlmeval.errors import UsageError
+
+    try:
+        render(style, processor, traits, Request("probe", "probe"), options)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the template's means the same
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--system-prompt: this model's chat template takes no system turn ({reason}); "
+                         "put the instruction in the prompt instead") from exc
+
+
 def _with_image_tokens(request: Request, token: str | None) -> str:
     if token is None:
         return request.text

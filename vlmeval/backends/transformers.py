@@ -30,6 +30,7 @@ from vlmeval.backends._prompt_styles import (
     PROMPT_STYLES,
     ProcessorTraits,
     PromptOptions,
+    check_system_turn,
     missing_task_token,
     quiet,
     render,
@@ -54,8 +55,9 @@ class TransformersBackend:
             raise UsageError(f"--dtype {options.dtype}: choose one of {', '.join(_DTYPES)}")
         if options.prompt_style not in PROMPT_STYLES:
             raise UsageError(f"--prompt-style {options.prompt_style}: choose one of {', '.join(PROMPT_STYLES)}")
-        if options.system_prompt is not None and options.prompt_style == "plain":
-            raise UsageError("--system-prompt: --prompt-style plain has no system turn; use chat or vicuna_v1")
+        if options.system_prompt is not None and options.prompt_style in ("plain", "task_token"):
+            raise UsageError(f"--system-prompt: --prompt-style {options.prompt_style} has no system turn; "
+                             "use chat or vicuna_v1")
         self.prompt_options = PromptOptions(options.system_prompt, dict(options.chat_template_args))
         self.checkpoint = checkpoint
         self.options = options
@@ -69,6 +71,7 @@ class TransformersBackend:
                 "(or vicuna_v1 for an original-LLaVA-format checkpoint)"
             )
         self.traits = ProcessorTraits.probe(self.processor)
+        check_system_turn(options.prompt_style, self.processor, self.traits, self.prompt_options)
         limits = [n for n in (options.max_images, self.traits.max_images) if n is not None]
         self.max_images = min(limits) if limits else None  # the runner refuses samples with more
         self.model = _load_model(checkpoint, options, self.dtype, self.device, self.quantization)
