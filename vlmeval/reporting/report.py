@@ -236,6 +236,11 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     if counts.failures:
         listed = ", ".join(f"{md(k)}: {v}" for k, v in counts.failures.items())
         lines.append(f"Scored wrong without a usable answer: {listed}.")
+    if (usage := report.usage) and "generated_tokens" in usage:
+        lines.append(f"Tokens: {usage.get('prompt_tokens', 0)} prompt, {usage['generated_tokens']} generated"
+                     + (f" ({usage['reasoning_tokens']} reasoning)" if "reasoning_tokens" in usage else "")
+                     + f"; {usage['truncated']} answers cut by the token limit "
+                     f"({usage['truncated_share']:.1%} of those read).")
     for by, groups in report.breakdown.items():
         metric, shown = report.primary_metric, md(report.primary_metric)
         lines += ["", f"## {shown} by {md(by)}", ""]
