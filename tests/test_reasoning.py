@@ -96,9 +96,15 @@ def test_a_reasoning_server_is_scored_on_its_answers_with_token_accounting(tmp_p
         return FakeResponse(200, replies[question])
 
     with FakeOpenAIServer(reply=reply) as server:
-        code = main(["run", "--task", "sqa", "--data", str(data), "--model", "openai:r1", "--base-url",
-                     server.base_url, "--output", str(tmp_path / "out"), "--no-progress", "--reasoning"])
+        args = ["run", "--task", "sqa", "--data", str(data), "--model", "openai:r1", "--base-url",
+                server.base_url, "--output", str(tmp_path / "out"), "--no-progress", "--reasoning"]
+        code = main(args)
         sent = server.requests[0].body
+        # Other tags read the stored replies again, asking nothing: Q0's reasoning is then its answer.
+        assert main([*args, "--reasoning-tags", "[[,]]"]) == 0 and len(server.requests) == 5
+        reread = {r["id"]: r for r in read_jsonl(tmp_path / "out" / "openai-r1" / "sqa" / "predictions.jsonl")}
+        assert reread["0"]["prediction"].startswith("<think>I compare") and reread["0"]["failure"] == "unparsed"
+        assert main(args) == 0  # and back
     assert code == 0
     assert sent["max_tokens"] == REASONING_MAX_NEW_TOKENS and "stop" not in sent
     folder = tmp_path / "out" / "openai-r1" / "sqa"
