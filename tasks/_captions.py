@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _meteor: Any = None
 _meteor_lock = threading.Lock()
 _corpus_cache: dict[tuple[str, int], list[float]] = {}
+_cooked_cache: dict[tuple[str, str, str, tuple[str, ...]], tuple[Any, Any]] = {}
 
 
 def require_scorers() -> None:
@@ -116,10 +117,25 @@ def meteor_scores(references: Sequence[Sequence[str]], captions: Sequence[str]) 
     return float(score), [float(s) for s in scores]
 
 
-def _token_dicts(records: Sequence[Record]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    gts = {i: list(r.answer["references"]) for i, r in enumerate(records)}
-    res = {i: [r.answer["caption"]] for i, r in enumerate(records)}
-    return gts, res
+def _cooked(kind: str, record: Record) -> tuple[Any, Any]:
+    """One image's (references, caption) n-gram counts, made by the scorer module's own `cook_refs`
+    and `cook_test` exactly as its `cook_append` makes them, once per image: the jackknife's
+    recomputations then run only the scorers' aggregation (`compute_score`), which reads them."""
+    caption, references = record.answer["caption"], list(record.answer["references"])
+    key = (kind, record.id, caption, tuple(references))
+    if key not in _cooked_cache:
+        if len(_cooked_cache) > 200_000:
+            _cooked_cache.clear()
+        if kind == "bleu":
+            from pycocoevalcap.bleu import bleu_scorer
+
+            crefs = bleu_scorer.cook_refs(references)
+            _cooked_cache[key] = (crefs, bleu_scorer.cook_test(caption, crefs))
+        else:
+            from pycocoevalcap.cider import cider_scorer
+
+            _cooked_cache[key] = (cider_scorer.cook_refs(references), cider_scorer.cook_test(caption))
+    return _cooked_cache[key]
 
 
 def _cached(kind: str, records: Sequence[Record], compute: Any) -> list[float]:
@@ -129,21 +145,28 @@ def _cached(kind: str, records: Sequence[Record], compute: Any) -> list[float]:
     if key not in _corpus_cache:
         if len(_corpus_cache) > 512:
             _corpus_cache.clear()
-        _corpus_cache[key] = compute(*_token_dicts(records))
+        cooked = [_cooked(kind, r) for r in records]
+        _corpus_cache[key] = compute([refs for refs, _ in cooked], [test for _, test in cooked])
     return _corpus_cache[key]
 
 
-def _bleu(gts: dict[int, list[str]], res: dict[int, list[str]]) -> list[float]:
-    from pycocoevalcap.bleu.bleu import Bleu
+def _bleu(crefs: list[Any], ctest: list[Any]) -> list[float]:
+    """`Bleu(4).compute_score` on pre-cooked images: a BleuScorer holding them, option 'closest'."""
+    from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 
-    score, _ = Bleu(BLEU_ORDERS).compute_score(gts, res, verbose=0)
+    scorer = BleuScorer(n=BLEU_ORDERS)
+    scorer.crefs, scorer.ctest = crefs, ctest
+    score, _ = scorer.compute_score(option="closest", verbose=0)
     return [float(s) for s in score]
 
 
-def _cider(gts: dict[int, list[str]], res: dict[int, list[str]]) -> list[float]:
-    from pycocoevalcap.cider.cider import Cider
+def _cider(crefs: list[Any], ctest: list[Any]) -> list[float]:
+    """`Cider().compute_score` on pre-cooked images: a CiderScorer (n 4, sigma 6) holding them."""
+    from pycocoevalcap.cider.cider_scorer import CiderScorer
 
-    return [float(Cider().compute_score(gts, res)[0])]
+    scorer = CiderScorer(n=4, sigma=6.0)
+    scorer.crefs, scorer.ctest = crefs, ctest
+    return [float(scorer.compute_score()[0])]
 
 
 def bleu_metric(order: int) -> Metric:
@@ -165,7 +188,8 @@ def _meteor_reduce(records: Sequence[Record]) -> float:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric(name="cider", reduce=_cider_reduce, reduces="custom"),
+    # CIDEr-D x 100 passes 100 (COCO models reach 140): its own scale, not a percent (intervals unclipped)
+    Metric(name="cider", reduce=_cider_reduce, reduces="custom", scale="points"),
     *(bleu_metric(order) for order in range(1, BLEU_ORDERS + 1)),
     Metric(name="meteor", reduce=_meteor_reduce, reduces="custom"),
     mean_metric("rouge_l", "rouge_l"),

@@ -21,10 +21,27 @@ from vlmeval.column_checks import ColumnCheck, Text
 from vlmeval.failure import Failure
 from vlmeval.io import atomic_write_text
 from vlmeval.metrics import Metric, mean_metric
-from vlmeval.task import ArtifactWriter, DataSpec, Preflight, Row, Sample, ScoreContext, Scored, Task
+from vlmeval.task import (
+    TASK_TOKEN,
+    TASK_TOKEN_UNOFFICIAL,
+    ArtifactWriter,
+    DataSpec,
+    Preflight,
+    Row,
+    Sample,
+    ScoreContext,
+    Scored,
+    Task,
+)
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
 SUBMISSION_FILE = "submission.json"
+
+
+def bare_question_token(question: str) -> dict[str, Any]:
+    """Sample meta for task-token models (Florence-2), which have no official prompt for a VQA
+    benchmark: the bare question, marked unofficial (`--prompt-style task_token`; the report says so)."""
+    return {TASK_TOKEN: question, TASK_TOKEN_UNOFFICIAL: True}
 
 
 def gt_answers(answers: Sequence[Any] | None) -> list[str] | None:

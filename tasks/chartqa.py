@@ -5,7 +5,8 @@ lmms-eval's `upload_chartqa.py` from the official test_human.json then test_augm
 column: sample id = row position.
 Prompt: the question and the short-answer suffix (`\\nAnswer the question using a single word or
 phrase.`, VLMEvalKit `ChartQA_TEST` and the LLaVA-style runs DeepSeek-VL2 and Phi-3.5-vision
-report); max_new_tokens 32 (lmms-eval's 16 truncates verbose models).
+report); max_new_tokens 32 (lmms-eval's 16 truncates verbose models). `chartqa_lmms` is lmms-eval's
+variant (`\\nAnswer the question with a single word.`, max_new_tokens 16).
 Score: relaxed accuracy as google-research/pix2struct `metrics.py::relaxed_correctness` (5b086ef5),
 which lmms-eval and VLMEvalKit copy (the ChartQA repo ships no scorer): both sides parsed as floats
 (`%` divides by 100), correct within 5% of the target; otherwise, and when the target is 0,
@@ -17,10 +18,10 @@ Reference: DeepSeek-VL2 81.0 / 84.5 / 86.0 (Tiny / Small / base), Phi-3.5-vision
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from vlmeval_tasks._vqa_common import SHORT_ANSWER
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, bare_question_token
 
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
@@ -30,6 +31,7 @@ from vlmeval.column_checks import OneOf, Text
 
 PARTS = {"human": "human_test", "augmented": "augmented_test"}
 TOLERANCE = 0.05
+LMMS_SUFFIX = "Answer the question with a single word."  # lmms-eval chartqa.yaml (max_new_tokens 16)
 
 
 def _to_float(text: str) -> float | None:
@@ -49,15 +51,18 @@ def relaxed_correctness(target: str, prediction: str) -> bool:
     return prediction.lower() == target.lower()
 
 
-def to_sample(row: Row, index: int) -> Sample:
-    image = row.get("image")
-    return Sample(
-        id=str(index),
-        text=f"{row['question']}\n{SHORT_ANSWER}",
-        images=(image,) if image is not None else (),
-        target=str(row["answer"]),
-        meta={"type": row["type"]},
-    )
+def to_sample_with(suffix: str) -> Callable[[Row, int], Sample]:
+    def to_sample(row: Row, index: int) -> Sample:
+        image = row.get("image")
+        return Sample(
+            id=str(index),
+            text=f"{row['question']}\n{suffix}",
+            images=(image,) if image is not None else (),
+            target=str(row["answer"]),
+            meta={"type": row["type"], **bare_question_token(str(row["question"]))},
+        )
+
+    return to_sample
 
 
 def score_one(sample: Sample, prediction: str | None) -> Scored:
@@ -81,18 +86,27 @@ def demo_rows() -> list[dict[str, Any]]:
             for i, (kind, q, a) in enumerate(cases)]
 
 
-@task("chartqa")
-def chartqa() -> Task:
+def _chartqa(name: str, suffix: str, prompt: str, max_new_tokens: int) -> Task:
     return Task(
-        description="ChartQA test (human + augmented), short-answer prompt, pix2struct relaxed accuracy",
+        description=f"ChartQA test (human + augmented), {prompt} prompt, pix2struct relaxed accuracy",
         data=DataSpec(hub="lmms-lab/ChartQA", split="test", size=2500, columns=("type", "question", "answer"),
                       checks=(OneOf("type", tuple(PARTS.values())), Text("question"), Text("answer"))),
-        to_sample=to_sample,
+        to_sample=to_sample_with(suffix),
         scorer=per_sample(score_one),
         metrics=(mean_metric("relaxed_accuracy", "relaxed"),
                  *(mean_metric(name, "relaxed", where=meta_equals("type", kind)) for name, kind in PARTS.items())),
-        max_new_tokens=32,
+        max_new_tokens=max_new_tokens,
         breakdowns=("type",),
         summary_line=summary_line,
         demo_rows=demo_rows,
     )
+
+
+@task("chartqa")
+def chartqa() -> Task:
+    return _chartqa("chartqa", SHORT_ANSWER, "short-answer (VLMEvalKit)", 32)
+
+
+@task("chartqa_lmms")
+def chartqa_lmms() -> Task:
+    return _chartqa("chartqa_lmms", LMMS_SUFFIX, "lmms-eval single-word", 16)

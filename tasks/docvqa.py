@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vlmeval_tasks._vqa_common import SHORT_ANSWER, write_submission
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, bare_question_token, write_submission
 
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
@@ -106,9 +106,10 @@ def to_sample(row: Row, index: int) -> Sample:
         text=f"{row['question']}\n{SHORT_ANSWER}",
         images=(image,) if image is not None else (),
         target=answers or None,
-        meta={key: _strings(row.get(column)) for key, column in
-              (("question_types", "question_types"), ("answer_type", "answer_type"),
-               ("reasoning", "operation/reasoning")) if column in row},
+        meta={**{key: _strings(row.get(column)) for key, column in
+                 (("question_types", "question_types"), ("answer_type", "answer_type"),
+                  ("reasoning", "operation/reasoning")) if column in row},
+              **bare_question_token(str(row["question"]))},
     )
 
 

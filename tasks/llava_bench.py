@@ -14,9 +14,16 @@ official [-1, -1], which enters the means as in the official summary, counted as
 (`judge_error` when the endpoint gave no reply: re-run to ask again). A missing answer also enters
 as [-1, -1] (failure `error`).
 Summary (`llava/eval/summarize_gpt_review.py`): per category and overall, both means rounded to 3
-decimals, relative score = 100 x model / reference. With N judge runs each run is summarised and the
-mean and population std over runs are reported, as for MM-Vet.
-Reference: LLaVA-1.5-13B 72.5 (LLaVA model zoo; 70.7 in the paper's first version).
+decimals, relative score = 100 x model / reference (a reference mean of 0 divides by zero there:
+the metric is reported missing, as is any metric whose every judgement failed). With N judge runs
+each run is summarised and the mean and population std over runs are reported, as for MM-Vet.
+`relative_zoo` is the LLaVA model zoo's reduction: the script prints each run's relative score
+rounded to one decimal, and the zoo's number is the mean of three such runs (13B: 72.5; the
+unrounded mean of three runs can read 65.47 where the zoo prints 65.4 for 7B). Run with
+`--judge-runs 3` to reproduce a zoo number; the `llava_v1.5` suite's column is `relative_zoo`.
+Judge: gpt-4-0314 was retired by OpenAI in March 2026, so the official numbers can no longer be
+re-judged; `vlmeval judge-check` measures how a candidate judge agrees with GPT-4's recorded reviews.
+Reference: LLaVA-1.5-13B 72.5, 7B 65.4 (LLaVA model zoo; 70.7 in the paper's first version).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from vlmeval.column_checks import Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.judge import JudgeQuery, prompt_hash
-from vlmeval.metrics import Metric, Predicate, Record, meta_equals
+from vlmeval.metrics import Metric, MetricUndefined, Predicate, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, ScoreContext, Scored, Task, row_images, task
 
 CATEGORIES = ("conv", "detail", "complex")
@@ -106,8 +113,8 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
         for run in range(runs):
             reply = replies[index, run]
             parsed = parse_scores(reply.text) if reply.text is not None else None
-            if reply.text is None:
-                failure = Failure.JUDGE_ERROR  # wins: a re-run asks again
+            if reply.text is None and failure != Failure.JUDGE_ERROR:
+                failure = reply.failure or Failure.JUDGE_ERROR  # judge_error wins: a re-run asks again
             elif parsed is None and failure is None:
                 failure = Failure.JUDGE_FAILED
             pairs.append(parsed or FAILED)
@@ -131,11 +138,19 @@ def _run_relative(records: Sequence[Record], run: int) -> float:
     """summarize_gpt_review.py: means rounded to 3 decimals, then 100 x model / reference."""
     reference = round(statistics.fmean(r.scores[f"reference_run{run}"] for r in records), 3)
     model = round(statistics.fmean(r.scores[f"model_run{run}"] for r in records), 3)
-    return 100.0 * model / reference if reference else 0.0
+    if not reference:
+        raise MetricUndefined(f"the reference answers' mean score is 0 (judge run {run}): "
+                              "the relative score divides by zero")
+    return 100.0 * model / reference
 
 
 def relative(records: Sequence[Record]) -> float:
     return statistics.fmean(_run_relative(records, run) for run in range(_runs(records)))
+
+
+def relative_zoo(records: Sequence[Record]) -> float:
+    """The model zoo's number: each run's relative score as the script prints it (one decimal), averaged."""
+    return statistics.fmean(round(_run_relative(records, run), 1) for run in range(_runs(records)))
 
 
 def relative_std(records: Sequence[Record]) -> float:
@@ -159,6 +174,7 @@ def _several_runs(where: Predicate | None) -> Predicate:
 METRICS: tuple[Metric, ...] = (
     Metric(name="relative", reduce=relative, reduces="custom"),
     *(Metric(name=c, reduce=relative, where=meta_equals("category", c), reduces="custom") for c in CATEGORIES),
+    Metric(name="relative_zoo", reduce=relative_zoo, reduces="custom"),
     Metric(name="model_mean", reduce=_mean_of("model"), scale="points", reduces="mean"),
     Metric(name="reference_mean", reduce=_mean_of("reference"), scale="points", reduces="mean"),
     Metric(name="relative_std", reduce=relative_std, where=_several_runs(None), scale="spread", reduces="custom"),
@@ -193,7 +209,7 @@ def demo_rows() -> list[dict[str, Any]]:
 def llava_bench_wild() -> Task:
     return Task(
         description=f"LLaVA-Bench-in-the-Wild, bare question, GPT-4 review relative score "
-                    f"(official judge {OFFICIAL_JUDGE})",
+                    f"(official judge {OFFICIAL_JUDGE}, retired in March 2026)",
         data=DataSpec(hub="lmms-lab/llava-bench-in-the-wild", split="train", size=60,
                       columns=("question_id", "question", "caption", "gpt_answer", "category"),
                       checks=(Text("question"), Text("gpt_answer"))),

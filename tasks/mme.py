@@ -12,7 +12,8 @@ Parser: the official eval tool's (`vlmeval.answers.yesno`); `other` answers are 
 (failure "other"). Scores, in points (official `calculation.py`): per subtask, acc = share of
 questions right, acc+ = share of images with both questions right, score = 100*acc + 100*acc+
 (max 200); perception = sum of its 10 subtask scores (max 2000), cognition of its 4 (max 800).
-Questions are paired by (category, question_id), not by line order.
+Questions are paired by (category, question_id), not by line order. A subtask whose every answer
+failed is reported missing (with the reason), and so is the perception or cognition sum holding it.
 Metrics: `perception`, `cognition`, each subtask's score (`existence`, ..., `ocr`, ...,
 `code_reasoning`), and per subtask `<subtask>_acc` and `<subtask>_acc_plus` in percent.
 Reference: LLaVA-1.5-7B perception 1510.7, LLaVA-1.5-13B 1531.3 and cognition 295.36.
@@ -28,7 +29,7 @@ from vlmeval.answers.yesno import NO, OTHER, YES, mme_yes_no
 from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import png_bytes
 from vlmeval.failure import Failure
-from vlmeval.metrics import Metric, Record, meta_equals
+from vlmeval.metrics import Metric, MetricUndefined, Record, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
@@ -105,10 +106,16 @@ def subtask_score(records: Sequence[Record]) -> float:
 
 
 def total_score(records: Sequence[Record]) -> float:
-    """The sum of the subtask scores of the subtasks present (perception or cognition)."""
+    """The sum of the subtask scores of the subtasks present (perception or cognition).
+
+    A subtask whose every answer failed has no score (it is reported missing), so neither has the
+    sum: its 0 would read as a real, low total."""
     by_subtask: dict[str, list[Record]] = {}
     for record in records:
         by_subtask.setdefault(str(record.meta["subtask"]), []).append(record)
+    empty = [name for name, members in by_subtask.items() if all(r.failure for r in members)]
+    if empty:
+        raise MetricUndefined(f"no valid answer in subtask {', '.join(empty)}: its score, and the sum, are missing")
     return sum(subtask_score(members) for members in by_subtask.values())
 
 

@@ -129,6 +129,7 @@ class Grading:
     replies: list[str] = field(default_factory=list)
     score: float | None = None
     error: str | None = None
+    failure: Failure | None = None  # why there is no reply: JUDGE_ERROR or OVERSIZED
 
     @property
     def open(self) -> bool:
@@ -143,8 +144,9 @@ def grade(judge: Judge, gradings: Sequence[Grading]) -> None:
             return
         replies = judge.ask_many([judge_query(g.prompt, attempt, g.run) for g in pending])
         for grading, reply in zip(pending, replies, strict=True):
-            if reply.text is None:  # the endpoint failed for good (not cached: a re-run asks again)
+            if reply.text is None:  # failed for good (not cached: a re-run asks again), or oversized
                 grading.error = reply.error or "no reply"
+                grading.failure = reply.failure or Failure.JUDGE_ERROR
             else:
                 grading.replies.append(reply.text)
                 grading.score = parse_score(reply.text)
@@ -177,7 +179,9 @@ def score(samples: Sequence[Sample], predictions: Sequence[str | None], context:
         failed = [g for g in mine if g.score is None]
         failure = None
         if failed:
-            failure = Failure.JUDGE_ERROR if any(g.error for g in failed) else Failure.JUDGE_FAILED
+            reasons = [g.failure for g in failed if g.failure]
+            failure = (Failure.JUDGE_ERROR if Failure.JUDGE_ERROR in reasons else reasons[0]) if reasons \
+                else Failure.JUDGE_FAILED
         answer = [{"score": g.score, "replies": g.replies, "error": g.error} for g in mine]
         run_scores = [g.score if g.score is not None else 0.0 for g in mine]  # the official 0.0
         verdicts.append(Scored(answer, {**_run_scores(run_scores), "failed_judgements": float(len(failed))},

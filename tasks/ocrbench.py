@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vlmeval_tasks._vqa_common import SHORT_ANSWER
+from vlmeval_tasks._vqa_common import SHORT_ANSWER, bare_question_token
 
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
@@ -60,7 +60,7 @@ def to_sample_with(suffix: str) -> Any:
             text=f"{row['question']}{suffix}",
             images=(image,) if image is not None else (),
             target=[answers] if isinstance(answers, str) else [str(a) for a in answers],
-            meta={"type": row["question_type"], "dataset": row["dataset"]},
+            meta={"type": row["question_type"], "dataset": row["dataset"], **bare_question_token(str(row["question"]))},
         )
 
     return to_sample

@@ -8,10 +8,13 @@ Prompt: LLaVA-1.5's short-answer suffix; max_new_tokens 128 (`model_vqa_loader`'
 Scorer: haotian-liu/LLaVA `llava/eval/eval_pope.py` (reading in `vlmeval.answers.yesno`), per
 category with yes as the positive class: accuracy, precision TP/(TP+FP), recall TP/(TP+FN), F1 and
 the yes-ratio. `f1` (primary) is the mean of the categories' F1, the POPE column of LLaVA-1.5's
-table; `accuracy` is over all questions (the categories are equal-sized, so it is also their mean).
+table; `accuracy` is over all questions. It is not the mean of the categories' accuracies unless the
+categories are equal-sized: on LLaVA-1.5's release (random has 2,910 questions) the two are 86.970
+and 86.981.
 A missing or failed answer is wrong (read as the opposite of the label); an empty answer reads yes,
 as in the official script, and is counted as failure `empty`. Where a category has no predicted
-(or no actual) yes, the official script divides by zero; precision (recall) is 0 here.
+(or no actual) yes, or neither precision nor recall is above 0, the official script divides by zero:
+that precision, recall or F1 (and the mean F1) is reported missing with the reason, never as 0.
 Reference, LLaVA-1.5-13B: F1 adversarial 84.5, popular 86.2, random 87.1; mean 85.9.
 """
 
@@ -27,7 +30,7 @@ from vlmeval.answers.yesno import YES, llava_pope_yes_no
 from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
-from vlmeval.metrics import Metric, Record, mean_metric, meta_equals
+from vlmeval.metrics import Metric, MetricUndefined, Record, mean_metric, meta_equals
 from vlmeval.task import DataSpec, Row, Sample, Scored, Task, per_sample, row_images, task
 
 CATEGORIES = ("adversarial", "popular", "random")
@@ -67,17 +70,23 @@ def _counts(records: Sequence[Record]) -> tuple[int, int, int]:
 
 def precision(records: Sequence[Record]) -> float:
     tp, fp, _ = _counts(records)
-    return 100.0 * tp / (tp + fp) if tp + fp else 0.0
+    if not tp + fp:
+        raise MetricUndefined("no answer read as yes: precision TP / (TP + FP) divides by zero")
+    return 100.0 * tp / (tp + fp)
 
 
 def recall(records: Sequence[Record]) -> float:
     tp, _, fn = _counts(records)
-    return 100.0 * tp / (tp + fn) if tp + fn else 0.0
+    if not tp + fn:
+        raise MetricUndefined("no question whose label is yes: recall TP / (TP + FN) divides by zero")
+    return 100.0 * tp / (tp + fn)
 
 
 def f1(records: Sequence[Record]) -> float:
     p, r = precision(records), recall(records)
-    return 2 * p * r / (p + r) if p + r else 0.0
+    if not p + r:
+        raise MetricUndefined("precision and recall are both 0: F1 divides by zero")
+    return 2 * p * r / (p + r)
 
 
 def mean_category_f1(records: Sequence[Record]) -> float:

@@ -1,12 +1,14 @@
 """Suites of built-in tasks: the tables papers report.
 
 `llava_v1.5`: the twelve benchmarks of LLaVA-1.5's table (Liu et al., "Improved Baselines with Visual
-Instruction Tuning", CVPR 2024, Table 4), in its column order, each on the split it reports: VQAv2
-test-dev, GQA test-dev balanced, VizWiz test, ScienceQA-IMG, TextVQA val, POPE (mean F1), MME
-perception (points), MMBench and MMBench-CN dev, SEED-Bench image, LLaVA-Bench-in-the-Wild, MM-Vet;
-one decimal. VQAv2 and VizWiz test answers are scored by EvalAI (their cells stay empty here).
-Reference row, LLaVA-1.5-13B: 80.0, 63.3, 53.6, 71.6, 61.3, 85.9, 1531.3, 67.7, 63.6, 68.2 (SEED-IMG),
-72.5, 36.1.
+Instruction Tuning", CVPR 2024, Table 4, and the LLaVA model zoo), in its column order, each on the
+split it reports: VQAv2 test-dev, GQA test-dev balanced, VizWiz test, ScienceQA-IMG, TextVQA val,
+POPE (mean F1), MME perception (points), MMBench and MMBench-CN dev, SEED-Bench (image and video
+questions: the zoo's SEED; `seedbench_img` is the paper's SEED-IMG), LLaVA-Bench-in-the-Wild (the zoo's
+reduction, `relative_zoo`: the mean of three judge runs each rounded to one decimal), MM-Vet; one
+decimal. VQAv2 and VizWiz test answers are scored by EvalAI (their cells stay empty here).
+Reference row, LLaVA-1.5-13B (model zoo): 80.0, 63.3, 53.6, 71.6, 61.3, 85.9, 1531.3, 67.7, 63.6,
+61.6 (SEED; the paper's SEED-IMG is 68.2), 72.5, 36.1: `Suite.references` holds it and the 7B row.
 
 `open_vlm`: the Open VLM Leaderboard's main columns (open-compass/VLMEvalKit), in its order: MMBench v1.1,
 MMStar, MMMU val, MathVista testmini, OCRBench, AI2D, HallusionBench, MM-Vet; the average over them (points as a percentage of
@@ -43,11 +45,21 @@ def llava_v15() -> Suite:
             SuiteColumn("mme", "MME", metric="perception"),
             SuiteColumn("mmbench_en_dev", "MMBench"),
             SuiteColumn("mmbench_cn_dev", "MMBench-CN"),
-            SuiteColumn("seedbench_img", "SEED"),
-            SuiteColumn("llava_bench_wild", "LLaVA-Wild"),
+            SuiteColumn("seedbench", "SEED"),
+            SuiteColumn("llava_bench_wild", "LLaVA-Wild", metric="relative_zoo"),
             SuiteColumn("mmvet", "MM-Vet"),
         ),
+        references=tuple(
+            ReferenceRow(f"LLaVA-1.5-{size} (model zoo)", dict(zip(LLAVA_V15_TASKS, values, strict=True)),
+                         "haotian-liu/LLaVA docs/MODEL_ZOO.md, LLaVA-v1.5 full_ft-1e rows (SEED: image and video "
+                         "questions; LLaVA-Wild: mean of three GPT-4 review runs each rounded to one decimal)")
+            for size, values in (("7B", (78.5, 62.0, 50.0, 66.8, 58.2, 85.9, 1510.7, 64.3, 58.3, 58.6, 65.4, 31.1)),
+                                 ("13B", (80.0, 63.3, 53.6, 71.6, 61.3, 85.9, 1531.3, 67.7, 63.6, 61.6, 72.5, 36.1)))),
     )
+
+
+LLAVA_V15_TASKS = ("vqav2_testdev", "gqa", "vizwiz_test", "sqa", "textvqa_val", "pope", "mme", "mmbench_en_dev",
+                   "mmbench_cn_dev", "seedbench", "llava_bench_wild", "mmvet")
 
 
 OPEN_VLM_REFERENCES = (

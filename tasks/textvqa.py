@@ -4,9 +4,11 @@ by LLaVA-1.5.
 Dataset: lmms-lab/textvqa, split validation (5,000 questions, 10 human answers each, `ocr_tokens`).
 Prompt: LLaVA-1.5's `llava_textvqa_val_v051_ocr.jsonl`: the question, the OCR tokens, the
 short-answer suffix (`{Question}\\nReference OCR token: {tokens joined by ", "}\\nAnswer the question
-using a single word or phrase.`); max_new_tokens 128. The dataset's questions are lower-case; LLaVA's
-file starts them with a capital (its `eval_textvqa.py` lower-cases the prompt's question to find the
-annotation; lmms-eval's reproduction applies `str.capitalize()`, which is what is done here).
+using a single word or phrase.`); max_new_tokens 128. LLaVA's file is public: haotian-liu/LLaVA
+`playground/data/eval/textvqa/llava_textvqa_val_v051_ocr.jsonl` (5,000 lines). The dataset's questions
+are lower-case; in LLaVA's file 4,995 start with a capital and none has a capital after its first
+character (the other 5 start with no letter), so `str.capitalize()`, as lmms-eval's reproduction
+does, gives LLaVA's question text (its `eval_textvqa.py` lower-cases it again to find the annotation).
 Score: LLaVA's `llava/eval/eval_textvqa.py` with `m4c_evaluator.TextVQAAccuracyEvaluator` (from
 facebookresearch/mmf): the EvalAI answer processor (`vlmeval.answers.vqa.evalai_normalize`, the
 same processor, checked against m4c_evaluator.py) on the prediction and on each of the 10 answers,

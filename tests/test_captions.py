@@ -164,3 +164,32 @@ def test_spice_only_with_corenlp_in_place(tmp_path: Path, monkeypatch: pytest.Mo
     assert report["metrics"]["spice"] == pytest.approx(100 * (0.1 + 0.2 + 0.3 + 0.4) / 4)
     assert seen[0][0] == ["a man riding a wave on a surfboard !!"]  # tokenised, as eval.py passes them
     assert "SPICE 25.0" in report["summary"]
+
+
+def test_jackknife_subsets_are_scored_by_the_real_scorers(tmp_path: Path) -> None:
+    """The corpus metrics of any subset of records equal Bleu(4) and Cider() run on that subset's tokens."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    from vlmeval.metrics import Record
+    from vlmeval_tasks._captions import METRICS
+
+    _, out = score(tmp_path, CAPTIONS)
+    records = [Record.from_json(r) for r in read_jsonl(out / "predictions.jsonl")]
+    by_name = {m.name: m for m in METRICS}
+    for subset in (records[1:], records[:2] + records[3:], records):
+        gts = {r.id: r.answer["references"] for r in subset}
+        res = {r.id: [r.answer["caption"]] for r in subset}
+        bleu = Bleu(4).compute_score(gts, res, verbose=0)[0]
+        assert by_name["cider"].reduce(subset) == pytest.approx(100 * Cider().compute_score(gts, res)[0], abs=1e-9)
+        assert by_name["bleu_3"].reduce(subset) == pytest.approx(100 * bleu[2], abs=1e-9)
+    with pytest.raises(ValueError, match="METEOR"):
+        by_name["meteor"].reduce(records[1:])
+
+
+def test_cider_is_not_a_percent() -> None:
+    from vlmeval_tasks._captions import METRICS
+
+    scales = {m.name: m.scale for m in METRICS}
+    assert scales["cider"] == "points"  # above 100 for good models: its interval must not be clipped at 100
+    assert scales["bleu_4"] == scales["rouge_l"] == "percent"

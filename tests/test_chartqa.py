@@ -67,3 +67,17 @@ def test_relaxed_accuracy_and_parts_equal_pix2struct(tmp_path: Path) -> None:
         assert report["metrics"][name] == pytest.approx(100 * sum(part) / len(part))
     assert report["counts"]["failures"] == {"empty": 1}
     assert report["summary"].startswith("ChartQA relaxed accuracy: ")
+
+
+def test_lmms_variant_is_a_named_task_with_its_own_suffix(tmp_path: Path) -> None:
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.registry import load_registry
+
+    data = write_parquet(tmp_path / "c" / "test-00000-of-00001.parquet",
+                         [{"type": "human_test", "question": "How many?", "answer": "3", "image": image_cell(png_bytes())}])
+    registry = load_registry()
+    default = load_samples(registry.get("chartqa"), str(data), None, None).samples[0]
+    lmms = load_samples(registry.get("chartqa_lmms"), str(data), None, None).samples[0]
+    assert default.text == "How many?\nAnswer the question using a single word or phrase."
+    assert lmms.text == "How many?\nAnswer the question with a single word."
+    assert (registry.get("chartqa").max_new_tokens, registry.get("chartqa_lmms").max_new_tokens) == (32, 16)

@@ -54,7 +54,7 @@ def test_generation_summary_reads_as_a_sentence() -> None:
 
 
 def _replay_file(tmp_path: Path, count: int) -> Path:
-    return write_jsonl(tmp_path / "preds.jsonl", [{"id": str(i), "prediction": "D"} for i in range(count)])
+    return write_jsonl(tmp_path / "preds.jsonl", [{"id": str(i), "prediction": "A"} for i in range(count)])
 
 
 @pytest.mark.slow
@@ -117,23 +117,23 @@ def default_name(predictions: Path) -> str:
 def test_label_is_recorded_and_names_the_console_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     predictions = _replay_file(tmp_path, 60)
     code = main(["run", "--task", "sqa", "--model", f"replay:{predictions}", "--data", "demo", "--output",
-                 str(tmp_path / "out"), "--run-name", "always-d", "--label", "step-2000", "--no-progress"])
+                 str(tmp_path / "out"), "--run-name", "always-a", "--label", "step-2000", "--no-progress"])
     assert code == 0
-    report = json.loads((tmp_path / "out" / "always-d" / "sqa" / "report.json").read_text())
-    assert report["label"] == "step-2000" and report["run_name"] == "always-d"
+    report = json.loads((tmp_path / "out" / "always-a" / "sqa" / "report.json").read_text())
+    assert report["label"] == "step-2000" and report["run_name"] == "always-a"
     out = capsys.readouterr().out
     assert "sqa: step-2000" in out and f"model: replay:{predictions}\n" in out
     assert "{" not in out  # no Python dicts in what people read
     # The demo split's grades come out in natural order in the breakdown.
     grades = list(report["breakdown"]["grade"])
     assert grades == sorted(grades, key=lambda g: int(g.removeprefix("grade")))
-    assert "| grade2 |" in (tmp_path / "out" / "always-d" / "sqa" / "report.md").read_text()
+    assert "| grade2 |" in (tmp_path / "out" / "always-a" / "sqa" / "report.md").read_text()
 
 
 def test_unusable_answers_are_counted_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": str(i), "prediction": ""} for i in range(4)])
     assert main(["score", "--task", "sqa", "--data", "demo", "--limit", "4", "--predictions", str(predictions),
-                 "--output", str(tmp_path / "scored")]) == 0
+                 "--output", str(tmp_path / "scored")]) == 3  # no usable answer: accuracy is missing, not 0
     out = capsys.readouterr().out
     assert "answered 4 of 4; errors: 0, missing: 0, unusable answers: 4 (empty 4)" in out
     assert counts_text({"empty": 59, "judge_error": 2}) == "empty 59, judge error 2"

@@ -15,7 +15,7 @@ from vlmeval.registry import load_registry
 # (answer, structural, semantic, prediction as generated): LLaVA strips trailing periods and
 # lower-cases; GQA's eval.py wants exact equality, so inner spaces and articles stay wrong.
 CASES = [
-    ("yes", "verify", "attr", "Yes."), ("no", "verify", "rel", "no"), ("table", "query", "obj", "The table."),
+    ("yes", "verify", "attr", "Yes."), ("no", "compare", "rel", "no"), ("table", "query", "obj", "The table."),
     ("table", "query", "cat", "table.."), ("left", "choose", "rel", "Left"), ("yes", "logical", "obj", "yes ."),
     ("red", "query", "attr", "RED"), ("no", "compare", "attr", ""), ("man", "query", "global", "a man"),
     ("right", "choose", "rel", "right"),

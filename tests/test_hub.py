@@ -114,3 +114,66 @@ def test_a_declared_size_that_differs_from_the_rows_read_is_a_note_in_the_report
     assert "has 2 rows where vqav2_val declares 214,354" in report["dataset"]["note"]
     assert "the dataset on the hub has changed" in (out / "scripted" / "vqav2_val" / "report.md").read_text()
     assert "note: the hub copy of split 'validation' has 2 rows" in capsys.readouterr().out
+
+
+MMSTAR_CARD = """---
+configs:
+- config_name: val
+  data_files:
+  - split: val
+    path: mmstar.parquet
+---
+# MMStar
+"""
+
+
+def test_the_files_a_dataset_card_declares_are_taken(hub: FakeHub) -> None:
+    """Lin-Chen/MMStar keeps its split in `mmstar.parquet`: only the card says it is config val, split val."""
+    from vlmeval.registry import load_registry
+
+    task = load_registry().get("mmstar")
+    repo = hub.repo("Lin-Chen/MMStar")
+    (repo / "README.md").write_text(MMSTAR_CARD)
+    write_parquet(repo / "mmstar.parquet", task.demo_rows())
+    write_parquet(repo / "other.parquet", task.demo_rows())
+    samples = load_samples(task, None, None, None).samples
+    assert len(samples) == len(task.demo_rows())
+    assert hub.fetched == ["Lin-Chen/MMStar/README.md", "Lin-Chen/MMStar/mmstar.parquet"]
+    (repo / "README.md").write_text(MMSTAR_CARD.replace("config_name: val", "config_name: full"))
+    with pytest.raises(DataError, match=r"Lin-Chen/MMStar: no config 'val'; its card declares: full"):
+        load_samples(task, None, None, None)
+    (repo / "README.md").write_text(MMSTAR_CARD.replace("split: val", "split: test"))
+    with pytest.raises(DataError, match=r"config 'val' has no split 'val'; its card declares: test"):
+        load_samples(task, None, None, None)
+
+
+def test_data_that_is_not_on_the_hub_says_to_pass_it(hub: FakeHub) -> None:
+    with pytest.raises(DataError, match=r"https://.*MMBench_DEV_EN_V11.tsv is not a Hugging Face dataset: "
+                                        r"download it and pass it with --data PATH"):
+        _load("mmbench_v11_en_dev")
+    assert hub.listed == []
+
+
+def test_a_split_of_two_splits_is_fetched_from_the_hub_too(hub: FakeHub) -> None:
+    """HallusionBench's `image+non_image`: the files of both, by the layout rules and by a card."""
+    task = load_registry().get("hallusionbench")
+    rows = task.demo_rows()
+    repo = hub.repo("lmms-lab/HallusionBench")
+    write_parquet(repo / "data" / "image-00000-of-00001.parquet", [r for r in rows if r["visual_input"] != "0"])
+    write_parquet(repo / "data" / "non_image-00000-of-00001.parquet", [r for r in rows if r["visual_input"] == "0"])
+    assert len(load_samples(task, None, None, None).samples) == len(rows)
+    assert [f.rsplit("/", 1)[-1].split("-")[0] for f in hub.fetched] == ["image", "non_image"]
+    (repo / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: image\n"
+                                    "    path: data/image-*\n  - split: non_image\n    path: data/non_image-*\n---\n")
+    hub.fetched.clear()
+    assert len(load_samples(task, None, None, None).samples) == len(rows)
+    assert [f.rsplit("/", 1)[-1].split("-")[0] for f in hub.fetched] == ["README.md", "image", "non_image"]
+
+
+def test_offline_without_a_cached_copy_names_both_ids_and_the_way_out(hub: FakeHub) -> None:
+    hub.offline = True
+    with pytest.raises(DataError, match=r"cannot list the files of lmms-lab-encoder/ScienceQA or lmms-lab/ScienceQA "
+                                        r"on the Hugging Face hub \(offline\); pass a local copy with --data PATH"):
+        _load("sqa")
+    write_parquet(hub.repo("lmms-lab/ScienceQA") / "ScienceQA-FULL" / "test-00000-of-00001.parquet", [sqa_row()])
+    assert _load("sqa") == ["0"]  # the old id's copy in the cache

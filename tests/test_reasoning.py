@@ -57,9 +57,9 @@ def test_other_tags_and_a_servers_reasoning_content() -> None:
     kimi = ReplyReading(tags=parse_tags("◁think▷,◁/think▷"))
     assert read_reply("◁think▷look◁/think▷D", kimi).answer == "D"
     assert read_reply("<think>x</think>D", kimi).answer == "<think>x</think>D"  # not this model's tags
-    server = read_reply("B", THINK, "stop", server_reasoning="I compare A and C")
+    server = read_reply("B", THINK, "stop", server_reasoning_chars=17)
     assert (server.answer, server.reasoning_chars) == ("B", 17)
-    cut = read_reply("", THINK, "length", server_reasoning="still thinking about A")
+    cut = read_reply("", THINK, "length", server_reasoning_chars=22)
     assert cut.answer is None and cut.failure == "unfinished_reasoning"
     with pytest.raises(ValueError, match="OPEN,CLOSE"):
         parse_tags("<think>")

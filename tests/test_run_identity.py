@@ -253,6 +253,29 @@ def _api_args(server: FakeOpenAIServer, out: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
+def test_a_killed_process_not_yet_reaped_holds_no_claim(tmp_path: Path) -> None:
+    """After kill -9 a worker is a zombie until its parent waits for it: it answers nothing more."""
+    import signal
+    import socket
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim = tmp_path / "shard.claim"
+        claim.write_text(json.dumps({"host": socket.gethostname(), "pid": child.pid, "since": time.time()}))
+        assert try_claim(claim) is not None  # running: refused
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.time() < deadline
+            time.sleep(0.01)
+        claim.write_text(json.dumps({"host": socket.gethostname(), "pid": child.pid, "since": time.time()}))
+        assert try_claim(claim) is None  # the zombie's claim is taken over
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.slow
 def test_two_conflicting_runs_started_together_do_not_both_pass(tmp_path: Path) -> None:
     with FakeOpenAIServer(reply=_slow) as server:
         runs = [start_cli(*_api_args(server, tmp_path, "--temperature", t)) for t in ("0", "0.5")]

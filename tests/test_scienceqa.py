@@ -11,7 +11,7 @@ from vlmeval.answers.choice import llava_choice_letter
 from vlmeval.engine.samples import load_samples
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.store import Answer
-from vlmeval.metrics import compute_metrics
+from vlmeval.metrics import compute_metrics, missing_metrics
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext
 
@@ -79,9 +79,12 @@ def test_scoring_and_breakdown_by_hand(tmp_path: Path) -> None:
     assert metrics["img_accuracy"] == pytest.approx(50.0)
     assert metrics["nat"] == pytest.approx(50.0)
     assert metrics["soc"] == pytest.approx(50.0)
-    assert metrics["lan"] == pytest.approx(0.0)
     assert metrics["txt"] == pytest.approx(100.0)
-    assert metrics["no"] == pytest.approx(0.0)  # rows 3, 4, 5: no hint, no image, all wrong
+    # lan (rows 3, 4) and no context (rows 3, 4, 5) hold only failures: no number, the reason instead
+    missing = missing_metrics(task.metrics, records)
+    assert "lan" not in metrics and "no" not in metrics
+    assert missing["no"] == "no valid input: all 3 samples failed (missing 1, out_of_range 1, unparsed 1)"
+    assert set(missing) == {"lan", "no"}
     assert metrics["g1_6"] == pytest.approx(200 / 3)
     assert metrics["g7_12"] == pytest.approx(0.0)
     assert task.summary_line is not None

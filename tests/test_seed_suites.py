@@ -90,4 +90,4 @@ def test_florence2_suite_runs_end_to_end(tmp_path: Path, scripted: ScriptedBacke
     capsys.readouterr()
     assert main(["leaderboard", str(out), "--suite", "florence2"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == \
-        "| # | model | COCO Cap. (Karpathy test) CIDEr | NoCaps (val) CIDEr |"
+        "| # | model | COCO Cap. (Karpathy test) CIDEr (points) | NoCaps (val) CIDEr (points) |"

@@ -155,3 +155,36 @@ def test_shards_split_ids_deterministically() -> None:
     parts = [{i for i in ids if Shard(k, 3).owns(i)} for k in range(3)]
     assert set().union(*parts) == set(ids) and sum(map(len, parts)) == 1000
     assert min(map(len, parts)) > 250
+
+
+@pytest.mark.slow
+def test_after_kill_9_of_one_shard_no_message_promises_a_report(tmp_path: Path) -> None:
+    """The survivor of a killed run answers on, but its parent will exit 4 without a report: a re-run
+    meanwhile must not be told to "let it finish (it writes the report)"."""
+    import threading
+
+    slow = threading.Event()
+
+    def reply(body: dict[str, Any], headers: Any) -> str:
+        time.sleep(1.0 if slow.is_set() else 0.03)  # ~26 s left for the survivor: the re-run reaches it
+        return "A"
+
+    out = tmp_path / "out"
+    run_dir = out / "api" / "sqa"
+    with FakeOpenAIServer(reply=reply) as server:
+        args = _api_run(server, out, "--shards", "2")
+        parent = start_cli(*args, env=_env())
+        wait_for(lambda: answer_lines(run_dir, "shard-00001-*") >= 4, what="shard 1 answering")
+        slow.set()  # shard 0 of the first run is still answering when the command is re-run
+        kill_shard_worker(parent, 1)
+        rerun = vlmeval(*args, env=_env())
+        slow.clear()
+        _, first_err = parent.communicate(timeout=120)
+    assert parent.returncode == 4 and rerun.returncode == 4, rerun.stderr
+    everything = rerun.stderr + rerun.stdout + first_err
+    assert "it writes the report" not in everything and "let it finish" not in everything
+    # The killed shard's claim (its process a zombie until its parent reaps it) was taken over; the
+    # survivor's was not, and the message says what to do instead of promising a report.
+    assert "is answering shard 1 of 2" not in rerun.stderr, rerun.stderr
+    assert "is answering shard 0 of 2" in rerun.stderr, rerun.stderr
+    assert "once it has ended, re-run this command" in rerun.stderr, rerun.stderr

@@ -4,6 +4,7 @@ one model load, per-task data folders, missing data reported, and the suite's le
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from vlmeval.engine import evaluate
 from vlmeval.registry import load_registry
 
 SUITE = ["vqav2_testdev", "gqa", "vizwiz_test", "sqa", "textvqa_val", "pope", "mme", "mmbench_en_dev",
-         "mmbench_cn_dev", "seedbench_img", "llava_bench_wild", "mmvet"]
+         "mmbench_cn_dev", "seedbench", "llava_bench_wild", "mmvet"]
 
 
 def build_root(root: Path) -> Path:
@@ -104,14 +105,18 @@ def test_llava_suite_end_to_end_with_one_model_load(
     monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path / "cache"))
     root, out = build_root(tmp_path / "data"), tmp_path / "out"
     with FakeOpenAIServer(judge_reply) as server:
-        assert run_suite(root, out, tiny_llava, server) == 0
+        # 3: on some tasks every answer of the random-weight model is unreadable, so their metrics
+        # are missing (never a 0 that looks measured); every sample was answered and judged
+        assert run_suite(root, out, tiny_llava, server) == 3
     assert counted_loads == [str(tiny_llava)]  # twelve tasks, one model load
     run = out / tiny_llava.name
     for name in SUITE:
         report = json.loads((run / name / "report.json").read_text(encoding="utf-8"))
-        assert report["n_samples"] == 2 and report["complete"], name
+        assert report["n_samples"] == 2 and report["counts"]["answered"] == 2, name
+        assert report["complete"] == (not report["missing_metrics"]), name
+        assert not {"error", "missing", "judge_error"} & set(report["counts"]["failures"]), name
     assert (run / "vqav2_testdev" / "submission.json").is_file()
-    assert "tasks: 12 done" in capsys.readouterr().out
+    assert re.search(r"tasks: \d+ done, \d+ incomplete", capsys.readouterr().out)
 
     capsys.readouterr()
     assert main(["leaderboard", str(out), "--suite", "llava_v1.5"]) == 0

@@ -31,7 +31,10 @@ def test_task_token_is_the_whole_prompt_and_the_answer_is_the_cards_reading() ->
     assert render("task_token", backend.processor, backend.traits, request) == "<CAPTION>"
     settings = GenerationSettings(max_new_tokens=12, num_beams=3)  # the card's beams; tokens cut for speed
     answer, refused = backend.generate([request, Request("8", "What is the date?", (image,))], settings)
-    assert isinstance(refused, SampleError) and "no task token" in str(refused)
+    assert isinstance(refused, SampleError) and "no task token" in str(refused)  # a task with neither
+    bare = Request("9", "What is the date?\nAnswer the question using a single word or phrase.", (image,),
+                   "What is the date?")  # DocVQA's bare question: passed through unchanged
+    assert render("task_token", backend.processor, backend.traits, bare) == "What is the date?"
 
     # the card: processor(text=task_prompt, images=image), generate(num_beams=3, do_sample=False),
     # batch_decode(skip_special_tokens=False), post_process_generation(task=task_prompt)
@@ -61,4 +64,19 @@ def test_caption_run_records_the_cards_decoding(tmp_path: Path) -> None:
     report = json.loads((out / "f2" / "nocaps_val" / "report.json").read_text(encoding="utf-8"))
     assert report["backend"]["prompt_style"] == "task_token"
     assert report["generation"]["num_beams"] == 3 and report["generation"]["max_new_tokens"] == 8
+    assert report["backend"]["task_prompt"] == "the benchmark's task token"
     assert "cider" in report["metrics"]
+
+
+def test_a_benchmark_without_a_token_is_sent_its_bare_question_and_called_unofficial(tmp_path: Path) -> None:
+    from vlmeval.task import UNOFFICIAL_PROMPT
+    from vlmeval_tasks.docvqa import demo_rows
+
+    data = write_parquet(tmp_path / "docvqa" / "validation-00000-of-00001.parquet", demo_rows("DocVQA", True))
+    out = tmp_path / "out"
+    code = main(["run", "--task", "docvqa_val", "--model", str(checkpoint(BY_NAME["Florence-2"])), "--data", str(data),
+                 "--output", str(out), "--run-name", "f2", "--prompt-style", "task_token", "--max-new-tokens", "4",
+                 "--device", "cpu", "--no-progress"])
+    assert code == 0
+    report = json.loads((out / "f2" / "docvqa_val" / "report.json").read_text(encoding="utf-8"))
+    assert report["backend"]["task_prompt"] == UNOFFICIAL_PROMPT

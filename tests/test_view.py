@@ -290,3 +290,27 @@ def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_pa
     assert "judged 0.4" in detail and "judge run 0: score 0.4" in detail and "0.4 because <b>reason</b> 1" in detail
     assert "judge gpt-4-0613" in page.page.inner_text("#cards")
     page.close()
+
+
+@pytest.mark.slow
+def test_a_200k_character_prediction_keeps_the_page_usable(browser: Any, runs: Runs, tmp_path: Path) -> None:
+    import time
+
+    run = tmp_path / "long" / "sqa"
+    shutil.copytree(runs.a, run)
+    lines = read_jsonl(run / "predictions.jsonl")
+    long_text = "word " * 40_000  # 200,000 characters, as a run from before answers were bounded may hold
+    lines[0]["prediction"] = long_text
+    write_jsonl(run / "predictions.jsonl", lines)
+    path = write_page(run, out=tmp_path / "long.html")
+    started = time.monotonic()
+    page = Page(browser, path, "#id=0")
+    assert time.monotonic() - started < 10  # was over 30 s
+    cell = page.page.locator("tr.row.open td").nth(3).inner_text()
+    assert 0 < len(cell) <= 301 and long_text.startswith(cell.rstrip("\u2026").rstrip())
+    raw = page.page.locator("tr.detail .long pre").first
+    assert len(raw.inner_text()) <= 10_001
+    page.page.click("tr.detail button.more")
+    assert raw.inner_text().strip() == long_text.strip()  # the full text on request
+    assert page.page.locator("tr.detail button.more").count() == 0
+    page.close()

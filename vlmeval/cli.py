@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
                      "e.g. step-2000; recorded in report.json")
+    run.add_argument("--subset", metavar="NAME", help="a fixed stratified subset of each task, the same "
+                     "questions at every step: quick (about 500 questions; `vlmeval tasks` lists them)")
+    run.add_argument("--log-to", action="append", default=[], metavar="TARGET",
+                     help="also log the metrics as scalars: tensorboard:DIR or wandb[:PROJECT] (repeatable)")
+    run.add_argument("--step", type=int, help="the step --log-to logs at (default: N of a --label step-N, else 0)")
     run.add_argument("--restart", action="store_true", help="delete the run folder's answers and "
                      "reports first and start over (needed to change what decides the answers)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -172,10 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_source(score)
     score.add_argument("--predictions", required=True, help="JSONL with `id` and `prediction` per line")
     score.add_argument("--output", help="folder for report.json and predictions.jsonl "
-                       "(default: results/scored/<task>)")
+                       "(default: results/scored/<predictions file name>/<task>; a folder holds the "
+                       "scores of one predictions file)")
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
     _add_reply_reading(score, run=False)
     _add_judge(score)
+
+    check = commands.add_parser("judge-check", help="re-judge a task's anchor set (answers with the official "
+                                "judge's recorded verdicts) with a candidate judge and report the agreement")
+    _add_task_source(check)
+    check.add_argument("--anchors", metavar="FILE", help="an anchor file (default: the one the task ships)")
+    check.add_argument("--max-diff", type=float, metavar="X", help="exit 1 when the task's primary metric on "
+                       "the anchors differs from the recorded one by more than X points")
+    check.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
+    _add_judge(check)
 
     merge = commands.add_parser("merge", help="merge a sharded run's answers and score them")
     merge.add_argument("run_dir", metavar="RUN_DIR", help="a task folder written by `vlmeval run`")
@@ -228,6 +243,19 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
                        help="what names a row: the model (default), the run folder name, or the --label "
                        "given at run time (the run name where none was given)")
 
+    trend = commands.add_parser("trend", help="metrics over training steps (runs labelled step-N): charts "
+                                "with 95%% intervals and the steps that moved significantly")
+    trend.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, report files or folders of runs")
+    trend.add_argument("--format", default="html", choices=["html", "md"],
+                       help="html: a self-contained page (default); md: the table, e.g. for a CI summary")
+    trend.add_argument("-o", "--output", metavar="FILE",
+                       help="where to write (default: trend.html for html, stdout for md)")
+    trend.add_argument("--charts", metavar="DIR", help="also write one PNG per metric into DIR (needs matplotlib)")
+    trend.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    trend.add_argument("--primary-only", action="store_true", help="only each task's primary metric")
+    trend.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    trend.add_argument("--tasks-dir", action="append", default=[], metavar="DIR")
+
 
 class _LogFormat(logging.Formatter):
     """-v's detail lines read as plain sentences; warnings and errors keep their level and source."""
@@ -240,6 +268,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # workers started by --shards re-run the same command line
+    from vlmeval import console
+
+    original_stderr = console.track_stderr()  # before logging and progress bars take sys.stderr
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = original_stderr
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _main(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM stops a run as SIGINT does (cleanup runs, one line says what is kept), not silently
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    try:
+        return _command(args)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _command(args: argparse.Namespace) -> int:
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormat("%(levelname)s %(name)s: %(message)s"))
@@ -251,16 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from vlmeval import commands
 
-        handler = getattr(commands, f"cmd_{args.command}")
+        handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
         with redacted_output():  # whatever a command prints: no credentials, no query values
             return int(handler(args))
     except VlmevalError as exc:
-        print(f"vlmeval: error: {redact(str(exc))}", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {redact(str(exc))}")
         return EXIT_USAGE
     except (KeyboardInterrupt, Terminated) as exc:
         signal_name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
-        print(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command to resume",
-              file=sys.stderr)
+        console.error_line(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command "
+                           "to resume")
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     finally:
         from vlmeval.engine.memory import thaw

@@ -186,8 +186,9 @@ def _first_mixed(parents: Any, valid: Any) -> int | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    groups = pa.table({"row": parents, "valid": valid}).group_by("row").aggregate([("valid", "min"), ("valid", "max")])
-    mixed = pc.filter(groups.column("row"), pc.not_equal(groups.column("valid_min"), groups.column("valid_max")))
+    groups = pa.table({"row": parents, "valid": valid}).group_by("row")
+    bounds = groups.aggregate([("valid", "min"), ("valid", "max")])
+    mixed = pc.filter(bounds.column("row"), pc.not_equal(bounds.column("valid_min"), bounds.column("valid_max")))
     if not len(mixed):
         return None
     first_row = pc.min(mixed).as_py()

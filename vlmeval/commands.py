@@ -181,8 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     context = _score_context(args, None)
     options = backend_options(args, context.reply_reading.tags)
     from vlmeval.engine.evaluate import run
-    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.multi import resolve_data, run_tasks
+    from vlmeval.engine.plan import BackendCache, RunPlan
     from vlmeval.engine.shards import SHARD_ENV
 
     if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
@@ -191,7 +191,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.split and len(tasks) > 1:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
     data = resolve_data(tasks, args.data)
+    if args.subset is not None:
+        from vlmeval.engine.subsets import subset_size
+
+        subset_size(args.subset, 0)  # an unknown name fails before the model loads
+    if args.log_to:
+        from vlmeval.integrations.loggers import check_targets
+
+        check_targets(args.log_to)
     backends = BackendCache()  # one model load for all the tasks
+    run_dirs: list[Path] = []
 
     def run_one(task: Task, path: str | None) -> int:
         settings = GenerationSettings(
@@ -224,13 +233,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             backend_cache=backends,
             label=args.label,
             restart=args.restart,
+            subset=args.subset,
         )
+        run_dirs.append(plan.run_dir)
         return run(plan)
 
     if args.task is not None:  # one task: its errors stop the command, as ever
-        only = data[tasks[0].name]
-        return run_one(tasks[0], only.path)
-    return run_tasks(tasks, data, run_one)
+        status = run_one(tasks[0], data[tasks[0].name].path)
+    else:
+        status = run_tasks(tasks, data, run_one)
+    if args.log_to and SHARD_ENV not in os.environ:
+        from vlmeval.integrations.loggers import log_reports
+
+        log_reports(args.log_to, run_dirs, args.step, args.label)
+    return status
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -244,9 +260,46 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     _positive("--limit", args.limit)
     task = _task(args)
-    output = Path(args.output) if args.output else Path("results") / "scored" / task.name
+    from vlmeval.engine.scored import default_score_folder
+
+    output = Path(args.output) if args.output else default_score_folder(args.predictions, task.name)
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
                       _score_context(args, task), label=args.label, charts=args.charts)
+
+
+def cmd_judge_check(args: argparse.Namespace) -> int:
+    from vlmeval import console
+    from vlmeval.engine.samples import load_samples
+    from vlmeval.failure import Failure
+    from vlmeval.judge_check import check, load_anchors, render
+
+    task = _task(args)
+    if args.judge is None:
+        raise UsageError("judge-check needs the candidate judge: --judge MODEL --judge-base-url URL")
+    if args.max_diff is not None and not (math.isfinite(args.max_diff) and args.max_diff >= 0):
+        raise UsageError(f"--max-diff must be a number of points, 0 or more (got {args.max_diff})")
+    anchors = load_anchors(task.name, args.anchors)
+    context = _score_context(args, task)
+    samples = load_samples(task, args.data, args.split, None).samples  # every anchor must be there: no --limit
+    console.status(f"judging {len(anchors.items)} anchors of {task.name} with {args.judge} ...")
+    result = check(task, samples, anchors, context)
+    text = render(result)
+    print(text, end="")
+    if args.output:
+        from vlmeval.io import atomic_write_text
+
+        atomic_write_text(Path(args.output), text)
+    if result.failures.get(Failure.JUDGE_ERROR):
+        console.error_line(f"vlmeval: incomplete: {result.failures[Failure.JUDGE_ERROR]} judge requests failed; "
+                           "re-run the same command to ask them again (replies so far are cached)")
+        return 3
+    difference = result.primary_difference()
+    if args.max_diff is not None and (difference is None or abs(difference) > args.max_diff):
+        shown = "missing" if difference is None else f"{difference:+.2f}"
+        console.error_line(f"vlmeval: error: {result.metrics[0][0]} on the anchors differs from the recorded "
+                           f"value by {shown} (allowed: {args.max_diff:g})")
+        return 1
+    return 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -270,6 +323,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         table.add_column("dataset", overflow="fold", max_width=28)
         table.add_column("split", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("subsets", no_wrap=True)
     table.add_column("metrics", no_wrap=True)
     table.add_column("description", ratio=1, min_width=20, overflow="fold")
     for name in registry.names():
@@ -281,10 +336,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         metrics = names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
         # Task plugins are third-party text: a `[` in a description would be read as Rich markup.
         cells = [escape.rich(cell) for cell in (name, dataset, data.split, size, metrics, task.description)]
+        subsets = _subset_sizes(data.size)
         if wide:
-            table.add_row(*cells)
+            table.add_row(*cells[:4], subsets, *cells[4:])
         else:
-            table.add_row(cells[0], cells[3], cells[4], f"{cells[5]}\n[dim]{cells[1]}, split {cells[2]}[/dim]")
+            table.add_row(cells[0], cells[3], cells[4],
+                          f"{cells[5]}\n[dim]{cells[1]}, split {cells[2]}; subsets: {subsets}[/dim]")
     console.print(table)
     for name in sorted(registry.suites):
         suite = registry.suite(name)
@@ -292,6 +349,14 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     for problem in registry.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0
+
+
+def _subset_sizes(size: int | None) -> str:
+    """`quick 500`: each `--subset` with its number of questions in a task of `size` (None: unknown)."""
+    from vlmeval.engine.subsets import SUBSETS, subset_size
+
+    return ", ".join(f"{name} {subset_size(name, size):,}" if size else f"{name} <={most}"
+                     for name, most in SUBSETS.items())
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -367,4 +432,31 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.output), text)
     else:
         print(text, end="")
+    return 0
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from vlmeval.io import atomic_write_text
+    from vlmeval.reporting.trend import build_trend, render_markdown, write_charts
+
+    _positive("--resamples", args.resamples)
+    trend = build_trend([Path(p) for p in args.runs], args.tasks_dir, args.alpha, args.primary_only, args.resamples)
+    if args.format == "md":
+        text = render_markdown(trend)
+        if args.output:
+            atomic_write_text(Path(args.output), text)
+        else:
+            print(text, end="")
+    else:
+        from vlmeval.reporting.trend_page import render_html
+
+        page = Path(args.output or "trend.html")
+        atomic_write_text(page, render_html(trend))
+        print(f"wrote {page}; open it in a browser")
+    if args.charts:
+        from vlmeval.extras import plots_or_note
+
+        if plots_or_note(f"--charts {args.charts}"):
+            for path in write_charts(trend, Path(args.charts)):
+                print(f"wrote {path}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any, TextIO
 
 _quiet = False
 _verbose = False
@@ -46,3 +47,37 @@ def plural(count: float, noun: str, plural_form: str | None = None) -> str:
 def counts_text(counts: Mapping[str, int]) -> str:
     """{'empty': 59, 'error': 2} as 'empty 59, error 2' (no Python dict in what people read)."""
     return ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.items())
+
+
+class LineTrackingStream:
+    """stderr, remembering whether its last line is still open (a progress bar's `\\r` line, a
+    partial write): an error then starts on a line of its own, so `grep '^vlmeval: error'` finds it
+    in a CI log or a pipe. Everything else is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.line_open = False
+
+    def write(self, text: str) -> int:
+        if text:
+            self.line_open = not text.endswith("\n")
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def track_stderr() -> TextIO:
+    """Wrap sys.stderr in a LineTrackingStream; returns the stream to put back when done."""
+    original = sys.stderr
+    if not isinstance(original, LineTrackingStream):
+        sys.stderr = LineTrackingStream(original)  # type: ignore[assignment]
+    return original
+
+
+def error_line(message: str) -> None:
+    """A line of its own on stderr (`vlmeval: error: ...`), after a newline where a line is open."""
+    stream = sys.stderr
+    if getattr(stream, "line_open", False):
+        stream.write("\n")
+    print(message, file=stream, flush=True)

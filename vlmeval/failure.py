@@ -28,6 +28,8 @@ class Failure(str, Enum):
     OUT_OF_RANGE = "out_of_range"  # a letter beyond the question's options
     NO_OPTION = "no_option"  # VLMEvalKit's judge said no option matches
     OTHER = "other"  # MME's "other": neither yes nor no
+    # An answer or judge reply over its size limit (vlmeval.limits): cut, stored cut, scored as no answer.
+    OVERSIZED = "oversized"
     NEEDS_JUDGE = "needs_judge"  # only an LLM could read it and no --judge was given (MathVista's extraction)
     # The reply's reasoning block never closed, or the token limit cut it: never read for an answer.
     UNFINISHED_REASONING = "unfinished_reasoning"

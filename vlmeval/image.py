@@ -36,6 +36,19 @@ class LazyImage:
         except Exception as exc:
             return f"unreadable: {exc}".encode(), True
 
+    def frame(self, choose: Callable[[int], int]) -> LazyImage:
+        """The image of a list cell (a video's frames) that `choose(number of frames)` picks; a cell
+        that is one image is that image."""
+        fetch = self._fetch
+
+        def chosen() -> ImageCell:
+            cell = fetch()
+            if isinstance(cell, (list, tuple)) and cell:
+                return cell[choose(len(cell))]
+            return cell
+
+        return LazyImage(chosen, self.where)
+
     def load(self, max_side: int | None = None) -> Image:
         """The image in RGB; with `max_side`, a thumbnail at most that long (JPEGs are decoded at a
         reduced scale, several times faster than decoding them whole)."""

@@ -3,7 +3,9 @@
 Replies are cached in sqlite (`judge-cache.sqlite` under `$VLMEVAL_CACHE`, else
 `~/.cache/vlmeval`), keyed by sha256 of (judge model, exact messages JSON, temperature,
 max_tokens), so re-running an evaluation re-asks nothing that already has an answer.
-Only successful replies are cached; failures are retried on the next run.
+Only successful replies are cached; failures are retried on the next run. A reply longer than
+`vlmeval.limits.MAX_JUDGE_REPLY_CHARS` is cached cut (with a marker) and given to the task as no
+reply with failure `oversized`: never stored whole, never asked again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from vlmeval.errors import VlmevalError
 from vlmeval.failure import Failure
+from vlmeval.limits import MAX_JUDGE_REPLY_CHARS, cut
 from vlmeval.openai_client import ChatCall, ChatClient, ChatError
 
 JUDGE_ERROR = Failure.JUDGE_ERROR  # kept for judged tasks written before `Failure`
@@ -66,10 +69,32 @@ class JudgeReply:
     text: str | None
     error: str | None
     cached: bool
+    failure: Failure | None = None  # without text: JUDGE_ERROR (ask again) or OVERSIZED (cut, counted)
 
     @property
     def ok(self) -> bool:
         return self.text is not None
+
+
+# Ends a cached reply that was cut: "\0" never occurs in a judge's text, so a cached reply is known
+# to be cut without a change to the cache's table.
+_CUT_MARK = "\0vlmeval-cut:"
+
+
+def _stored(text: str) -> str:
+    """What the cache keeps of a reply: the reply, or its first MAX_JUDGE_REPLY_CHARS and the mark."""
+    kept, full_length = cut(text, MAX_JUDGE_REPLY_CHARS)
+    return kept if full_length is None else f"{kept}{_CUT_MARK}{full_length}"
+
+
+def _reply(stored: str, cached: bool) -> JudgeReply:
+    """A reply as a task sees it: an oversized one has no text, and says how long it was."""
+    _, mark, full_length = stored.partition(_CUT_MARK)
+    if not mark and len(stored) <= MAX_JUDGE_REPLY_CHARS:
+        return JudgeReply(stored, None, cached)
+    length = full_length if mark else str(len(stored))
+    return JudgeReply(None, f"the judge replied {length} characters, over the limit of {MAX_JUDGE_REPLY_CHARS} "
+                      f"(kept cut in the cache, counted as {Failure.OVERSIZED})", cached, Failure.OVERSIZED)
 
 
 @dataclass
@@ -196,9 +221,7 @@ class Judge:
         """One reply per query, in order. Identical queries (same cache key) are sent once."""
         keys = [self.cache_key(q) for q in queries]
         hits = self._cache.get_many(keys)
-        replies: list[JudgeReply | None] = [
-            JudgeReply(hits[k], None, cached=True) if k in hits else None for k in keys
-        ]
+        replies: list[JudgeReply | None] = [_reply(hits[k], cached=True) if k in hits else None for k in keys]
         first_index: dict[str, int] = {}  # key -> the query sent for it
         for index, key in enumerate(keys):
             if key not in hits:
@@ -208,7 +231,7 @@ class Judge:
 
         def store(position: int, result: str | ChatError) -> None:
             if isinstance(result, str):  # cache as soon as it arrives: a crash loses nothing
-                self._cache.put(keys[to_send[position]], self.model, result)
+                self._cache.put(keys[to_send[position]], self.model, _stored(result))
 
         results = self.client.complete_many(calls, on_done=store)
         fresh = {keys[i]: result for i, result in zip(to_send, results)}
@@ -216,9 +239,9 @@ class Judge:
             if replies[index] is None:
                 result = fresh[key]
                 replies[index] = (
-                    JudgeReply(result, None, cached=False)
+                    _reply(_stored(result), cached=False)
                     if isinstance(result, str)
-                    else JudgeReply(None, str(result), cached=False)
+                    else JudgeReply(None, str(result), cached=False, failure=Failure.JUDGE_ERROR)
                 )
         done = [r for r in replies if r is not None]
         with self._stats_lock:

@@ -6,7 +6,9 @@ functions of records, so any of them can be recomputed from a predictions.jsonl 
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -79,6 +81,47 @@ Reduction = Callable[[Sequence[Record]], float]
 Predicate = Callable[[Record], bool]
 
 
+class MetricUndefined(Exception):
+    """Raised by a reduction whose value does not exist on the records it was given (a zero
+    denominator, as POPE's precision with no predicted yes): the metric is reported missing with
+    the exception's message as the reason, never as 0, 100 or NaN."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A metric without a value, and why: its inputs were all failures, or its denominator is zero."""
+
+    reason: str
+
+
+# Scales whose value stays a number whatever the inputs: a count of failures is the answer itself.
+_COUNTED = ("count",)
+
+
+def no_valid_input(metric_scale: str, failures: Sequence[str | None]) -> Missing | None:
+    """Missing when every input of a metric is a failure (a judge whose every reply was unreadable,
+    a model whose every answer was cut): the placeholder scores such samples carry (the official
+    [-1, -1], 0.0) would otherwise make a number that looks real. Counts are exempt."""
+    if metric_scale in _COUNTED or not failures or not all(failures):
+        return None
+    counts = Counter(str(f) for f in failures)
+    detail = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+    return Missing(f"no valid input: all {len(failures)} samples failed ({detail})")
+
+
+def guarded(scale: str, reduce: Callable[[], float]) -> float | Missing:
+    """`reduce()`, or Missing where the reduction says its value does not exist (or is not finite)."""
+    try:
+        value = reduce()
+    except MetricUndefined as exc:
+        return Missing(str(exc))
+    except ZeroDivisionError:
+        return Missing("zero denominator")
+    if isinstance(value, float) and not math.isfinite(value) and scale not in _COUNTED:
+        return Missing(f"not a finite number ({value})")
+    return value
+
+
 @dataclass(frozen=True)
 class Metric:
     """A named pure reduction over records.
@@ -110,9 +153,18 @@ class Metric:
         return [r for r in records if self.where(r)]
 
     def compute(self, records: Sequence[Record]) -> float | None:
-        """The metric's value, or None when no record qualifies."""
+        """The metric's value, or None when no record qualifies or it is missing (see `outcome`)."""
+        value = self.outcome(records)
+        return None if value is None or isinstance(value, Missing) else value
+
+    def outcome(self, records: Sequence[Record]) -> float | Missing | None:
+        """The value; Missing (with the reason) when every qualifying record is a failure or the
+        reduction is undefined on them; None when no record qualifies."""
         chosen = self.select(records)
-        return self.reduce(chosen) if chosen else None
+        if not chosen:
+            return None
+        return no_valid_input(self.scale, [r.failure for r in chosen]) or guarded(
+            self.scale, lambda: self.reduce(chosen))
 
 
 def percent_mean(score_field: str) -> Reduction:
@@ -152,10 +204,20 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def compute_metrics(metrics: Sequence[Metric], records: Sequence[Record]) -> dict[str, float]:
-    """Every metric that has at least one qualifying record (full precision)."""
+    """Every metric that has at least one qualifying record and a value (full precision)."""
     values: dict[str, float] = {}
     for metric in metrics:
         value = metric.compute(records)
         if value is not None:
             values[metric.name] = value
     return values
+
+
+def missing_metrics(metrics: Sequence[Metric], records: Sequence[Record]) -> dict[str, str]:
+    """{metric name: reason} of every metric with qualifying records but no value."""
+    found: dict[str, str] = {}
+    for metric in metrics:
+        value = metric.outcome(records)
+        if isinstance(value, Missing):
+            found[metric.name] = value.reason
+    return found

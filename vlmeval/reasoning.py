@@ -63,9 +63,10 @@ def read_reply(
     raw: str,
     reading: ReplyReading,
     finish_reason: str | None = None,
-    server_reasoning: str | None = None,
+    server_reasoning_chars: int | None = None,
 ) -> ReadReply:
-    """The answer part of `raw`; `server_reasoning` is a server's separate `reasoning_content`."""
+    """The answer part of `raw`; `server_reasoning_chars` is the length of a server's separate
+    `reasoning_content` (a reasoning parser's), which is never read."""
     opening, closing = reading.tags
     cut = finish_reason == LENGTH
     start = raw.find(opening)
@@ -78,10 +79,10 @@ def read_reply(
         reasoning_chars = end - begin
         answer = raw[:start] if 0 <= start < end else ""
         answer += raw[end + len(closing):]
-    elif server_reasoning and not raw.strip():
+    elif server_reasoning_chars and not raw.strip():
         # A reasoning parser kept the block apart and the reply has no answer after it.
         if cut:
-            return ReadReply(None, len(server_reasoning), UNFINISHED_REASONING)
+            return ReadReply(None, server_reasoning_chars, UNFINISHED_REASONING)
         reasoning_chars, answer = 0, raw
     elif reading.reasoning and cut:
         # The template opened the block in the prompt; the limit came before it closed.
@@ -89,8 +90,8 @@ def read_reply(
     else:
         reasoning_chars, answer = 0, raw
     removed = answer != raw
-    if server_reasoning:
-        reasoning_chars += len(server_reasoning)
+    if server_reasoning_chars:
+        reasoning_chars += server_reasoning_chars
     answer, stopped = _apply_stop(answer, reading.stop)
     # What came after a removed block or before a stop sequence starts and ends on whitespace.
     answer = answer.strip() if removed or stopped else answer

@@ -77,7 +77,8 @@ class RedactingStream:
 def redacted_output() -> Iterator[None]:
     """stdout and stderr redacted while a command runs (restored after, for callers such as tests)."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
     try:
         yield
     finally:

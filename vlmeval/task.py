@@ -26,9 +26,19 @@ if TYPE_CHECKING:
 Row = Mapping[str, Any]
 
 # The `Sample.meta` key of a sample's task token: the whole prompt a task-token model (Florence-2)
-# gets under `--prompt-style task_token`, e.g. `<CAPTION>`. A task without one has no official
-# prompt for such models.
+# gets under `--prompt-style task_token`, e.g. `<CAPTION>`. A benchmark without an official token may
+# put its bare question there and set TASK_TOKEN_UNOFFICIAL: the report then says "unofficial prompt".
+# A task with neither has its samples refused in that style.
 TASK_TOKEN = "task_token"
+TASK_TOKEN_UNOFFICIAL = "task_token_unofficial"
+UNOFFICIAL_PROMPT = "unofficial prompt: the bare question (no official task token for this benchmark)"
+
+
+def task_prompt_note(samples: Sequence[Sample]) -> str:
+    """What a task-token model was sent, for the report: the official token, or an unofficial prompt."""
+    if any(sample.meta.get(TASK_TOKEN_UNOFFICIAL) for sample in samples):
+        return UNOFFICIAL_PROMPT
+    return "the benchmark's task token"
 
 JUDGE_ERROR = Failure.JUDGE_ERROR  # the name judged tasks imported before `Failure` (vlmeval.failure)
 
@@ -186,6 +196,9 @@ class DataSpec:
     `IndexInto`, `OptionLetter`) say what their cells must hold, and run on every row of every file. `list_fields`
     names list-of-struct columns to read as the list of one field, `(column, field)` pairs: VQAv2's
     2.1 M answer dicts become lists of strings inside pyarrow, not Python dicts (parquet files).
+    `repeated_ids` says the official data holds a sample id more than once (SEED-Bench's image
+    question 49914): the later rows get `#2`, `#3`... in row order and the report counts them
+    (`dataset.repeated_ids`); without it a repeated id is a data error.
     """
 
     hub: str
@@ -199,6 +212,7 @@ class DataSpec:
     keep: Callable[[Row], bool] | None = None
     images: ImageJoin | None = None
     list_fields: tuple[tuple[str, str], ...] = ()
+    repeated_ids: bool = False
 
 
 

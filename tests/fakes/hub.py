@@ -62,6 +62,7 @@ class FakeHub:
                 raise LocalEntryNotFoundError("not cached")
             return str(self.root / repo_id)
 
+        monkeypatch.setattr("vlmeval.engine.hub.unreachable_reason", lambda: None)  # the fake always answers
         monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_tree", list_repo_tree)
         monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
         monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)

@@ -211,8 +211,8 @@ def resolve_choices(
         lambda i, reply: judge_letter(reply, options[i]), tries=1)
     for i, letter in outcome.read.items():
         choices[i] = Choice(letter, rule="judge")
-    for i in outcome.failed:
-        choices[i] = Choice(None, failure=Failure.JUDGE_ERROR)
+    for i, failure in outcome.failed.items():
+        choices[i] = Choice(None, failure=failure)
     for i in outcome.unread:
         choices[i] = Choice(None, failure=Failure.UNPARSED)
     return choices
@@ -220,11 +220,12 @@ def resolve_choices(
 
 @dataclass(frozen=True)
 class JudgeOutcome:
-    """Per pending index: the letter read from the judge's reply, a request that failed for good
-    (not cached: a re-run asks again), or replies that never read as a letter."""
+    """Per pending index: the letter read from the judge's reply, a reply that never came (a request
+    that failed for good, not cached: a re-run asks again; or one over the size limit), with its
+    failure, or replies that never read as a letter."""
 
     read: dict[int, str]
-    failed: list[int]
+    failed: dict[int, Failure]
     unread: list[int]
 
 
@@ -236,7 +237,7 @@ def ask_until_read(
     (`query(index, attempt)`), read each reply (`read(index, text)`, None when it names no letter),
     and ask again about the unread ones, `tries` rounds in all."""
     letters: dict[int, str] = {}
-    failed: list[int] = []
+    failed: dict[int, Failure] = {}
     for attempt in range(tries):
         if not pending:
             break
@@ -244,7 +245,7 @@ def ask_until_read(
         still_open = []
         for i, reply in zip(pending, replies, strict=True):
             if reply.text is None:
-                failed.append(i)
+                failed[i] = reply.failure or Failure.JUDGE_ERROR
                 continue
             letter = read(i, reply.text)
             if letter is None:

@@ -191,7 +191,7 @@ def _judge_open(
         lambda i, reply: can_infer(reply, choices[i]), tries=JUDGE_TRIES)
     for i, letter in outcome.read.items():
         verdicts[i] = _verdict(letter, "judge")
-    for i in outcome.failed:  # failed for good: not cached, a re-run asks again
-        verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_ERROR)
+    for i, failure in outcome.failed.items():  # failed for good (not cached: a re-run asks again), or oversized
+        verdicts[i] = Choice(None, rule="judge", failure=failure)
     for i in outcome.unread:
         verdicts[i] = Choice(None, rule="judge", failure=Failure.JUDGE_FAILED)

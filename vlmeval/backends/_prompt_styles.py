@@ -10,9 +10,9 @@ of a sample with an image and nothing before one without.
 `plain` is the text with the image placeholders in their places and nothing else (it has no
 system turn: `--system-prompt` is refused with it).
 `task_token` sends a task-token model its sample's task token as the whole prompt (Florence-2's card:
-`<CAPTION>`, `<DETAILED_CAPTION>`, `<OCR>`; its processor expands the token into its fixed prompt). A
-sample whose task has no token is refused (a per-sample error): no official prompt exists for it, and
-`plain` sends its text instead, an unofficial prompt.
+`<CAPTION>`, `<DETAILED_CAPTION>`, `<OCR>`; its processor expands the token into its fixed prompt, and
+passes other text through). Benchmarks without an official token may carry their bare question instead
+(an unofficial prompt, which the report names); a sample of a task with neither is refused.
 
 What the processor can do is found out by asking it (`ProcessorTraits.probe`), not by model name:
 whether it takes a prompt with no image, and whether it inserts the image tokens itself
@@ -150,5 +150,5 @@ def missing_task_token(style: str, request: Request) -> str | None:
     """Why a request cannot be rendered in `style` (the task has no task token), or None."""
     if style != "task_token" or request.task_token is not None:
         return None
-    return ("its task has no task token (no official prompt for task-token models such as Florence-2); "
+    return ("its task has no task token (no prompt for task-token models such as Florence-2); "
             "--prompt-style plain sends the task's text instead, an unofficial prompt")

@@ -50,15 +50,10 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, checkpoint: str, options: BackendOptions) -> None:
-
         if options.dtype not in _DTYPES:
             raise UsageError(f"--dtype {options.dtype}: choose one of {', '.join(_DTYPES)}")
         if options.prompt_style not in PROMPT_STYLES:
             raise UsageError(f"--prompt-style {options.prompt_style}: choose one of {', '.join(PROMPT_STYLES)}")
-        if options.system_prompt is not None and options.prompt_style in ("plain", "task_token"):
-            raise UsageError(f"--system-prompt: --prompt-style {options.prompt_style} has no system turn; "
-                             "use chat or vicuna_v1")
-        self.prompt_options = PromptOptions(options.system_prompt, dict(options.chat_template_args))
         self.checkpoint = checkpoint
         self.options = options
         self.quantization = _quantization(options)
@@ -70,10 +65,7 @@ class TransformersBackend:
                 f"{checkpoint}: the processor has no chat template; pass --prompt-style plain "
                 "(or vicuna_v1 for an original-LLaVA-format checkpoint)"
             )
-        self.traits = ProcessorTraits.probe(self.processor)
-        check_system_turn(options.prompt_style, self.processor, self.traits, self.prompt_options)
-        limits = [n for n in (options.max_images, self.traits.max_images) if n is not None]
-        self.max_images = min(limits) if limits else None  # the runner refuses samples with more
+        self.read_processor()
         self.model = _load_model(checkpoint, options, self.dtype, self.device, self.quantization)
         if options.device_map is not None:
             self.device = self.model.device  # inputs go where the first layers are
@@ -85,10 +77,29 @@ class TransformersBackend:
         # an encoder (learned absolute positions in BART) reads them from position 0: right.
         self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
         self.tokenizer.padding_side = "right" if self.encoder_decoder else "left"
-        # A processor that writes its own image tokens would add them to every prompt of a call that
-        # has images; a model that reads images through cross-attention (Mllama) runs those layers on
-        # a text-only prompt batched with images, not alone: both answer text-only prompts apart.
-        self.text_only_apart = self.traits.inserts_image_tokens or _cross_attends(self.model.config)
+
+    def read_processor(self) -> None:
+        """What the prompts need from the processor: its traits, the user's system turn and template
+        arguments (checked once here), and the image limit; before the model loads, to fail fast."""
+        options = self.options
+        if options.system_prompt is not None and options.prompt_style in ("plain", "task_token"):
+            raise UsageError(f"--system-prompt: --prompt-style {options.prompt_style} has no system turn; "
+                             "use chat or vicuna_v1")
+        self.prompt_options = PromptOptions(options.system_prompt, dict(options.chat_template_args))
+        self.traits = ProcessorTraits.probe(self.processor)
+        check_system_turn(options.prompt_style, self.processor, self.traits, self.prompt_options)
+        limits = [n for n in (options.max_images, self.traits.max_images) if n is not None]
+        self.max_images = min(limits) if limits else None  # the runner refuses samples with more
+
+    @property
+    def text_only_apart(self) -> bool:
+        """Whether text-only prompts are answered in calls of their own.
+
+        A processor that writes its own image tokens would add them to every prompt of a call that
+        has images; a model that reads images through cross-attention (Mllama) runs those layers on
+        a text-only prompt batched with images, not alone.
+        """
+        return self.traits.inserts_image_tokens or _cross_attends(self.model.config)
 
     def describe(self) -> dict[str, Any]:
         return {

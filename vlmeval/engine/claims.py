@@ -6,9 +6,11 @@ on an existing name atomically on local disks, NFS (v2 onwards) and Lustre alike
 of several processes creates the file, and nobody ever reads it half-written. A file system
 without hard links falls back to `O_CREAT | O_EXCL`.
 
-A claim records who holds it (host, pid). A holder on this host whose pid is gone is stale and
-is taken over; a holder on another host is stale once neither the claim nor the file it guards
-has changed for `STALE_AFTER_S` (the answer file of a working shard grows every batch).
+A claim records who holds it (host, pid). A holder on this host whose pid is gone (or a zombie:
+killed and not yet reaped) is stale and is taken over; a holder on another host, or a claim file
+that is empty or unreadable, cannot be checked and is stale once neither the claim nor the file it
+guards has changed for `STALE_AFTER_S` (the answer file of a working shard grows every batch).
+`why_held` says so in messages, with the claim file to delete if no process is working.
 """
 
 from __future__ import annotations
@@ -95,8 +97,18 @@ def _alive(pid: int, since: float) -> bool:
         return False
     except PermissionError:
         pass
+    if _is_zombie(pid):  # killed (kill -9) but not yet reaped by its parent: it writes nothing more
+        return False
     started = _start_time(pid)
     return started is None or started <= since + 1.0
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether a process has ended and only waits to be reaped (Linux /proc; False elsewhere)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _start_time(pid: int) -> float | None:
@@ -144,7 +156,7 @@ def why_held(claim: Path, holder: Holder, guarded: Path | None = None) -> str:
     me = this_process()
     clear = f"if no vlmeval process is running there, delete {claim} and re-run"
     if holder.host == me.host and holder.pid > 0:
-        return f"pid {holder.pid} on this host, which is running (claim file {claim})"
+        return f"pid {holder.pid} on this host, which is running; claim file {claim}"
     watched = (claim,) if guarded is None else (claim, guarded)
     age_min = max(0.0, time.time() - _last_change(*watched)) / 60
     left_min = max(0.0, STALE_AFTER_S / 60 - age_min)

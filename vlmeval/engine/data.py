@@ -111,7 +111,8 @@ def _join_images(table: Table, spec: DataSpec, data: str | None, split: str) -> 
             raise KeyError(f"no {join.config} row has {join.key} {key!r}")
         return cells(position[key])
 
-    return Table(source=table.source, rows=table.rows, image_cell=image_cell, files=table.files + images.files)
+    return Table(source=table.source, rows=table.rows, image_cell=image_cell,
+                 files=table.files + images.files)
 
 
 def _check_columns(table: Table, spec: DataSpec) -> None:
@@ -147,21 +148,7 @@ def _config_of(file: PurePosixPath, split: str) -> tuple[str, ...]:
 
 
 def _layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
-    """The files of `split`; `a+b` names the files of both splits, in that order, as `datasets` reads it
-    (HallusionBench's `image+non_image`), unless files name the combination itself."""
-    if "+" not in split:
-        return _split_layout_files(folder, split, config)
-    try:
-        return _split_layout_files(folder, split, config)
-    except DataError:
-        picked: list[Path] = []
-        for part in split.split("+"):
-            picked += [f for f in _split_layout_files(folder, part, config) if f not in picked]
-        return picked
-
-
-def _split_layout_files(folder: Path, split: str, config: str | None) -> list[Path]:
-    """The files of one split (and `config`) in a local folder's own layout (`pick_split_files`)."""
+    """The files of `split` (and `config`) in a local folder's own layout (`pick_split_files`)."""
     files = sorted(p for p in folder.rglob("*") if p.suffix in {".parquet", ".tsv"})
     if not files:
         raise DataError(f"{folder}: no .parquet or .tsv files in this folder")
@@ -169,7 +156,25 @@ def _split_layout_files(folder: Path, split: str, config: str | None) -> list[Pa
     return [folder / p for p in pick_split_files(relative, split, config, str(folder))]
 
 
-def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | None, where: str) -> list[PurePosixPath]:
+def pick_split_files(
+    files: Sequence[PurePosixPath], split: str, config: str | None, where: str
+) -> list[PurePosixPath]:
+    """The files of `split`; `a+b` names the files of both splits, in that order, as `datasets` reads it
+    (HallusionBench's `image+non_image`), unless files name the combination itself."""
+    if "+" not in split:
+        return _pick_one_split(files, split, config, where)
+    try:
+        return _pick_one_split(files, split, config, where)
+    except DataError:
+        picked: list[PurePosixPath] = []
+        for part in split.split("+"):
+            picked += [f for f in _pick_one_split(files, part, config, where) if f not in picked]
+        return picked
+
+
+def _pick_one_split(
+    files: Sequence[PurePosixPath], split: str, config: str | None, where: str
+) -> list[PurePosixPath]:
     """The files of `split` (and `config`) among `files` (paths inside a folder or hub repository);
     a DataError naming what was asked and what is there when there are none, or when they come from
     several places.
@@ -189,7 +194,7 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
     elif () in places:
         chosen = [()]
         default_config = config is None and all(f.parts[0] in _LAYOUT_FOLDERS for f in places[()])
-        if others and not default_config:  # loose files beside `cn/` or another dataset: which are this task's?
+        if others and not default_config:  # loose files beside `cn/` or another dataset: whose are they?
             asked = f"config {config!r}" if config is not None else "this task's dataset"
             raise DataError(f"{where}: the files of split {split!r} here are loose files and those under "
                             f"{', '.join(others)}; pass the folder of {asked} alone")
@@ -200,8 +205,8 @@ def pick_split_files(files: Sequence[PurePosixPath], split: str, config: str | N
     elif len(places) == 1:
         chosen = list(places)  # one subfolder holds the whole split: nothing else can mix in
     elif places:
-        raise DataError(f"{where}: the files of split {split!r} come from several folders ({', '.join(others)}); "
-                        f"pass the one of this task's dataset")
+        raise DataError(f"{where}: the files of split {split!r} come from several folders "
+                        f"({', '.join(others)}); pass the one of this task's dataset")
     else:
         found = ", ".join(p.as_posix() for p in files[:6])
         more = f" and {len(files) - 6} more" if len(files) > 6 else ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from vlmeval.backends import make_backend
 from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
 from vlmeval.engine.memory import gc_paused
+
 # BackendCache and default_run_name: their import path before vlmeval.engine.plan
 from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
 from vlmeval.engine.predictions import read_predictions
@@ -32,6 +32,7 @@ from vlmeval.engine.run_folder import (
 )
 from vlmeval.engine.runner import generate, pending_samples
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
+from vlmeval.engine.scored import claim_score_folder, missing_predictions_hint
 from vlmeval.engine.scoring import score_answers
 from vlmeval.engine.shards import (
     Launcher,
@@ -42,18 +43,26 @@ from vlmeval.engine.shards import (
     spawn_workers,
     visible_gpus,
 )
-from vlmeval.engine.store import Answer, AnswerStore, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
+from vlmeval.engine.subsets import load_selected
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
 from vlmeval.reporting.record import RunInfo
-from vlmeval.reporting.report import build_report, incomplete_summary, print_report, write_outputs
-from vlmeval.task import ScoreContext, Task
+from vlmeval.reporting.report import (
+    build_report,
+    incomplete_summary,
+    print_report,
+    samples_to_redo,
+    write_outputs,
+)
+from vlmeval.task import ScoreContext, Task, task_prompt_note
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 3
 EXIT_SHARD_FAILED = 4
+RETRY_HINT = "re-run the same command to retry them (answers and judge replies so far are kept)"
 
 
 def run(plan: RunPlan) -> int:
@@ -75,7 +84,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     """The samples, and the run folder opened for them (created, or checked against its run.json)."""
     if placement.launcher is not Launcher.SPAWNED:  # its parent said it already
         console.status(f"reading the {plan.task.name} samples from {_data_name(plan.task, plan.data)} ...")
-    sample_set = load_samples(plan.task, plan.data, plan.split, plan.limit)
+    sample_set = load_selected(plan.task, plan.data, plan.split, plan.limit, plan.subset)
     log.info("read %d samples from %s (split %s)", len(sample_set.samples), sample_set.source, sample_set.split)
     if plan.task.preflight is not None:  # what writing the outputs needs, before any answer
         plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
@@ -108,7 +117,7 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
             return _report_failed_shards(failed, sample_set, store)
     else:
         _generate_shard(plan, sample_set, store, placement)
-    return _finish_run(plan, sample_set, store)
+    return finish_run(plan, sample_set, store)
 
 
 def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
@@ -147,7 +156,7 @@ def _merge_if_last(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pla
         print(f"{where}; another shard ({holder.describe()}) is merging")
         return EXIT_OK
     with held(claim):
-        return _finish_run(plan, sample_set, store)
+        return finish_run(plan, sample_set, store)
 
 
 def _data_name(task: Task, data: str | None) -> str:
@@ -204,7 +213,8 @@ def _record_chosen_batch_size(run_dir: Path, size: int) -> None:
     update_run_file(run_dir, {"batching": batching})
 
 
-def _finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
+    """Score every answer the run folder holds and write the report (also `vlmeval.evaluate`'s last step)."""
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
@@ -244,10 +254,10 @@ def _report_failed_shards(failed: list[WorkerResult], sample_set: SampleSet, sto
     answered = store.read().answers
     missing = [s.id for s in sample_set.samples if s.id not in answered]
     for result in failed:
-        print(f"vlmeval: error: {result.describe()}", file=sys.stderr)
-    print(f"vlmeval: error: {len(missing)} samples have no answer"
-          + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
-          + "; re-run the same command to resume", file=sys.stderr)
+        console.error_line(f"vlmeval: error: {result.describe()}")
+    console.error_line(f"vlmeval: error: {len(missing)} samples have no answer"
+                       + (f" (e.g. {', '.join(missing[:5])})" if missing else "")
+                       + "; re-run the same command to resume")
     return EXIT_SHARD_FAILED
 
 
@@ -276,14 +286,17 @@ def score_file(
                 f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
             )
         answers = {
-            i: Answer(id=i, prediction=p, error=None if p is not None else "no prediction")
+            i: bounded(i, p, None if p is not None else "no prediction")
             for i, p in predictions.items()
         }
         ensure_writable(output)
+        claim_score_folder(output, task.name, predictions_file, data, split, limit)
         run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
                            run_name=_run_name_of(output, task), label=label)
+    hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
-                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts)
+                  replace(context, output_dir=output, data=_local_data(task, data)), charts=charts,
+                  redo_hint=hint)
 
 
 def _run_name_of(folder: Path, task: Task) -> str:
@@ -301,6 +314,7 @@ def finish(
     run_info: RunInfo,
     context: ScoreContext,
     charts: bool = False,
+    redo_hint: str = RETRY_HINT,
 ) -> int:
     samples = sample_set.samples
     console.status(f"scoring {len(samples)} samples ...")
@@ -316,6 +330,8 @@ def finish(
     # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
     with gc_paused():
         report = build_report(task, records, model, scored, run_info)
+        if report.backend.get("prompt_style") == "task_token":
+            report.backend["task_prompt"] = task_prompt_note(samples)
         if reading is not None:
             report.answer_reading = reading.describe()
         if task.write_artifacts is not None and not scored:
@@ -330,9 +346,10 @@ def finish(
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
         return EXIT_OK
-    print(f"vlmeval: incomplete: {incomplete_summary(report)}; re-run the same command to retry them "
-          "(answers and judge replies so far are kept)", file=sys.stderr)
+    console.error_line(f"vlmeval: incomplete: {incomplete_summary(report)}"
+                       + (f"; {redo_hint}" if samples_to_redo(report) else ""))
     return EXIT_INCOMPLETE
+
 
 
 def _local_data(task: Task, data: str | None) -> str | None:
@@ -354,6 +371,7 @@ def _run_info(run_dir: Path) -> RunInfo:
         identity=identity if isinstance(identity, dict) else None,
         run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
         label=recorded.get("label"),
+        subset=recorded.get("subset"),
     )
 
 
@@ -371,7 +389,8 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
                              f"written by `vlmeval run`")
     invocation = recorded.get("invocation", {})
     task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
-    sample_set = load_samples(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"))
+    sample_set = load_selected(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"),
+                               invocation.get("subset"))
     check_merge(run_dir, recorded, task, sample_set,
                 lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
     state = AnswerStore(run_dir).read()

@@ -114,7 +114,9 @@ def _short(value: Any) -> str:
 FirstSamples = Callable[[int], "tuple[str, str | None] | None"]
 
 
-def check(current: RunIdentity, recorded: RunIdentity, run_dir: Path, fingerprint_of_first: FirstSamples) -> None:
+def check(
+    current: RunIdentity, recorded: RunIdentity, run_dir: Path, fingerprint_of_first: FirstSamples
+) -> None:
     """Refuse `current` unless its answers may be mixed with those of `recorded`.
 
     `fingerprint_of_first(n)` fingerprints the first n samples now (a smaller --limit: those are

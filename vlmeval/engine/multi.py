@@ -10,11 +10,11 @@ and makes the exit status non-zero; the other tasks run. Without `--data` every 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmeval import console
 from vlmeval.engine.samples import DEMO
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.task import Task
@@ -98,14 +98,14 @@ def run_tasks(tasks: Sequence[Task], data: dict[str, TaskData], run_one: Callabl
     for task in tasks:
         where = data[task.name]
         if where.missing is not None:
-            print(f"vlmeval: error: task {task.name}: {where.missing}; skipped", file=sys.stderr)
+            console.error_line(f"vlmeval: error: task {task.name}: {where.missing}; skipped")
             outcomes.append(TaskOutcome(task.name, "missing data", EXIT_DATA, where.missing))
             continue
         print(f"== {task.name} ==")
         try:
             code = run_one(task, where.path)
         except VlmevalError as exc:
-            print(f"vlmeval: error: task {task.name}: {exc}", file=sys.stderr)
+            console.error_line(f"vlmeval: error: task {task.name}: {exc}")
             outcomes.append(TaskOutcome(task.name, "failed", EXIT_DATA, str(exc).splitlines()[0]))
             continue
         outcomes.append(TaskOutcome(task.name, "done" if code == EXIT_OK else "incomplete", code))

@@ -37,6 +37,7 @@ class RunPlan:
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
     auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
+    subset: str | None = None  # `--subset NAME`: a fixed stratified part of the task (engine/subsets.py)
 
     @property
     def run_dir(self) -> Path:

@@ -225,12 +225,13 @@ def run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
     return {
         "task": plan.task.name,
         "model": plan.model,
+        **({"subset": sample_set.subset} if sample_set.subset is not None else {}),
         "dataset": sample_set.describe(),
         "generation": plan.settings.to_dict(),
         "prompt_style": plan.backend_options.prompt_style,
         "reply_reading": plan.context.reply_reading.describe(),
         "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
-                       "tasks_dirs": list(plan.tasks_dirs)},
+                       "subset": plan.subset, "tasks_dirs": list(plan.tasks_dirs)},
     }
 
 
@@ -263,7 +264,7 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
 
 
 def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[str, str | None] | None:
-    """The fingerprints (text, images) of the first n samples; loads more when this run's --limit is smaller."""
+    """The fingerprints (text, images) of the first n samples; loads more when --limit is smaller."""
     samples, files = sample_set.samples, sample_set.files
     if len(samples) < n and plan.limit is not None and plan.limit < n:
         more = load_samples(plan.task, plan.data, plan.split, n)

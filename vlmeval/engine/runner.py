@@ -32,7 +32,7 @@ from vlmeval.backends.base import (
     too_many_images,
 )
 from vlmeval.engine.shards import WHOLE_RUN, Shard
-from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, warn_torn
+from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, bounded, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
 from vlmeval.task import TASK_TOKEN
 from vlmeval.task import Sample
@@ -274,11 +274,12 @@ def _answer(
 def _to_answer(sample_id: str, output: Reply) -> Answer:
     if isinstance(output, SampleError):
         return Answer(id=sample_id, prediction=None, error=f"sample {sample_id}: {output}", failure=output.failure)
-    if isinstance(output, Generation):
-        return Answer(id=sample_id, prediction=output.text, finish_reason=output.finish_reason,
-                      prompt_tokens=output.prompt_tokens, generated_tokens=output.generated_tokens,
-                      reasoning_tokens=output.reasoning_tokens, reasoning=output.reasoning)
-    return Answer(id=sample_id, prediction=output)
+    if isinstance(output, Generation):  # a runaway generation is cut and counted (bounded)
+        return bounded(sample_id, output.text, finish_reason=output.finish_reason,
+                       prompt_tokens=output.prompt_tokens, generated_tokens=output.generated_tokens,
+                       reasoning_tokens=output.reasoning_tokens,
+                       server_reasoning_chars=len(output.reasoning) if output.reasoning else None)
+    return bounded(sample_id, output)
 
 
 def _first_line(exc: BaseException) -> str:

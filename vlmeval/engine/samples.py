@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ class SampleSet:
     samples: list[Sample]
     files: tuple[Path, ...] = ()  # the local data files the samples were read from
     note: str | None = None  # what a reader of the report should know about the data (size changed)
+    subset: dict[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
+    repeated_ids: tuple[str, ...] = ()  # ids given to rows whose id repeats (DataSpec.repeated_ids)
 
     def fingerprint(self) -> str:
         """A hash of what the model is asked and what it is scored against (images excluded)."""
@@ -59,7 +61,7 @@ class SampleSet:
         return memo(f"images:{what}:{self.split}:{len(self.samples)}", self.files, compute)
 
     def describe(self) -> dict[str, Any]:
-        described = {
+        described: dict[str, Any] = {
             "source": self.source,
             "split": self.split,
             "n_rows": len(self.samples),
@@ -67,6 +69,8 @@ class SampleSet:
         }
         if self.note is not None:
             described["note"] = self.note
+        if self.repeated_ids:  # rows whose id repeats, made unique: counted in the report
+            described["repeated_ids"] = {"count": len(self.repeated_ids), "ids": list(self.repeated_ids[:20])}
         return described
 
 
@@ -100,11 +104,38 @@ def _build_samples(
                 f"{table.source} row {index}: cannot build a {task.name} sample ({type(exc).__name__}: {exc})"
             ) from exc
     duplicates = [i for i, n in Counter(s.id for s in samples).items() if n > 1]
-    if duplicates:
+    repeated: list[str] = []
+    if duplicates and task.data.repeated_ids:
+        samples, repeated = unique_ids(samples)
+    elif duplicates:
         shown = ", ".join(duplicates[:5])
         raise DataError(f"{table.source}: duplicate sample ids ({len(duplicates)}): {shown}")
     return SampleSet(source=table.source, split=split, samples=samples, files=table.files,
-                     note=_size_note(task, data, split, len(table.rows)))
+                     note=_size_note(task, data, split, len(table.rows)), repeated_ids=tuple(repeated))
+
+
+REPEAT_MARK = "#"
+
+
+def unique_ids(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
+    """Samples whose ids repeat get `#2`, `#3`... in row order (the first keeps its id), so the same
+    data always gives the same ids; returns the samples and the new ids. Each row stays a sample of
+    its own, scored on its own, as the official scorers count rows."""
+    seen: Counter[str] = Counter()
+    taken = {s.id for s in samples}
+    out, renamed = [], []
+    for sample in samples:
+        seen[sample.id] += 1
+        if seen[sample.id] == 1:
+            out.append(sample)
+            continue
+        new_id = f"{sample.id}{REPEAT_MARK}{seen[sample.id]}"
+        if new_id in taken:
+            raise DataError(f"sample id {sample.id} repeats and {new_id} is taken by another row")
+        taken.add(new_id)
+        renamed.append(new_id)
+        out.append(replace(sample, id=new_id))
+    return out, renamed
 
 
 def _size_note(task: Task, data: str | None, split: str, rows: int) -> str | None:

@@ -37,25 +37,28 @@ def score_answers(
 
 
 def _read(answer: Answer | None, reading: ReplyReading) -> ReadReply | None:
-    if answer is None or not answer.ok or answer.prediction is None:
+    """The reply as the task reads it; None for a failed or oversized answer (no answer to read)."""
+    if answer is None or not answer.ok or answer.prediction is None or answer.oversized:
         return None
-    return read_reply(answer.prediction, reading, answer.finish_reason, answer.reasoning)
+    return read_reply(answer.prediction, reading, answer.finish_reason, answer.server_reasoning_chars)
 
 
 def _record(sample: Sample, read: ReadReply | None, verdict: Scored, answer: Answer | None) -> Record:
     failure = verdict.failure
+    raw = answer.prediction if answer is not None and answer.ok else None
+    prediction = read.answer if read is not None else None
     if answer is None:
         failure = Failure.MISSING
     elif not answer.ok:
         failure = answer.failure or Failure.ERROR
+    elif answer.oversized:  # scored as no answer; the cut text stays for people to read
+        failure, prediction = Failure.OVERSIZED, answer.prediction
     elif read is not None and read.failure is not None:
-        failure = read.failure
-    raw = answer.prediction if answer is not None and answer.ok else None
-    prediction = read.answer if read is not None else None
+        failure = read.failure  # never read for an answer: the whole reply stays in raw_prediction
     return Record(
         id=sample.id,
         prompt=sample.text,
-        prediction=prediction if read is None or read.failure is None else None,
+        prediction=prediction,
         answer=verdict.answer,
         target=sample.target,
         scores=verdict.scores,
@@ -73,7 +76,7 @@ def _usage(answer: Answer | None, read: ReadReply | None) -> dict[str, Any] | No
     if answer is None:
         return None
     usage: dict[str, Any] = {name: getattr(answer, name) for name in USAGE_FIELDS
-                             if name != "reasoning" and getattr(answer, name) is not None}
+                             if name != "server_reasoning_chars" and getattr(answer, name) is not None}
     if read is not None and read.truncated:
         usage[TRUNCATED] = True
     return usage or None

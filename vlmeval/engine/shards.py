@@ -43,6 +43,9 @@ class Launcher(str, Enum):
     SPAWNED = "spawned"  # `--shards N`: a worker started by a single process, which merges
     TORCHRUN = "torchrun"  # torchrun or accelerate (RANK/WORLD_SIZE): the last shard to finish merges
     SLURM = "slurm"  # srun (SLURM_PROCID/SLURM_NTASKS): likewise
+    # `vlmeval.evaluate` called on every rank of a torch.distributed group: rank 0 gathers the answers
+    # and merges (engine/in_process.py); recorded in run.json, never detected from the environment
+    DISTRIBUTED = "torch.distributed"
 
     def __str__(self) -> str:
         return self.value
@@ -145,8 +148,10 @@ def cpu_threads_per_shard(count: int, env: Mapping[str, str] | None = None) -> s
     return str(max(1, cores // count))
 
 
-class Terminated(Exception):
-    """SIGTERM reached this process; raised where it waits so that cleanup runs."""
+class Terminated(BaseException):
+    """SIGTERM reached this process; raised where it waits so that cleanup runs. A BaseException,
+    as KeyboardInterrupt is, so that no `except Exception` on the way (a backend that records a
+    failed request as the sample's error) turns a stop into a finished, incomplete run."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -15,15 +15,17 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vlmeval.failure import retried_on_resume
+from vlmeval.limits import MAX_ANSWER_CHARS, cut
 
 ANSWERS_DIR = "answers"
 log = logging.getLogger(__name__)
 
 
 # Per-sample facts a backend may report beside the text (`Generation`), stored when known.
-USAGE_FIELDS = ("finish_reason", "prompt_tokens", "generated_tokens", "reasoning_tokens", "reasoning")
+USAGE_FIELDS = ("finish_reason", "prompt_tokens", "generated_tokens", "reasoning_tokens", "server_reasoning_chars")
 
 
 @dataclass(frozen=True)
@@ -31,22 +33,27 @@ class Answer:
     """A model's answer to one sample (its raw text), or the error that stopped it.
 
     `failure` names a permanent per-sample failure (`too_many_images`): counted, not retried.
-    `reasoning` is a server's separate reasoning text (never the answer).
+    A server's separate reasoning text is never the answer; only its length is kept.
     """
 
     id: str
     prediction: str | None
     error: str | None = None
+    full_length: int | None = None  # set where the prediction was cut to MAX_ANSWER_CHARS
     failure: str | None = None
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     generated_tokens: int | None = None
     reasoning_tokens: int | None = None
-    reasoning: str | None = None
+    server_reasoning_chars: int | None = None  # the length of a server's separate reasoning_content
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def oversized(self) -> bool:
+        return self.full_length is not None
 
     @property
     def settled(self) -> bool:
@@ -55,10 +62,22 @@ class Answer:
 
     def to_json(self) -> dict[str, object]:
         line: dict[str, object] = {"id": self.id, "prediction": self.prediction, "error": self.error}
-        for name in ("failure", *USAGE_FIELDS):
+        for name in ("full_length", "failure", *USAGE_FIELDS):
             if getattr(self, name) is not None:
                 line[name] = getattr(self, name)
         return line
+
+
+def bounded(sample_id: str, prediction: str | None, error: str | None = None,
+            full_length: int | None = None, **usage: Any) -> Answer:
+    """An Answer whose prediction is at most MAX_ANSWER_CHARS long (cut, and marked, where longer).
+
+    `usage`: the `failure` code and `USAGE_FIELDS` a backend reported, kept as they are.
+    """
+    if prediction is None:
+        return Answer(sample_id, None, error, full_length, **usage)
+    text, cut_from = cut(prediction, MAX_ANSWER_CHARS)
+    return Answer(sample_id, text, error, full_length if cut_from is None else cut_from, **usage)
 
 
 @dataclass(frozen=True)
@@ -128,8 +147,10 @@ def _parse_line(line: str) -> Answer | None:
         prediction = obj["prediction"]
         if prediction is not None and not isinstance(prediction, str):
             return None
-        extra = {name: obj[name] for name in ("failure", *USAGE_FIELDS) if obj.get(name) is not None}
-        return Answer(id=str(obj["id"]), prediction=prediction, error=obj.get("error"), **extra)
+        full_length = obj.get("full_length")
+        usage = {name: obj[name] for name in ("failure", *USAGE_FIELDS) if obj.get(name) is not None}
+        return bounded(str(obj["id"]), prediction, obj.get("error"),
+                       full_length if isinstance(full_length, int) else None, **usage)
     except (json.JSONDecodeError, KeyError, TypeError):
         return None
 

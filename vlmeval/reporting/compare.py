@@ -20,6 +20,7 @@ from vlmeval.reporting.leaderboard import report_files_under
 from vlmeval.reporting.record import RunReport, load_report
 from vlmeval.stats.inference import RESAMPLES, SEED
 from vlmeval.stats.paired import PairedResult, paired_comparison
+from vlmeval.stats.power import minimal_detectable_difference
 from vlmeval.stats.resampling import RecordView
 
 GATED_SCALES = ("percent", "points")  # higher is better; other scales (count, spread) are never gated
@@ -160,6 +161,8 @@ def compare(path_a: Path, path_b: Path, registry_dirs: Sequence[str] = (), thres
     only_b = [t for t in runs_b if t not in runs_a]
     gaps = [f"{t} missing from B" for t in only_a]
     gaps += [gap for t in tasks if (gap := coverage_gap(t.task, t.a, t.b))]
+    gaps += [f"{t.task} {r.metric} has no value in B ({r.missing_b})" for t in tasks for r in t.results
+             if r.missing_b and r.value_a is not None and t.scales.get(r.metric, "percent") in GATED_SCALES]
     return Comparison(str(path_a), str(path_b), tasks, only_a, only_b, threshold, alpha, resamples, gaps)
 
 
@@ -270,6 +273,8 @@ def render_markdown(comparison: Comparison) -> str:
          f"({c.resamples} resamples, seed {SEED}); p: McNemar's test where every sample is right or "
          f"wrong, a sign-flip permutation test for graded scores, a jackknife z-test for other "
          f"reductions; significant at p < {c.alpha:g}."),
+        (f"- MDD: the smallest difference this test detects with 80% power at p < {c.alpha:g} over these "
+         f"samples (2.80 standard errors of B − A at alpha 0.05); a smaller true change can go unseen."),
     ]
     if c.threshold is not None:
         lines.append(f"- Gate: fail when a metric drops by more than {plural(c.threshold, 'point')} "
@@ -278,18 +283,23 @@ def render_markdown(comparison: Comparison) -> str:
         name_a, name_b = run_names(task.a, task.b)
         lines += ["", f"### {_cell(task.task)}: A = {_cell(name_a)}, B = {_cell(name_b)}", ""]
         lines += [f"> ⚠️ {_cell(note)}" for note in task.notes]
-        if task.notes:
+        lines += [f"> ⚠️ {_cell(f'{r.metric} is missing in {side}: {reason}')}" for r in task.results
+                  for side, reason in (("A", r.missing_a), ("B", r.missing_b)) if reason]
+        if task.notes or any(r.missing_a or r.missing_b for r in task.results):
             lines.append("")
-        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | |",
-                  "|---|---:|---:|---:|---|---|---:|---:|---|"]
+        lines += ["| metric | A | B | B − A | 95% CI | test | p | n | MDD | |",
+                  "|---|---:|---:|---:|---|---|---:|---:|---:|---|"]
         for r in task.results:
             interval = f"[{r.interval[0]:+.2f}, {r.interval[1]:+.2f}]" if r.interval else "—"
             test = f"{r.test.name} ({r.test.detail})" if r.test and r.test.detail else (r.test.name if r.test else "—")
             p = _p(r.test.p_value) if r.test else "—"
             scale = task.scales.get(r.metric, "percent")
             name = r.metric if scale == "percent" else f"{r.metric} ({scale})"
-            lines.append(f"| {_cell(name)} | {_number(r.value_a)} | {_number(r.value_b)} | "
-                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | "
+            mdd = _number(minimal_detectable_difference(r.interval, c.alpha)) if r.interval else "—"
+            shown_a = "missing" if r.missing_a else _number(r.value_a)
+            shown_b = "missing" if r.missing_b else _number(r.value_b)
+            lines.append(f"| {_cell(name)} | {shown_a} | {shown_b} | "
+                         f"{_number(r.diff, True)} | {interval} | {_cell(test)} | {p} | {r.n_shared} | {mdd} | "
                          f"{_MARKS[c.status(task, r)]} |")
     if c.only_a or c.only_b:
         lines += ["", (f"Not compared: tasks only in A: {', '.join(c.only_a) or 'none'}; "

@@ -14,6 +14,9 @@ reports of other tasks are left out, and there is no average column, unless the 
 (1 = best, ties share the best rank), both only for rows with every column. `--reference` appends the
 suite's published rows (`Suite.references`, each naming its source) below the runs, unranked.
 
+A metric a report holds as missing (every input a failure, a zero denominator) is a cell that says
+"missing", never a number; the row then has no average.
+
 A row is a model by default; `--row run` makes it a run folder (results/<run name>/<task>) and
 `--row label` the `--label` given at run time (the run name where none was), so several runs of one
 model (prompt styles, settings, training steps) get a row each instead of the newest alone.
@@ -41,13 +44,14 @@ class Entry:
     model: str
     task: str
     metric: str
-    value: float
+    value: float | None  # None: the metric is missing (`missing` says why); never averaged or ranked
     ci: list[float] | None
     n: int | None
     scale: str
     source: str
     created: str
     breakdown: dict[str, Any]
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,19 @@ def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | N
         return None  # not a task of the suite
     metric = (metric_of or {}).get(report.task) or report.primary_metric
     value = report.metrics.get(metric)
-    if value is None:
+    missing = report.missing_metrics.get(metric)
+    if value is None and missing is None:
         warnings.append(f"{path}: skipped, no value of its primary metric {metric!r} (unscored split?)")
         return None
+    if missing is not None:
+        warnings.append(f"{path}: {metric} is missing: {missing}")
     scale = report.metric_scales.get(metric)
     if scale is None:  # written before scales were recorded: never averaged, never guessed from the value
         warnings.append(f"{path}: no recorded scale of {metric!r}; listed as {UNDECLARED_SCALE!r}, not averaged")
         scale = UNDECLARED_SCALE
-    return Entry(_row_name(report, path, row_by), report.model, report.task, metric, float(value),
-                 report.ci.get(metric), report.metrics_n.get(metric), scale, str(path), report.created,
-                 report.breakdown)
+    return Entry(_row_name(report, path, row_by), report.model, report.task, metric,
+                 None if value is None else float(value), report.ci.get(metric), report.metrics_n.get(metric),
+                 scale, str(path), report.created, report.breakdown, missing)
 
 
 def build_leaderboard(paths: Sequence[Path], suite: Suite | None = None, row_by: str = "model",
@@ -190,7 +197,8 @@ def _scale(columns: Sequence[Column], task: str) -> str:
 
 def _average(entries: dict[str, Entry], averaged: Sequence[str], scale_of: dict[str, float]) -> float | None:
     """The mean over `averaged` (each as a percentage of its scale), for a row that has them all."""
-    values = [100.0 * entries[t].value / scale_of.get(t, 100.0) for t in averaged if t in entries]
+    values = [100.0 * value / scale_of.get(t, 100.0) for t in averaged
+              if t in entries and (value := entries[t].value) is not None]  # a missing metric: no average
     return sum(values) / len(values) if averaged and len(values) == len(averaged) else None
 
 
@@ -198,10 +206,10 @@ def _rank(rows: Sequence[Row], tasks: Sequence[str]) -> None:
     """Each complete row's mean rank over `tasks` (1 = best; equal values share the best rank)."""
     ranks: dict[str, list[int]] = {row.name: [] for row in rows}
     for task in tasks:
-        values = [row.entries[task].value for row in rows if task in row.entries]
-        for row in rows:
-            if task in row.entries:
-                ranks[row.name].append(1 + sum(v > row.entries[task].value for v in values))
+        valued = {row.name: value for row in rows if task in row.entries
+                  and (value := row.entries[task].value) is not None}  # a missing metric has no rank
+        for name, value in valued.items():
+            ranks[name].append(1 + sum(v > value for v in valued.values()))
     for row in rows:
         if tasks and len(ranks[row.name]) == len(tasks):
             row.average_rank = sum(ranks[row.name]) / len(tasks)
@@ -227,6 +235,6 @@ def _suite_columns(suite: Suite, found: Sequence[Column]) -> list[Column]:
 
 
 def _sort_key(row: Row, columns: Sequence[Column]) -> tuple[Any, ...]:
-    by_columns = [(c.task not in row.entries, -row.entries[c.task].value if c.task in row.entries else 0.0)
-                  for c in columns]
+    values = [row.entries[c.task].value if c.task in row.entries else None for c in columns]
+    by_columns = [(value is None, -(value or 0.0)) for value in values]
     return (row.average is None, -(row.average or 0.0), *by_columns, row.name)

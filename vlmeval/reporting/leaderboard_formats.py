@@ -28,6 +28,7 @@ from vlmeval.metrics import natural_key
 from vlmeval.reporting import escape
 from vlmeval.reporting.leaderboard import Column, Leaderboard, Row
 
+MISSING = "missing"  # the text of a cell whose metric has no value (the report says why)
 CHART_MODELS = 6  # models per breakdown chart in the HTML page (the top of the table)
 
 
@@ -41,8 +42,8 @@ def _header(column: Column) -> str:
 def _best(board: Leaderboard, column: Column) -> float | None:
     if column.scale not in ("percent", "points"):  # higher is not better: no best to mark
         return None
-    values = [row.entries[column.task].value for row in board.rows
-              if column.task in row.entries and row.reference is None]  # published rows are not marked
+    values = [value for row in board.rows if column.task in row.entries and row.reference is None  # published rows
+              and (value := row.entries[column.task].value) is not None]                   # are not marked
     return max(values) if values else None
 
 
@@ -51,8 +52,13 @@ def _cells(board: Leaderboard, row: Row) -> list[tuple[str, bool]]:
     cells = []
     for column in board.columns:
         entry = row.entries.get(column.task)
-        best = entry is not None and row.reference is None and entry.value == _best(board, column)
-        cells.append(("", False) if entry is None else (f"{entry.value:.{column.decimals}f}", best))
+        if entry is None:
+            cells.append(("", False))
+        elif entry.value is None:
+            cells.append((MISSING, False))
+        else:
+            best = row.reference is None and entry.value == _best(board, column)
+            cells.append((f"{entry.value:.{column.decimals}f}", best))
     return cells
 
 
@@ -137,7 +143,8 @@ def json_text(board: Leaderboard) -> str:
             {"rank": None if row.reference is not None else rank, "row": row.name, "model": row.models,
              "average": row.average, "average_rank": row.average_rank, "reference": row.reference,
              "results": {task: {"metric": e.metric, "value": e.value, "ci": e.ci, "n": e.n, "scale": e.scale,
-                                "report": e.source} for task, e in sorted(row.entries.items())}}
+                                "report": e.source, **({"missing": e.missing} if e.missing else {})}
+                         for task, e in sorted(row.entries.items())}}
             for rank, row in enumerate(board.rows, 1)
         ],
         "warnings": board.warnings,
@@ -194,7 +201,7 @@ def html_page(board: Leaderboard) -> str:
         cells += [f'<td class="num">{text}</td>' for text in _summary_cells(board, row)]
         for column, (text, best) in zip(board.columns, _cells(board, row)):
             entry = row.entries.get(column.task)
-            tip = "" if entry is None else f"n={entry.n}" + (
+            tip = "" if entry is None else (f"missing: {entry.missing}; " if entry.missing else "") + f"n={entry.n}" + (
                 f", 95% CI [{entry.ci[0]:.2f}, {entry.ci[1]:.2f}]" if entry.ci else "") + f"; {entry.source}"
             css = "num best" if best else "num"
             cells.append(f'<td class="{css}" title="{e(tip)}">{text}</td>')

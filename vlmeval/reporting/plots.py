@@ -117,3 +117,25 @@ def difference_chart(labels: Sequence[str], differences: Sequence[float],
         axes.set_title(_label(title))
         axes.grid(axis="x", alpha=0.3)
         return canvas.png()
+
+
+def line_chart(steps: Sequence[int], values: Sequence[float | None], intervals: Sequence[Sequence[float] | None],
+               marks: Sequence[str], title: str, xlabel: str) -> bytes:
+    """A metric over steps with its 95% intervals; points with a significant move are coloured."""
+    with _plain_text():
+        canvas = _Canvas(6.5, 3.2)
+        axes = canvas.axes
+        shown = [(s, v, i, m) for s, v, i, m in zip(steps, values, intervals, marks) if v is not None]
+        xs = [s for s, _, _, _ in shown]
+        ys = [v for _, v, _, _ in shown]
+        axes.errorbar(xs, ys, yerr=_error(ys, [i for _, _, i, _ in shown]), color=PALETTE[0], capsize=3,
+                      marker="o", markersize=4, linewidth=1.2)
+        for x, y, _, note in shown:
+            if "▼" in note or "below best" in note:
+                axes.plot([x], [y], "o", color=COLORS["regression"], markersize=7)
+            elif "▲" in note:
+                axes.plot([x], [y], "o", color=COLORS["improvement"], markersize=7)
+        axes.set_xlabel(xlabel)
+        axes.set_title(_label(title))
+        axes.grid(alpha=0.3)
+        return canvas.png()

@@ -66,6 +66,7 @@ class RunInfo:
     identity: Mapping[str, Any] | None = None
     run_name: str | None = None  # the run folder: <output>/<run name>/<task>
     label: str | None = None  # `--label`: the run's name in leaderboards and comparisons
+    subset: Mapping[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
 
 
 # {breakdown key: {group: {metric name: value, "n": count}}}
@@ -85,6 +86,9 @@ class RunReport:
     counts: Counts
     metrics: dict[str, float] = field(default_factory=dict)
     metrics_n: dict[str, int] = field(default_factory=dict)
+    # Metrics with qualifying samples but no value, and why (every input a failure, a zero
+    # denominator): never a number; a report with one is not complete.
+    missing_metrics: dict[str, str] = field(default_factory=dict)
     breakdown: Breakdown = field(default_factory=dict)
     ci: dict[str, list[float]] = field(default_factory=dict)
     ci_method: IntervalMethod | None = None
@@ -109,6 +113,9 @@ class RunReport:
     # How answers were read (e.g. MMBench: VLMEvalKit's can_infer at a named commit, or `strict`).
     answer_reading: dict[str, Any] | None = None
     artifacts: list[str] | None = None
+    # `--subset`: name, n (its size), of (the task's size), ids_hash, and expected_half_width: each
+    # percent metric's 95% interval half-width expected at this size for its observed value.
+    subset: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
     # Token totals, finish reasons and the share of answers cut by the token limit (`usage_summary`).
     usage: dict[str, Any] | None = None
@@ -165,10 +172,10 @@ def _plain(value: Any) -> Any:
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
 _OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "label", "identity",
-             "prompt_example", "answer_reading", "artifacts", "judge", "usage", "reply_reading")
+             "prompt_example", "answer_reading", "artifacts", "judge", "subset", "usage", "reply_reading")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
-_MAPPINGS = ("metrics", "metrics_n", "breakdown", "ci", "metric_scales", "breakdown_ci", "dataset",
-             "generation", "backend", "sharding", "batching", "versions")
+_MAPPINGS = ("metrics", "metrics_n", "missing_metrics", "breakdown", "ci", "metric_scales", "breakdown_ci",
+             "dataset", "generation", "backend", "sharding", "batching", "versions")
 
 
 def _check_types(report: RunReport, source: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from vlmeval.metrics import Record
+from vlmeval.metrics import Missing, Record
 from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
 from vlmeval.failure import RETRIED_ON_RESUME, Failure
@@ -71,6 +71,7 @@ def build_report(
         run_name=run_info.run_name,
         label=run_info.label,
         identity=dict(run_info.identity) if run_info.identity is not None else None,
+        subset=dict(run_info.subset) if run_info.subset is not None else None,
         prompt_example=records[0].prompt if records else None,
         usage=usage_summary(records),
         versions=package_versions(),
@@ -86,13 +87,23 @@ def build_report(
         for metric in task.metrics:
             mask = view.selected(metric.where)
             if mask.any():
-                report.metrics[metric.name] = view.reduce(metric, mask)
+                value = view.outcome(metric, mask)
+                if isinstance(value, Missing):
+                    report.missing_metrics[metric.name] = value.reason
+                else:
+                    report.metrics[metric.name] = value
                 report.metrics_n[metric.name] = int(mask.sum())
         primary = task.metrics[0]
         report.breakdown = {by: view.grouped(primary, by) for by in task.breakdowns}
         add_intervals(report, task, view)
-        if task.summary_line is not None:
-            report.summary = task.summary_line(report.metrics, len(records))
+        if report.subset is not None:
+            _add_expected_half_widths(report, task)
+        report.complete = report.complete and not report.missing_metrics
+        if task.summary_line is not None and primary.name in report.metrics:
+            try:
+                report.summary = task.summary_line(report.metrics, len(records))
+            except KeyError:  # a metric the line names is missing: the table says which and why
+                report.summary = None
     return report
 
 
@@ -121,12 +132,35 @@ def usage_summary(records: Sequence[Record]) -> dict[str, Any] | None:
     return summary
 
 
+def _add_expected_half_widths(report: RunReport, task: Task) -> None:
+    """What a subset of this size can resolve: 95% half-width of each percent metric at its n."""
+    from vlmeval.engine.subsets import expected_half_width
+
+    assert report.subset is not None
+    percent = {m.name for m in task.metrics if m.scale == "percent"}
+    report.subset["expected_half_width"] = {
+        name: round(expected_half_width(value, report.metrics_n[name]), 4)
+        for name, value in report.metrics.items() if name in percent and report.metrics_n.get(name)}
+
+
 def incomplete_summary(report: RunReport) -> str:
-    """`3 samples to redo (judge_error 2, missing 1)`: what keeps a report from being complete."""
+    """`3 samples to redo (judge_error 2, missing 1)` and `metric relative missing (why)`: what keeps
+    a report from being complete."""
     failures = report.counts.failures
     counts = {reason: failures[reason] for reason in RETRIED_ON_RESUME if failures.get(reason)}
     detail = ", ".join(f"{reason} {n}" for reason, n in counts.items())
-    return f"{sum(counts.values())} samples to redo ({detail})"
+    parts = [f"{sum(counts.values())} samples to redo ({detail})"] if counts else []
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in report.missing_metrics.items():
+        by_reason.setdefault(reason, []).append(name)
+    parts += [f"{'metric' if len(names) == 1 else 'metrics'} {', '.join(names)} missing: {reason}"
+              for reason, names in by_reason.items()]
+    return "; ".join(parts)
+
+
+def samples_to_redo(report: RunReport) -> int:
+    """Samples a re-run could still mend (see RETRIED_ON_RESUME)."""
+    return sum(report.counts.failures.get(reason, 0) for reason in RETRIED_ON_RESUME)
 
 
 def add_intervals(report: RunReport, task: Task, view: RecordView) -> None:
@@ -134,7 +168,8 @@ def add_intervals(report: RunReport, task: Task, view: RecordView) -> None:
     from vlmeval.stats.inference import LEVEL, SEED
     from vlmeval.stats.resampling import breakdown_intervals, metric_intervals
 
-    intervals = metric_intervals(task.metrics, view)
+    valued = [m for m in task.metrics if m.name in report.metrics]
+    intervals = metric_intervals(valued, view)
     report.ci = {name: [i.low, i.high] for name, i in intervals.items()}
     methods = {"bootstrap": "percentile bootstrap", "jackknife": "delete-a-group jackknife, normal"}
     report.ci_method = IntervalMethod(
@@ -145,10 +180,12 @@ def add_intervals(report: RunReport, task: Task, view: RecordView) -> None:
         unit={name: i.unit for name, i in intervals.items()},
         n_units={name: i.n_units for name, i in intervals.items()},
     )
-    report.metric_scales = {m.name: m.scale for m in task.metrics if m.name in report.metrics}
+    report.metric_scales = {m.name: m.scale for m in task.metrics
+                            if m.name in report.metrics or m.name in report.missing_metrics}
     primary = task.metrics[0]
     report.breakdown_ci = {
-        by: {group: [i.low, i.high] for group, i in breakdown_intervals(primary, by, view).items()}
+        by: {group: [i.low, i.high] for group, i in breakdown_intervals(primary, by, view).items()
+             if report.breakdown[by].get(group, {}).get(primary.name) is not None}
         for by in report.breakdown
     }
 
@@ -217,12 +254,16 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     )
     if dataset.get("note"):
         lines += ["", f"Note: {md(str(dataset['note']))}."]
+    if repeated_note(report):
+        lines.append(md(repeated_note(report)))
     lines.append("")
     if report.scored:
         lines += ["| metric | value | 95% CI | n |", "|---|---:|---:|---:|"]
         for name, value in report.metrics.items():
             lines.append(f"| {md(name)} | {_fmt(value)} | {_fmt_ci(ci.get(name))} "
                          f"| {report.metrics_n.get(name, '')} |")
+        for name, reason in report.missing_metrics.items():
+            lines.append(f"| {md(name)} | missing: {md(reason)} | | {report.metrics_n.get(name, '')} |")
         if ci:
             lines += ["", "95% CI: bootstrap over samples (over clusters for clustered metrics); "
                       + "`ci_method` in report.json says how each was computed."]
@@ -249,11 +290,23 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
         lines += [f"| {md(by)} | {shown} | 95% CI | n |", "|---|---:|---:|---:|"]
         intervals = report.breakdown_ci.get(by, {})
         for group, values in groups.items():
-            lines.append(f"| {md(group)} | {_fmt(values.get(metric))} | {_fmt_ci(intervals.get(group))} "
+            value = values.get(metric)
+            shown_value = _fmt(value) if value is not None else f"missing: {md(str(values.get('missing')))}"
+            lines.append(f"| {md(group)} | {shown_value} | {_fmt_ci(intervals.get(group))} "
                          f"| {values['n']} |")
     if report.summary:
         lines += ["", escape.markdown_code(report.summary)]
     return "\n".join(lines) + "\n"
+
+
+def repeated_note(report: RunReport) -> str:
+    """What the report says of rows whose sample id repeated (made unique by `#2`, `#3`...)."""
+    repeated = report.dataset.get("repeated_ids")
+    if not isinstance(repeated, dict) or not repeated.get("count"):
+        return ""
+    shown = ", ".join(map(str, repeated.get("ids", [])[:3]))
+    return (f"{repeated['count']} rows repeat an earlier row's sample id and were renamed ({shown}); "
+            "each is scored on its own, as the official scorer counts rows.")
 
 
 def run_title(report: RunReport) -> str:
@@ -275,8 +328,12 @@ def print_report(report: RunReport) -> None:
     table.add_column("n", justify="right")
     for name, value in report.metrics.items():
         table.add_row(rich(name), _fmt(value), str(report.metrics_n.get(name, "")))
-    if report.metrics:
+    for name in report.missing_metrics:
+        table.add_row(rich(name), "missing", str(report.metrics_n.get(name, "")))
+    if report.metrics or report.missing_metrics:
         console.print(table)
+    for name, reason in report.missing_metrics.items():
+        print(f"missing: {name}: {reason}")  # plain print: the reason is long
     if run_name != report.model:
         print(f"model: {report.model}")  # plain print: Rich would wrap a long path mid-word
     from vlmeval.console import counts_text
@@ -290,6 +347,8 @@ def print_report(report: RunReport) -> None:
         print(report.summary)
     if report.dataset.get("note"):
         print(f"note: {report.dataset['note']}")
+    if repeated_note(report):
+        print(repeated_note(report))
     usage = report.usage or {}
     if usage.get("truncated") or usage.get("unfinished_reasoning"):
         print(f"token limit: {usage.get('truncated', 0)} answers cut ({usage.get('truncated_share', 0):.1%} "

@@ -149,17 +149,22 @@ def thumbnail_order(runs: Sequence[Run], key: str | None) -> list[str]:
 
 
 def data_source(run: Run, override: str | None) -> tuple[str | None, str | None, int | None]:
-    """(data, split, limit) of the run as recorded in run.json (or the report of `vlmeval score`)."""
+    """(data, split, limit) as the run was given them: run.json's invocation, or score.json's for a
+    folder `vlmeval score` wrote. The split is the one given (None: the task's own), so a file whose
+    name names no split is read as the run read it."""
+    from vlmeval.engine.scored import read_score_file
+
     recorded: dict[str, Any] = {}
     run_file = run.folder / "run.json"
     if run_file.is_file():
         recorded = json.loads(run_file.read_text(encoding="utf-8")).get("invocation", {})
-    dataset = run.report.dataset
+    else:
+        recorded = read_score_file(run.folder).get("invocation", {})
     data = override or recorded.get("data")
-    if data is None and not run_file.is_file():  # `vlmeval score` names its local data file as the source
-        source = str(dataset.get("source", ""))
+    if data is None and not recorded:  # scored before score.json was written: the source file, if it is one
+        source = str(run.report.dataset.get("source", ""))
         data = source if source and Path(source).exists() else None
-    return data, recorded.get("split") or dataset.get("split"), recorded.get("limit")
+    return data, recorded.get("split"), recorded.get("limit")
 
 
 def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,

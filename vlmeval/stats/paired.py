@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vlmeval.metrics import Metric, Record
+from vlmeval.metrics import Metric, Missing, Record
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
@@ -45,6 +45,8 @@ class PairedResult:
     n_shared: int
     test: TestResult | None
     resamples: int
+    missing_a: str | None = None  # why the metric has no value in run A (Metric.outcome)
+    missing_b: str | None = None
 
 
 def paired_comparison(metric: Metric, records_a: Sequence[Record] | RecordView,
@@ -55,7 +57,12 @@ def paired_comparison(metric: Metric, records_a: Sequence[Record] | RecordView,
 
     view_a, view_b = as_view(records_a), as_view(records_b)
     records_a, records_b = view_a.records, view_b.records
-    value_a, value_b = metric.compute(records_a), metric.compute(records_b)
+    outcome_a, outcome_b = metric.outcome(records_a), metric.outcome(records_b)
+    if isinstance(outcome_a, Missing) or isinstance(outcome_b, Missing):  # no number, so no difference
+        return PairedResult(metric.name, _value(outcome_a), _value(outcome_b), None, None, 0, None, 0,
+                            outcome_a.reason if isinstance(outcome_a, Missing) else None,
+                            outcome_b.reason if isinstance(outcome_b, Missing) else None)
+    value_a, value_b = outcome_a, outcome_b
     units_a, units_b = view_a.units(metric), view_b.units(metric)
     where_b = {k: i for i, k in enumerate(units_b.keys)}
     pairs = [(i, where_b[k]) for i, k in enumerate(units_a.keys) if k in where_b]
@@ -78,6 +85,10 @@ def paired_comparison(metric: Metric, records_a: Sequence[Record] | RecordView,
                             int(both.sum()), test, resamples)
     return _generic_paired(metric, records_a, records_b, (units_a, ia), (units_b, ib), value_a, value_b,
                            seed, level)
+
+
+def _value(outcome: float | Missing | None) -> float | None:
+    return None if outcome is None or isinstance(outcome, Missing) else outcome
 
 
 def _paired_test(table_a: UnitTable, table_b: UnitTable, ia: np.ndarray, ib: np.ndarray,

@@ -18,7 +18,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vlmeval.metrics import MetaEquals, Metric, Predicate, Record, natural_key
+from vlmeval.metrics import (
+    MetaEquals,
+    Metric,
+    Missing,
+    Predicate,
+    Record,
+    guarded,
+    natural_key,
+    no_valid_input,
+)
 from vlmeval.stats.inference import (
     LEVEL,
     RESAMPLES,
@@ -59,6 +68,7 @@ class RecordView:
         self._selected: dict[object, np.ndarray] = {}
         self._meta: dict[str, list[Any]] = {}
         self._labels: dict[str, np.ndarray] = {}
+        self._failed: np.ndarray | None = None
 
     def selected(self, where: Predicate | None) -> np.ndarray:
         """Which records a metric's `where` keeps (bool per record), evaluated once per predicate."""
@@ -113,17 +123,24 @@ class RecordView:
             self._meta[key] = [r.meta.get(key) for r in self.records]
         return self._meta[key]
 
-    def grouped(self, metric: Metric, by: str) -> dict[str, dict[str, float | int | None]]:
+    def grouped(self, metric: Metric, by: str) -> dict[str, dict[str, float | int | str | None]]:
         """The metric within each group of `meta[by]` (named `str(meta.get(by))`, in natural order:
         grade2 before grade10; a list cell puts the record in each of its groups, see `group_masks`):
-        {group: {metric name: value, "n": n}}; a report's breakdown."""
+        {group: {metric name: value, "n": n}}; a report's breakdown. A group without a value has None
+        and `"missing"`: the reason."""
 
         selected = self.selected(metric.where)
-        out: dict[str, dict[str, float | int | None]] = {}
+        out: dict[str, dict[str, float | int | str | None]] = {}
         for group, members in self.group_masks(by).items():
             mask = selected & members
-            if mask.any():
-                out[group] = {metric.name: self.reduce(metric, mask), "n": int(mask.sum())}
+            if not mask.any():
+                continue
+            value = self.outcome(metric, mask)
+            cell: dict[str, float | int | str | None] = {
+                metric.name: None if isinstance(value, Missing) else value, "n": int(mask.sum())}
+            if isinstance(value, Missing):
+                cell["missing"] = value.reason
+            out[group] = cell
         return out
 
     def reduce(self, metric: Metric, mask: np.ndarray) -> float:
@@ -132,6 +149,26 @@ class RecordView:
         if metric.score_field is not None:
             return 100.0 * sum(self.scores(metric.score_field)[mask].tolist()) / int(mask.sum())
         return metric.reduce(list(itertools.compress(self.records, mask.tolist())))
+
+    def outcome(self, metric: Metric, mask: np.ndarray) -> float | Missing:
+        """`Metric.outcome` of the records `mask` keeps (at least one): Missing, with the reason, when
+        all of them failed or the reduction is undefined on them; the failure column is read once."""
+        failed = self.failed()
+        if metric.scale != "count" and bool(failed[mask].all()):
+            chosen = itertools.compress(self.records, mask.tolist())
+            missing = no_valid_input(metric.scale, [r.failure for r in chosen])
+            if missing is not None:
+                return missing
+        return guarded(metric.scale, lambda: self.reduce(metric, mask))
+
+    def failed(self) -> np.ndarray:
+        """Whether each record is a failure (`Record.failure` set)."""
+        import numpy as np
+
+        if self._failed is None:
+            self._failed = np.fromiter((r.failure is not None for r in self.records), dtype=bool,
+                                       count=len(self.records))
+        return self._failed
 
     def units(self, metric: Metric) -> Units:
         import numpy as np
