@@ -83,9 +83,12 @@ def test_architecture_runs_sqa(arch: Architecture, demo_three: Path, tmp_path: P
         assert records[sample_id]["error"] is None and records[sample_id]["prediction"] is not None
     text_only = records["2"]
     if arch.image_only:
-        assert code == 3 and "only prompts with an image" in text_only["error"]
+        assert "only prompts with an image" in text_only["error"]
     else:
-        assert code == 0 and text_only["error"] is None and text_only["prediction"] is not None
+        assert text_only["error"] is None and text_only["prediction"] is not None
+    # Random weights answer no letter: the metrics are missing (exit 3) whatever the architecture, so
+    # what is checked is that every sample was answered, or refused as the processor must refuse it.
+    assert code in (0, 3) and report["counts"]["errors"] == int(arch.image_only)
 
 
 def answers_batches_without_torchvision(arch: Architecture, monkeypatch: pytest.MonkeyPatch) -> None:
