@@ -21,6 +21,7 @@ from vlmeval.cli import main
 DEMO_ROWS = (0, 1, 40)  # rows 0 and 1 have an image, row 40 has none
 NEEDS_TORCHVISION = "model and batching only, processor built in memory (no torchvision here)"
 ALL_ARCHITECTURES = ARCHITECTURES + RECENT
+SAVED = [arch for arch in ALL_ARCHITECTURES if "torchvision" not in arch.requires]  # loaded from save_pretrained
 
 
 def _status(arch: Architecture) -> str:
@@ -89,6 +90,23 @@ def test_architecture_runs_sqa(arch: Architecture, demo_three: Path, tmp_path: P
     # Random weights answer no letter: the metrics are missing (exit 3) whatever the architecture, so
     # what is checked is that every sample was answered, or refused as the processor must refuse it.
     assert code in (0, 3) and report["counts"]["errors"] == int(arch.image_only)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("arch", SAVED, ids=[a.name for a in SAVED])
+def test_architecture_runs_mmmu_with_two_images_in_place(arch: Architecture, tmp_path: Path) -> None:
+    """MMMU's demo question citing two images goes through `vlmeval run` to the saved checkpoint."""
+    if missing := arch.missing():
+        pytest.skip(f"{arch.name}: {', '.join(missing)} not installed ({arch.notes})")
+    main(["run", "--task", "mmmu_val", "--model", str(checkpoint(arch)), "--data", "demo", "--output",
+          str(tmp_path), "--run-name", "run", "--max-new-tokens", "3", "--device", "cpu",
+          "--prompt-style", arch.prompt_style, "--no-progress"])
+    two = {r["id"]: r for r in read_jsonl(tmp_path / "run" / "mmmu_val" / "predictions.jsonl")}["validation_Art_1"]
+    if arch.several_images:
+        assert two["error"] is None and two["usage"]["generated_tokens"] >= 1
+    else:
+        assert two["failure"] == "too_many_images" and "at most 1" in two["error"]
 
 
 def answers_batches_without_torchvision(arch: Architecture, monkeypatch: pytest.MonkeyPatch) -> None:
