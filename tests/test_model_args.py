@@ -10,8 +10,8 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from vlmeval.backends import BackendOptions
-from vlmeval.backends.base import Request
 from vlmeval.backends._hf_loading import model_load_args, processor_args
+from vlmeval.backends.base import Request
 from vlmeval.cli import main
 from vlmeval.commands import parse_key_values
 from vlmeval.errors import UsageError

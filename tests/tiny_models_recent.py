@@ -50,7 +50,12 @@ _AYA_SPECIAL = ("<image>", "<|START_OF_IMG|>", "<|END_OF_IMG|>", "<|IMG_PATCH|>"
 
 
 def make_aya_vision() -> Parts:
-    from transformers import AyaVisionConfig, AyaVisionForConditionalGeneration, AyaVisionProcessor, Cohere2Config
+    from transformers import (
+        AyaVisionConfig,
+        AyaVisionForConditionalGeneration,
+        AyaVisionProcessor,
+        Cohere2Config,
+    )
 
     tokenizer = train_tokenizer(_AYA_SPECIAL, bos="<BOS_TOKEN>", eos="<EOS_TOKEN>", extra_special={"image_token": "<image>"})
     # Up to two 32 px tiles per image plus a global view; 8 px patches pixel-shuffled by 2: 4 tokens a tile.
@@ -94,7 +99,11 @@ def make_mllama() -> Parts:
 
 
 def make_llava_onevision(video_processor: Any = None) -> Parts:
-    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionProcessor,
+    )
 
     tokenizer = train_tokenizer(["<image>", "<video>"], extra_special={"image_token": "<image>", "video_token": "<video>"})
     pinpoints = [[IMAGE, IMAGE], [IMAGE, 2 * IMAGE], [2 * IMAGE, IMAGE]]

@@ -142,12 +142,14 @@ def _reply_of(body: Any) -> ChatReply | None:
         message = choice["message"]
     except (KeyError, IndexError, TypeError):
         return None
-    reasoning = message.get("reasoning_content") or message.get("reasoning") if isinstance(message, dict) else None
+    if not isinstance(choice, dict) or not isinstance(message, dict):
+        return None
+    reasoning = message.get("reasoning_content") or message.get("reasoning")  # vLLM/DeepSeek, some others
     if content is None and not isinstance(reasoning, str):
         return None
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    details = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) else {}
-    finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+    usage = _mapping(body.get("usage"))
+    details = _mapping(usage.get("completion_tokens_details"))
+    finish = choice.get("finish_reason")
     return ChatReply(
         content=content,
         finish_reason=finish if isinstance(finish, str) else None,
@@ -156,6 +158,10 @@ def _reply_of(body: Any) -> ChatReply | None:
         completion_tokens=_count(usage.get("completion_tokens")),
         reasoning_tokens=_count(details.get("reasoning_tokens")),
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _count(value: Any) -> int | None:

@@ -19,9 +19,9 @@ from vlmeval.named import NamedRegistry
 from vlmeval.reasoning import ReplyReading
 
 if TYPE_CHECKING:
+    from vlmeval.column_checks import ColumnCheck
     from vlmeval.image import LazyImage
     from vlmeval.judge import Judge
-    from vlmeval.column_checks import ColumnCheck
 
 Row = Mapping[str, Any]
 

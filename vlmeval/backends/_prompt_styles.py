@@ -132,7 +132,7 @@ def check_system_turn(style: str, processor: Any, traits: ProcessorTraits, optio
 
     try:
         render(style, processor, traits, Request("probe", "probe"), options)
-    except Exception as exc:  # noqa: BLE001 - any refusal of the template's means the same
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--system-prompt: this model's chat template takes no system turn ({reason}); "
                          "put the instruction in the prompt instead") from exc

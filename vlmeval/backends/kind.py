@@ -29,7 +29,7 @@ class BackendOption:
     flag: str
     help: str
     field: str = ""  # default: the flag's name with underscores
-    type: Callable[[str], Any] | None = str
+    type: Callable[[str], Any] = str
     default: Any = None
     choices: tuple[str, ...] | None = None
     switch: bool = False  # a flag without a value (store_true)
@@ -40,12 +40,13 @@ class BackendOption:
     def dest(self) -> str:
         return self.field or self.flag.removeprefix("--").replace("-", "_")
 
-    def add_to(self, parser: argparse.ArgumentParser) -> None:
+    def add_to(self, parser: argparse._ActionsContainer) -> None:
+        """Add the flag to a parser or an argument group."""
         if self.switch:
             parser.add_argument(self.flag, dest=self.dest, action="store_true", help=self.help)
             return
-        parser.add_argument(self.flag, dest=self.dest, type=self.type, default=self.default, choices=self.choices,
-                            metavar=self.metavar, help=self.help)
+        parser.add_argument(self.flag, dest=self.dest, type=self.type, default=self.default,
+                            choices=self.choices, metavar=self.metavar, help=self.help)
 
     def broken_rule(self, value: Any) -> str | None:
         """`FLAG RULE (got VALUE)` for a value the rule refuses, else None."""

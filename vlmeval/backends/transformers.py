@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vlmeval.backends._hf_loading import (
     _device,
@@ -38,9 +38,6 @@ from vlmeval.backends._prompt_styles import (
 from vlmeval.backends.base import BackendOptions, Generation, GenerationSettings, Reply, Request, SampleError
 from vlmeval.backends.kind import BackendKind, BackendOption
 from vlmeval.errors import ModelError, UsageError
-
-if TYPE_CHECKING:
-    import torch
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _NOT_MODEL_INPUTS = ("labels", "text_replacement_offsets")

@@ -34,8 +34,7 @@ from vlmeval.backends.base import (
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, bounded, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
-from vlmeval.task import TASK_TOKEN
-from vlmeval.task import Sample
+from vlmeval.task import TASK_TOKEN, Sample
 
 log = logging.getLogger(__name__)
 

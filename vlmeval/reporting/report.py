@@ -13,11 +13,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlmeval.failure import RETRIED_ON_RESUME, Failure
 from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Missing, Record
 from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
-from vlmeval.failure import RETRIED_ON_RESUME, Failure
 from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
 from vlmeval.task import Task
 
