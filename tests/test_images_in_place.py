@@ -217,3 +217,18 @@ def test_mmmu_two_image_question_reaches_the_tiny_model_through_the_cli(tmp_path
     two, one = records["validation_Art_1"]["usage"], records["validation_Math_15"]["usage"]
     # Each image adds the demo LLaVA's image tokens (16 patches + 1) to the prompt.
     assert two["prompt_tokens"] - one["prompt_tokens"] >= 17
+
+
+@pytest.mark.slow
+def test_reasoning_tags_survive_decoding_where_the_tokenizer_marks_them_special() -> None:
+    from vlmeval.backends.transformers import TransformersBackend
+    from vlmeval.demo import CHECKPOINT_DIR
+
+    backend = TransformersBackend(str(CHECKPOINT_DIR), BackendOptions(device="cpu"))  # its own tokenizer
+    tokenizer = backend.tokenizer
+    plain = backend.decode([tokenizer("B", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]])
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<think>", "</think>"]})
+    ids = tokenizer("<think>red</think>B", add_special_tokens=False)["input_ids"]
+    text = backend.decode([ids + [tokenizer.eos_token_id, tokenizer.pad_token_id]])
+    assert text == ["<think>red</think>B"] and plain == ["B"]  # other special tokens still dropped
+    assert tokenizer.batch_decode([ids], skip_special_tokens=True) == ["redB"]  # what plain decoding loses

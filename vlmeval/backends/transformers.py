@@ -182,7 +182,7 @@ class TransformersBackend:
             raise
         if not self.encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]  # a decoder-only output repeats the prompt
-        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        decoded = self.decode(output.tolist())
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist() if "attention_mask" in inputs else None
         ends = self._eos_ids()
         replies = []
@@ -197,6 +197,17 @@ class TransformersBackend:
                 reasoning_tokens=self._reasoning_tokens(text),
             ))
         return replies
+
+    def decode(self, rows: list[list[int]]) -> list[str]:
+        """Generated ids as text without special tokens, except reasoning tags the tokenizer marks
+        special (decoding would drop them, and with them where the reasoning ends)."""
+        special = set(getattr(self.tokenizer, "all_special_tokens", ()))
+        kept = {self.tokenizer.convert_tokens_to_ids(tag) for tag in self.options.reasoning_tags if tag in special}
+        if not kept:
+            return list(self.tokenizer.batch_decode(rows, skip_special_tokens=True))
+        dropped = set(self.tokenizer.all_special_ids) - kept
+        return [self.tokenizer.decode([i for i in row if i not in dropped], skip_special_tokens=False)
+                for row in rows]
 
     def _eos_ids(self) -> set[int]:
         """The tokens that end a reply: the generation config's (one or a list) and the tokenizer's."""
