@@ -24,10 +24,10 @@ from vlmeval.engine.run_folder import (
     fingerprint_of_first,
     open_run,
     read_run_file,
+    recorded_reply_reading,
     restart,
     run_identity,
     run_record,
-    recorded_reply_reading,
     update_run_file,
 )
 from vlmeval.engine.runner import generate, pending_samples
