@@ -83,7 +83,7 @@ def time_cli(data: Path, predictions: Path, output: Path,
 
 def time_phases(data: Path, predictions: Path, output: Path) -> None:
     """The engine steps of `score_file`, timed one by one in this process (collector as there)."""
-    from vlmeval.engine.memory import gc_paused, thaw
+    from vlmeval.engine.memory import collector_paused
     from vlmeval.engine.predictions import read_predictions
     from vlmeval.engine.samples import load_samples
     from vlmeval.engine.scoring import score_answers
@@ -95,21 +95,19 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
 
     task = load_registry().get(TASK)
     marks = [("start", time.perf_counter())]
-    with gc_paused():
+    with collector_paused():  # as cli.main runs every command
         sample_set = load_samples(task, str(data), None, None)
         marks.append(("load rows + to_sample", time.perf_counter()))
         fingerprint = sample_set.fingerprint()
         marks.append(("fingerprint", time.perf_counter()))
         answers = {i: Answer(i, p) for i, p in read_predictions(predictions).items()}
         marks.append(("read predictions", time.perf_counter()))
-    records = score_answers(task, sample_set.samples, answers, ScoreContext(output_dir=output))
-    marks.append(("score", time.perf_counter()))
-    with gc_paused():
+        records = score_answers(task, sample_set.samples, answers, ScoreContext(output_dir=output))
+        marks.append(("score", time.perf_counter()))
         report = build_report(task, records, "bench", True, RunInfo(dataset={"fingerprint": fingerprint}))
         marks.append(("report: metrics, breakdowns, intervals", time.perf_counter()))
         write_outputs(output, records, report)
         marks.append(("write predictions.jsonl + report", time.perf_counter()))
-    thaw()
     for (_, before), (name, after) in itertools.pairwise(marks):
         print(f"  {name:40s} {after - before:6.2f} s")
     print(f"  {'total':40s} {marks[-1][1] - marks[0][1]:6.2f} s")

@@ -78,3 +78,12 @@ def _private_vlmeval_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch
 
     if "VLMEVAL_CACHE" not in os.environ:
         monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "vlmeval-cache"))
+
+
+@pytest.fixture()
+def own_registrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks a test registers (from a task folder) are forgotten after it: the registry is process-wide."""
+    from vlmeval.task import _TASKS
+
+    monkeypatch.setattr(_TASKS, "entries", dict(_TASKS.entries))
+    monkeypatch.setattr(_TASKS, "conflicts", [])

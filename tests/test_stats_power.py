@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_compare import baseline, flip, sqa_records, write_run
+from tests.reporting.test_compare import baseline, flip, sqa_records, write_run
 from vlmeval.reporting.compare import compare, render_markdown
 from vlmeval.stats.power import minimal_detectable_difference
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_compare import baseline, flip, sqa_records, write_run
+from tests.reporting.test_compare import baseline, flip, sqa_records, write_run
 from vlmeval.cli import main
 from vlmeval.errors import UsageError
 from vlmeval.reporting.trend import build_trend, render_markdown, step_of

@@ -5,7 +5,7 @@ size 32, 32-64 px images), the architecture's real processor class with a byte-l
 tokenizer trained on the spot (with the special tokens that processor needs) and, where the real
 checkpoints have one, a chat template; then `save_pretrained`s both. Nothing is downloaded.
 
-`ARCHITECTURES` lists them for the compatibility matrix (`tests/test_architectures.py`), which
+`ARCHITECTURES` lists them for the compatibility matrix (`tests/backends/test_transformers_architectures.py`), which
 also writes docs/models.md's table of supported architectures.
 """
 
@@ -403,7 +403,7 @@ class Architecture:
     requires: tuple[str, ...] = ()  # Python packages its processor needs beyond vlmeval's own
     image_only: bool = False  # its processor refuses prompts without an image
     notes: str = ""
-    several_images: bool | None = None  # takes two images in one prompt (tests/test_architectures.py checks)
+    several_images: bool | None = None  # takes two images in one prompt (tests/backends/test_transformers_architectures.py checks)
 
     def missing(self) -> list[str]:
         import importlib.util
@@ -437,7 +437,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture("Florence-2", "Florence2ForConditionalGeneration", make_florence2,
                  several_images=False, prompt_style="plain",
                  notes="encoder-decoder; no chat template, the task text is the prompt; `task_token` sends a caption "
-                 "task's `<CAPTION>` (tests/test_task_token.py)"),
+                 "task's `<CAPTION>` (tests/tasks/test_task_token.py)"),
 )
 BY_NAME = {arch.name: arch for arch in ARCHITECTURES}
 

@@ -4,7 +4,7 @@ Same recipe: the real model class from a config (one or two layers, hidden size 
 real processor class with a byte-level BPE tokenizer trained on the spot, a minimal chat template of
 the usual shape, `save_pretrained`. Processors that transformers builds only with `torchvision` (they
 carry a video processor, or are marked as needing it) are built in memory with a stand-in video
-processor, as for Qwen2-VL (`tests/test_architectures.py`).
+processor, as for Qwen2-VL (`tests/backends/test_transformers_architectures.py`).
 """
 
 from __future__ import annotations

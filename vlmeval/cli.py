@@ -307,8 +307,11 @@ def _command(args: argparse.Namespace) -> int:
     try:
         from vlmeval import commands
 
+        from vlmeval.engine.memory import collector_paused
+
         handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
-        with redacted_output():  # whatever a command prints: no credentials, no query values
+        # whatever a command prints: no credentials, no query values; bulk data: no collector passes
+        with redacted_output(), collector_paused():
             return int(handler(args))
     except VlmevalError as exc:
         console.error_line(f"vlmeval: error: {redact(str(exc))}")
@@ -318,10 +321,6 @@ def _command(args: argparse.Namespace) -> int:
         console.error_line(f"vlmeval: stopped by {signal_name}; answers so far are kept, re-run the command "
                            "to resume")
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
-    finally:
-        from vlmeval.engine.memory import thaw
-
-        thaw()
 
 
 def entry() -> None:

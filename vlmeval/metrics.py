@@ -123,6 +123,20 @@ def guarded(scale: str, reduce: Callable[[], float]) -> float | Missing:
 
 
 @dataclass(frozen=True)
+class PercentMean:
+    """The reduction 100 x the mean of one per-sample score field (accuracy when the field is 0/1)."""
+
+    score_field: str
+
+    def __call__(self, records: Sequence[Record]) -> float:
+        return 100.0 * sum(r.scores.get(self.score_field, 0.0) for r in records) / len(records)
+
+
+def percent_mean(score_field: str) -> Reduction:
+    return PercentMean(score_field)
+
+
+@dataclass(frozen=True)
 class Metric:
     """A named pure reduction over records.
 
@@ -130,9 +144,10 @@ class Metric:
     for confidence intervals when samples are not independent (CircularEval's questions).
     `reduces` declares how the value combines over those units (see `Reduces`): "mean",
     "record_mean" and "sum" are bootstrapped from per-unit sums in numpy, "custom" gets a
-    delete-a-group jackknife (vlmeval.stats.resampling). `score_field` is set when the metric is
-    100 x the mean of that per-sample score (mean_metric): the report's value and the per-unit
-    sums are then read straight from the score column. `scale` says what the number
+    delete-a-group jackknife (vlmeval.stats.resampling). A metric whose `reduce` is
+    `percent_mean(field)` (every `mean_metric`) has `score_field` set from it: its value, in reports,
+    comparisons and `compute` alike, and its per-unit sums are read straight from that score column
+    (`RecordView.reduce`, the one computation). `scale` says what the number
     is: "percent" (0-100, higher is better), "points" (a task's own scale, higher is better, e.g.
     MME's summed scores), "count" (e.g. unresolved answers) or another name for a number where
     higher is not better ("spread"): leaderboards average only percents, and
@@ -143,9 +158,16 @@ class Metric:
     reduce: Reduction
     where: Predicate | None = None
     unit: Callable[[Record], str] | None = None
-    score_field: str | None = None
+    score_field: str | None = None  # set from a `percent_mean` reduce; stating it by hand is not needed
     scale: str = "percent"
     reduces: Reduces = "custom"
+
+    def __post_init__(self) -> None:
+        derived = self.reduce.score_field if isinstance(self.reduce, PercentMean) else None
+        if self.score_field is not None and self.score_field != derived:
+            raise ValueError(f"metric {self.name}: score_field {self.score_field!r} is not what its reduce "
+                             f"reads; use mean_metric(name, field), which sets both")
+        object.__setattr__(self, "score_field", derived)
 
     def select(self, records: Sequence[Record]) -> list[Record]:
         if self.where is None:
@@ -159,26 +181,17 @@ class Metric:
 
     def outcome(self, records: Sequence[Record]) -> float | Missing | None:
         """The value; Missing (with the reason) when every qualifying record is a failure or the
-        reduction is undefined on them; None when no record qualifies."""
-        chosen = self.select(records)
-        if not chosen:
-            return None
-        return no_valid_input(self.scale, [r.failure for r in chosen]) or guarded(
-            self.scale, lambda: self.reduce(chosen))
+        reduction is undefined on them; None when no record qualifies. The report's computation
+        (`vlmeval.stats.resampling.RecordView.outcome`), for one metric."""
+        from vlmeval.stats.resampling import RecordView
 
-
-def percent_mean(score_field: str) -> Reduction:
-    """100 x the mean of one per-sample score field (accuracy when the field is 0/1)."""
-
-    def reduce(records: Sequence[Record]) -> float:
-        return 100.0 * sum(r.scores.get(score_field, 0.0) for r in records) / len(records)
-
-    return reduce
+        view = RecordView(records)
+        mask = view.selected(self.where)
+        return view.outcome(self, mask) if mask.any() else None
 
 
 def mean_metric(name: str, score_field: str, where: Predicate | None = None) -> Metric:
-    return Metric(name=name, reduce=percent_mean(score_field), where=where, score_field=score_field,
-                  reduces="record_mean")
+    return Metric(name=name, reduce=percent_mean(score_field), where=where, reduces="record_mean")
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,11 +217,16 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def compute_metrics(metrics: Sequence[Metric], records: Sequence[Record]) -> dict[str, float]:
-    """Every metric that has at least one qualifying record and a value (full precision)."""
+    """Every metric that has at least one qualifying record and a value (full precision), as
+    `Metric.compute` gives it, over one shared view of the records."""
+    from vlmeval.stats.resampling import RecordView
+
+    view = RecordView(records)
     values: dict[str, float] = {}
     for metric in metrics:
-        value = metric.compute(records)
-        if value is not None:
+        mask = view.selected(metric.where)
+        value = view.outcome(metric, mask) if mask.any() else None
+        if value is not None and not isinstance(value, Missing):
             values[metric.name] = value
     return values
 

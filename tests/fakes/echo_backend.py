@@ -1,4 +1,4 @@
-"""A whole backend kind in one module, as a third party would write one (tests/test_backend_kinds.py)."""
+"""A whole backend kind in one module, as a third party would write one (tests/backends/test_kind.py)."""
 
 from __future__ import annotations
 

@@ -227,7 +227,7 @@ def vqa_accuracies(predictions: Sequence[str], gt_lists: Sequence[Sequence[str]]
     distinct string is cleaned and normalised once and numbered (equal numbers, equal strings);
     the "do the answers differ" test, the matches and the leave-one-out sum then run on numpy
     arrays. The sum still adds annotator by annotator, left to right, in float64 as Python does,
-    so every accuracy equals :func:`vqa_accuracy`'s exactly (tests/test_vqa_answers.py compares
+    so every accuracy equals :func:`vqa_accuracy`'s exactly (tests/answers/test_vqa.py compares
     them on random answers and with a naive restatement of the official loop).
     """
     import numpy as np

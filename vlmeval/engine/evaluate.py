@@ -11,10 +11,8 @@ from vlmeval import console
 from vlmeval.backends import make_backend
 from vlmeval.backends.base import Backend
 from vlmeval.engine.claims import held, try_claim
-from vlmeval.engine.memory import gc_paused
-
-# BackendCache and default_run_name: their import path before vlmeval.engine.plan
-from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401
+from vlmeval.engine.memory import collector_running
+from vlmeval.engine.plan import BackendCache, RunPlan, check_run_name, default_run_name  # noqa: F401 (old path)
 from vlmeval.engine.predictions import read_predictions
 from vlmeval.engine.run_folder import (
     MERGE_CLAIM,
@@ -24,10 +22,11 @@ from vlmeval.engine.run_folder import (
     fingerprint_of_first,
     open_run,
     read_run_file,
+    read_run_spec,
     recorded_reply_reading,
     restart,
     run_identity,
-    run_record,
+    run_spec,
     update_run_file,
 )
 from vlmeval.engine.runner import generate, pending_samples
@@ -47,7 +46,6 @@ from vlmeval.engine.store import Answer, AnswerStore, bounded, warn_torn
 from vlmeval.engine.subsets import load_selected
 from vlmeval.errors import PredictionsError, UsageError
 from vlmeval.io import ensure_writable
-from vlmeval.reporting.record import RunInfo
 from vlmeval.reporting.report import (
     build_report,
     incomplete_summary,
@@ -55,6 +53,7 @@ from vlmeval.reporting.report import (
     samples_to_redo,
     write_outputs,
 )
+from vlmeval.run_spec import Invocation, RunSpec
 from vlmeval.task import ScoreContext, Task, task_prompt_note
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
-    open_run(plan.run_dir, run_identity(plan, sample_set), run_record(plan, sample_set),
+    open_run(plan.run_dir, run_identity(plan, sample_set), run_spec(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)
@@ -199,8 +198,9 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             update_run_file(plan.run_dir, {"backend": described})
             return backend
 
-        summary = generate(pending, build_backend, plan.settings, store, plan.batch_size, shard,
-                           plan.show_progress, plan.auto_batch)
+        with collector_running():  # a model's loop makes cycles of its own (vlmeval.engine.memory)
+            summary = generate(pending, build_backend, plan.settings, store, plan.batch_size, shard,
+                               plan.show_progress, plan.auto_batch)
         if plan.auto_batch and summary.pending:
             _record_chosen_batch_size(plan.run_dir, summary.batch_size)
 
@@ -217,7 +217,7 @@ def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     """Score every answer the run folder holds and write the report (also `vlmeval.evaluate`'s last step)."""
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
-    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, _run_info(plan.run_dir), context,
+    return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, read_run_spec(plan.run_dir), context,
                   charts=plan.charts)
 
 
@@ -274,27 +274,25 @@ def score_file(
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
     console.status(f"reading the {task.name} samples from {_data_name(task, data)} ...")
-    # Rows, samples, prediction lines and answers: bulk, acyclic, no network (see gc_paused).
-    with gc_paused():
-        sample_set = load_samples(task, data, split, limit)
-        predictions = read_predictions(predictions_file)
-        known = {s.id for s in sample_set.samples}
-        unknown = [i for i in predictions if i not in known]
-        if unknown:
-            raise PredictionsError(
-                f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
-                f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
-            )
-        answers = {
-            i: bounded(i, p, None if p is not None else "no prediction")
-            for i, p in predictions.items()
-        }
-        ensure_writable(output)
-        claim_score_folder(output, task.name, predictions_file, data, split, limit)
-        run_info = RunInfo(dataset=sample_set.describe(), predictions_file=predictions_file,
-                           run_name=_run_name_of(output, task), label=label)
+    sample_set = load_samples(task, data, split, limit)
+    predictions = read_predictions(predictions_file)
+    known = {s.id for s in sample_set.samples}
+    unknown = [i for i in predictions if i not in known]
+    if unknown:
+        raise PredictionsError(
+            f"{predictions_file}: {len(unknown)} ids are not samples of {task.name} "
+            f"({sample_set.source}), e.g. {', '.join(unknown[:3])}"
+        )
+    answers = {
+        i: bounded(i, p, None if p is not None else "no prediction")
+        for i, p in predictions.items()
+    }
+    ensure_writable(output)
+    claim_score_folder(output, task.name, predictions_file, data, split, limit)
+    spec = RunSpec(task=task.name, model=f"predictions:{predictions_file}", dataset=sample_set.describe(),
+                   predictions_file=predictions_file, run_name=_run_name_of(output, task), label=label)
     hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
-    return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, run_info,
+    return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, spec,
                   replace(context, output_dir=output, data=_local_data(task, data)), charts=charts,
                   redo_hint=hint)
 
@@ -311,7 +309,7 @@ def finish(
     answers: dict[str, Answer],
     model: str,
     folder: Path,
-    run_info: RunInfo,
+    spec: RunSpec,
     context: ScoreContext,
     charts: bool = False,
     redo_hint: str = RETRY_HINT,
@@ -325,23 +323,19 @@ def finish(
     reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
-    # Reports, files and the console table are built without making cycles; with the collector on,
-    # its full passes rescanned the whole heap of samples and records, also while modules such as
-    # numpy and rich were imported (1.5-2 s of CPU at VQAv2 scale, benchmarks/README.md).
-    with gc_paused():
-        report = build_report(task, records, model, scored, run_info)
-        if report.backend.get("prompt_style") == "task_token":
-            report.backend["task_prompt"] = task_prompt_note(samples)
-        if reading is not None:
-            report.answer_reading = reading.describe()
-        if task.write_artifacts is not None and not scored:
-            predictions = [r.prediction for r in records]
-            report.artifacts = task.write_artifacts(samples, predictions, context)
-        if context.judge is not None:
-            report.judge = context.judge.describe()
-        report.reply_reading = context.reply_reading.describe()
-        write_outputs(folder, records, report, charts=charts)
-        print_report(report)
+    report = build_report(task, records, model, scored, spec)
+    if report.backend.get("prompt_style") == "task_token":
+        report.backend["task_prompt"] = task_prompt_note(samples)
+    if reading is not None:
+        report.answer_reading = reading.describe()
+    if task.write_artifacts is not None and not scored:
+        predictions = [r.prediction for r in records]
+        report.artifacts = task.write_artifacts(samples, predictions, context)
+    if context.judge is not None:
+        report.judge = context.judge.describe()
+    report.reply_reading = context.reply_reading.describe()
+    write_outputs(folder, records, report, charts=charts)
+    print_report(report)
     print(f"results: {folder}")
     print(f"browse the samples: vlmeval view {folder} -o {folder / 'view.html'}")
     if report.complete:
@@ -359,22 +353,6 @@ def _local_data(task: Task, data: str | None) -> str | None:
     return data
 
 
-def _run_info(run_dir: Path) -> RunInfo:
-    recorded = read_run_file(run_dir)
-    identity = recorded.get("identity")
-    return RunInfo(
-        dataset=recorded.get("dataset", {}),
-        generation=recorded.get("generation", {}),
-        backend=recorded.get("backend", {}),
-        sharding=recorded.get("sharding", {}),
-        batching=recorded.get("batching", {}),
-        identity=identity if isinstance(identity, dict) else None,
-        run_name=run_dir.resolve().parent.name,  # results/<run name>/<task>
-        label=recorded.get("label"),
-        subset=recorded.get("subset"),
-    )
-
-
 def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = None, charts: bool = False) -> int:
     """Score whatever answers a run folder holds, as the last shard would (`vlmeval merge`), reading
     answers the way `answer_reading` names (None: the task's default)."""
@@ -387,17 +365,16 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
         if key not in recorded:
             raise UsageError(f"{run_dir / RUN_FILE}: field {key!r} is missing; this is not a run file "
                              f"written by `vlmeval run`")
-    invocation = recorded.get("invocation", {})
-    task = load_registry(invocation.get("tasks_dirs", [])).get(recorded["task"])
-    sample_set = load_selected(task, invocation.get("data"), invocation.get("split"), invocation.get("limit"),
-                               invocation.get("subset"))
+    spec = read_run_spec(run_dir)
+    invocation = spec.invocation or Invocation()
+    task = load_registry(invocation.tasks_dirs).get(spec.task)
+    sample_set = load_selected(task, invocation.data, invocation.split, invocation.limit, invocation.subset)
     check_merge(run_dir, recorded, task, sample_set,
-                lambda n: load_samples(task, invocation.get("data"), invocation.get("split"), n))
+                lambda n: load_samples(task, invocation.data, invocation.split, n))
     state = AnswerStore(run_dir).read()
     warn_torn(state)
     answers = state.answers
-    context = replace(context, data=_local_data(task, invocation.get("data")),
+    context = replace(context, data=_local_data(task, invocation.data),
                       answer_reading=task.answer_reading(answer_reading),
-                      reply_reading=recorded_reply_reading(recorded))
-    return finish(task, sample_set, answers, recorded["model"], run_dir, _run_info(run_dir), context,
-                  charts=charts)
+                      reply_reading=recorded_reply_reading(spec.reply_reading))
+    return finish(task, sample_set, answers, spec.model, run_dir, spec, context, charts=charts)

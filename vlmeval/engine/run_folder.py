@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,12 @@ from vlmeval.engine.identity import (
 )
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
-from vlmeval.engine.state import RUN_FIELDS, check_fields, read_json_object
+from vlmeval.engine.state import check_fields, read_json_object
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
 from vlmeval.reasoning import DEFAULT_TAGS, ReplyReading
+from vlmeval.run_spec import FIELD_TYPES, Invocation, RunSpec
 
 if TYPE_CHECKING:
     from vlmeval.engine.plan import RunPlan
@@ -59,11 +61,11 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     remedy = "pass another --run-name, or --restart to start over"
-    return check_fields(read_json_object(path, "run file", remedy), RUN_FIELDS, (), str(path), remedy)
+    return check_fields(read_json_object(path, "run file", remedy), FIELD_TYPES, (), str(path), remedy)
 
 
 def open_run(
-    run_dir: Path, identity: RunIdentity, record: Mapping[str, Any],
+    run_dir: Path, identity: RunIdentity, spec: RunSpec,
     fingerprint_of_first: FirstSamples,
 ) -> None:
     """Create run.json with `identity`, or refuse unless the one there allows reusing its answers.
@@ -73,6 +75,7 @@ def open_run(
     """
     path = run_dir / RUN_FILE
     me = this_process()
+    record = spec.to_json()
     content = {**record, "identity": identity.to_json(),
                "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
     try:
@@ -82,7 +85,7 @@ def open_run(
         raise write_error(path, exc) from exc
     previous = read_run_file(run_dir)
     try:
-        grown = _check_recorded(run_dir, previous, identity, record, fingerprint_of_first)
+        grown = _check_recorded(run_dir, previous, identity, fingerprint_of_first)
     except IdentityMismatch as mismatch:
         if not _abandoned(run_dir, previous):
             raise
@@ -91,7 +94,7 @@ def open_run(
             print(f"vlmeval: note: {run_dir} was started by a run that wrote no answer and has stopped "
                   f"(the model failed to load?); this run takes it over (it recorded {why})", file=sys.stderr)
             return
-        return open_run(run_dir, identity, record, fingerprint_of_first)  # another process took it first
+        return open_run(run_dir, identity, spec, fingerprint_of_first)  # another process took it first
     # A run with more samples records them, so their answers are checked on the next run too.
     recorded = previous.get("identity")
     updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
@@ -100,7 +103,7 @@ def open_run(
 
 
 def _check_recorded(
-    run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity, record: Mapping[str, Any],
+    run_dir: Path, previous: Mapping[str, Any], identity: RunIdentity,
     fingerprint_of_first: FirstSamples,
 ) -> bool:
     """Raise IdentityMismatch unless `previous` allows reusing its answers; whether this run is larger."""
@@ -220,25 +223,25 @@ def update_run_file(run_dir: Path, fields: Mapping[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**read_run_file(run_dir), **fields})
 
 
-def run_record(plan: RunPlan, sample_set: SampleSet) -> dict[str, Any]:
-    """run.json's readable summary, and the `invocation` that `vlmeval merge` loads samples with."""
-    return {
-        "task": plan.task.name,
-        "model": plan.model,
-        **({"subset": sample_set.subset} if sample_set.subset is not None else {}),
-        "dataset": sample_set.describe(),
-        "generation": plan.settings.to_dict(),
-        "prompt_style": plan.backend_options.prompt_style,
-        "reply_reading": plan.context.reply_reading.describe(),
-        "invocation": {"data": _data_path(plan.data), "split": plan.split, "limit": plan.limit,
-                       "subset": plan.subset, "tasks_dirs": list(plan.tasks_dirs)},
-    }
+def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
+    """What this run is, as run.json first records it (later steps add sharding, backend, label)."""
+    return RunSpec(
+        task=plan.task.name, model=plan.model, dataset=sample_set.describe(), generation=plan.settings.to_dict(),
+        prompt_style=plan.backend_options.prompt_style, subset=sample_set.subset,
+        invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
+        reply_reading=plan.context.reply_reading.describe(),
+    )
 
 
-def recorded_reply_reading(recorded: Mapping[str, Any]) -> ReplyReading:
-    """How the run read its replies (`vlmeval merge` reads them the same way); defaults before it was recorded."""
-    stored = recorded.get("reply_reading")
-    if not isinstance(stored, dict):
+def read_run_spec(run_dir: Path) -> RunSpec:
+    """The folder's RunSpec, its run name taken from the folder (results/<run name>/<task>)."""
+    return replace(RunSpec.from_json(read_run_file(run_dir)), run_name=run_dir.resolve().parent.name)
+
+
+def recorded_reply_reading(stored: Mapping[str, Any] | None) -> ReplyReading:
+    """How the run read its replies (`RunSpec.reply_reading`; `vlmeval merge` reads them the same way);
+    the defaults for a run recorded before it was."""
+    if not stored:
         return ReplyReading()
     return ReplyReading(tags=tuple(stored.get("tags", DEFAULT_TAGS)),  # type: ignore[arg-type]
                         stop=tuple(stored.get("stop", ())), reasoning=bool(stored.get("reasoning")))

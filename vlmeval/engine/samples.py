@@ -10,7 +10,6 @@ from typing import Any
 
 from vlmeval.demo_data import demo_rows_path
 from vlmeval.engine.data import load_table
-from vlmeval.engine.memory import gc_paused
 from vlmeval.errors import DataError, UsageError
 from vlmeval.io import json_encoder
 from vlmeval.task import Sample, Task
@@ -82,8 +81,7 @@ def load_samples(task: Task, data: str | None, split: str | None, limit: int | N
         if task.data.demo is None and task.demo_rows is None:
             raise UsageError(f"task {task.name} has no bundled demo split; pass --data PATH")
         data = str(task.data.demo if task.data.demo is not None else demo_rows_path(task))
-    with gc_paused():
-        return _build_samples(task, data, split, limit, split_given)
+    return _build_samples(task, data, split, limit, split_given)
 
 
 def _build_samples(

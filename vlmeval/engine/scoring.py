@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from vlmeval.engine.memory import gc_paused
+from vlmeval.engine.memory import collector_running
 from vlmeval.engine.store import USAGE_FIELDS, Answer
 from vlmeval.failure import Failure
 from vlmeval.metrics import Record
@@ -26,14 +26,13 @@ def score_answers(
     """One record per sample in dataset order; missing and failed answers are scored wrong."""
     reads = [_read(answers.get(s.id), context.reply_reading) for s in samples]
     predictions = [read.answer if read is not None else None for read in reads]
-    # Bulk objects per sample (see gc_paused); a judge's network calls keep the collector running.
-    with gc_paused() if context.judge is None else nullcontext():
+    # A judge's network calls run with the collector on (vlmeval.engine.memory).
+    with collector_running() if context.judge is not None else nullcontext():
         verdicts = task.scorer(samples, predictions, context)
-    with gc_paused():
-        return [
-            _record(sample, read, verdict, answers.get(sample.id))
-            for sample, read, verdict in zip(samples, reads, verdicts, strict=True)
-        ]
+    return [
+        _record(sample, read, verdict, answers.get(sample.id))
+        for sample, read, verdict in zip(samples, reads, verdicts, strict=True)
+    ]
 
 
 def _read(answer: Answer | None, reading: ReplyReading) -> ReadReply | None:

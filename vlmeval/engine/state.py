@@ -19,14 +19,6 @@ from vlmeval.errors import VlmevalError
 
 Json = dict[str, Any]
 
-# The run.json fields that `run` and `merge` read.
-RUN_FIELDS: Mapping[str, tuple[type, ...]] = {
-    "task": (str,), "model": (str,), "invocation": (dict,), "dataset": (dict,), "generation": (dict,),
-    "backend": (dict,), "sharding": (dict,), "prompt_style": (str,), "identity": (dict,), "label": (str,),
-    "created_by": (dict,),
-}
-
-
 class StateFileError(VlmevalError):
     """A file vlmeval wrote earlier cannot be used as it is."""
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import VlmevalError
+from vlmeval.run_spec import RunSpec
 
 REPORT_SCHEMA_VERSION = 2
 _READABLE = (1, 2)
@@ -53,20 +54,7 @@ class IntervalMethod:
     n_units: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """What a run was, as the engine knows it when scoring: copied into the report."""
-
-    dataset: Mapping[str, Any] = field(default_factory=dict)
-    generation: Mapping[str, Any] = field(default_factory=dict)
-    backend: Mapping[str, Any] = field(default_factory=dict)
-    sharding: Mapping[str, Any] = field(default_factory=dict)
-    batching: Mapping[str, Any] = field(default_factory=dict)
-    predictions_file: str | None = None
-    identity: Mapping[str, Any] | None = None
-    run_name: str | None = None  # the run folder: <output>/<run name>/<task>
-    label: str | None = None  # `--label`: the run's name in leaderboards and comparisons
-    subset: Mapping[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (engine/subsets.py)
+RunInfo = RunSpec  # its name before RunSpec (vlmeval.run_spec) was the one type of run metadata
 
 
 # {breakdown key: {group: {metric name: value, "n": count}}}
@@ -95,19 +83,16 @@ class RunReport:
     metric_scales: dict[str, str] = field(default_factory=dict)
     breakdown_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     summary: str | None = None
-    # What the run was: dataset description, decoding settings, backend, sharding (see evaluate.py).
+    # What the run was: these fields are the run's RunSpec (vlmeval.run_spec), copied by build_report.
     dataset: dict[str, Any] = field(default_factory=dict)
     generation: dict[str, Any] = field(default_factory=dict)
-    seed: int | None = None
     backend: dict[str, Any] = field(default_factory=dict)
     sharding: dict[str, Any] = field(default_factory=dict)
     # --batch-size as given, and with `auto` the size it kept (`chosen`); see evaluate.py.
     batching: dict[str, Any] = field(default_factory=dict)
     predictions_file: str | None = None
-    # How people name the run: its folder (`results/<run name>/<task>`) and `--label`, when given.
     run_name: str | None = None
     label: str | None = None
-    # The run identity (issue 13) goes here; a plain mapping until its own type lands.
     identity: dict[str, Any] | None = None
     prompt_example: str | None = None
     # How answers were read (e.g. MMBench: VLMEvalKit's can_infer at a named commit, or `strict`).
@@ -171,7 +156,7 @@ def _plain(value: Any) -> Any:
 
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
-_OPTIONAL = ("ci_method", "summary", "seed", "predictions_file", "run_name", "label", "identity",
+_OPTIONAL = ("ci_method", "summary", "predictions_file", "run_name", "label", "identity",
              "prompt_example", "answer_reading", "artifacts", "judge", "subset", "usage", "reply_reading")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "missing_metrics", "breakdown", "ci", "metric_scales", "breakdown_ci",

@@ -18,7 +18,8 @@ from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic
 from vlmeval.metrics import Missing, Record
 from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
-from vlmeval.reporting.record import Counts, IntervalMethod, RunInfo, RunReport
+from vlmeval.reporting.record import Counts, IntervalMethod, RunReport
+from vlmeval.run_spec import RunSpec
 from vlmeval.task import Task
 
 if TYPE_CHECKING:
@@ -41,11 +42,11 @@ def package_versions() -> dict[str, str]:
 
 
 def build_report(
-    task: Task, records: Sequence[Record], model: str, scored: bool, run_info: RunInfo
+    task: Task, records: Sequence[Record], model: str, scored: bool, spec: RunSpec
 ) -> RunReport:
     """The report of one task run; metrics only when `scored` (the split has answers).
 
-    `run_info` adds what makes the run reproducible: dataset, generation settings, backend.
+    The run's fields (dataset, generation settings, backend, ...) are `spec`'s, copied.
     """
     failures = Counter(r.failure for r in records if r.failure)
     report = RunReport(
@@ -61,17 +62,16 @@ def build_report(
             missing=failures.get(Failure.MISSING, 0),
             failures=dict(sorted(failures.items())),
         ),
-        dataset=dict(run_info.dataset),
-        generation=dict(run_info.generation),
-        seed=run_info.generation.get("seed") if run_info.generation else None,
-        backend=dict(run_info.backend),
-        sharding=dict(run_info.sharding),
-        batching=dict(run_info.batching),
-        predictions_file=run_info.predictions_file,
-        run_name=run_info.run_name,
-        label=run_info.label,
-        identity=dict(run_info.identity) if run_info.identity is not None else None,
-        subset=dict(run_info.subset) if run_info.subset is not None else None,
+        dataset=dict(spec.dataset),
+        generation=dict(spec.generation),
+        backend=dict(spec.backend),
+        sharding=dict(spec.sharding),
+        batching=dict(spec.batching),
+        predictions_file=spec.predictions_file,
+        run_name=spec.run_name,
+        label=spec.label,
+        identity=dict(spec.identity) if spec.identity is not None else None,
+        subset=dict(spec.subset) if spec.subset is not None else None,
         prompt_example=records[0].prompt if records else None,
         usage=usage_summary(records),
         versions=package_versions(),

@@ -1,0 +1,47 @@
+"""RunSpec (vlmeval.run_spec): run.json's content, typed once, and the source of report.json's run fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.scripted import ScriptedBackend
+from vlmeval.cli import main
+from vlmeval.run_spec import Invocation, RunSpec
+
+RUN_FIELDS_OF_REPORT = ("dataset", "generation", "backend", "sharding", "batching", "label", "identity")
+
+
+def test_run_json_is_a_run_spec_and_the_report_copies_it(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    assert main(["run", "--task", "sqa", "--model", "scripted", "--data", "demo", "--limit", "4", "--output",
+                 str(tmp_path), "--run-name", "r", "--label", "step-1", "--seed", "7", "--no-progress"]) == 0
+    run_dir = tmp_path / "r" / "sqa"
+    written = json.loads((run_dir / "run.json").read_text())
+    spec = RunSpec.from_json(written)
+    assert json.dumps(spec.to_json(), sort_keys=True) == json.dumps(written, sort_keys=True)
+    assert spec.invocation == Invocation("demo", None, 4, ()) and spec.label == "step-1"
+    report = json.loads((run_dir / "report.json").read_text())
+    for name in RUN_FIELDS_OF_REPORT:
+        assert json.dumps(report[name], sort_keys=True) == json.dumps(written[name], sort_keys=True), name
+    assert report["generation"]["seed"] == 7 and "seed" not in report  # stated once, in generation
+    assert report["run_name"] == "r"
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("label", 3, "field 'label' is a number, expected string"),
+    ("created_by", "me", "field 'created_by' is a string, expected object"),
+])
+def test_a_run_spec_field_of_the_wrong_type_is_one_line(tmp_path: Path, scripted: ScriptedBackend,
+                                                        capsys: pytest.CaptureFixture[str], field: str,
+                                                        value: object, expected: str) -> None:
+    args = ["run", "--task", "sqa", "--model", "scripted", "--data", "demo", "--limit", "2", "--output",
+            str(tmp_path), "--run-name", "r", "--no-progress"]
+    assert main(args) == 0
+    run_file = tmp_path / "r" / "sqa" / "run.json"
+    run_file.write_text(json.dumps({**json.loads(run_file.read_text()), field: value}))
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"vlmeval: error: {run_file}: ") and expected in err and "\n" not in err
