@@ -403,6 +403,7 @@ class Architecture:
     requires: tuple[str, ...] = ()  # Python packages its processor needs beyond vlmeval's own
     image_only: bool = False  # its processor refuses prompts without an image
     notes: str = ""
+    several_images: bool | None = None  # takes two images in one prompt (tests/backends/test_transformers_architectures.py checks)
 
     def missing(self) -> list[str]:
         import importlib.util
@@ -412,24 +413,29 @@ class Architecture:
 
 _VIDEO = "needs `torchvision`: transformers builds its processor (it has a video processor) only with it"
 ARCHITECTURES: tuple[Architecture, ...] = (
-    Architecture("LLaVA-1.5", "LlavaForConditionalGeneration", make_llava,
+    Architecture("LLaVA-1.5", "LlavaForConditionalGeneration", make_llava, several_images=True,
                  notes="`--prompt-style vicuna_v1` for original-LLaVA-format checkpoints"),
-    Architecture("LLaVA-NeXT", "LlavaNextForConditionalGeneration", make_llava_next,
+    Architecture("LLaVA-NeXT", "LlavaNextForConditionalGeneration", make_llava_next, several_images=True,
                  notes="any-resolution tiles"),
-    Architecture("Qwen2-VL", "Qwen2VLForConditionalGeneration", make_qwen2_vl, requires=("torchvision",),
+    Architecture("Qwen2-VL", "Qwen2VLForConditionalGeneration", make_qwen2_vl,
+                 several_images=True, requires=("torchvision",),
                  notes=_VIDEO),
-    Architecture("Qwen2.5-VL", "Qwen2_5_VLForConditionalGeneration", make_qwen2_5_vl, requires=("torchvision",),
+    Architecture("Qwen2.5-VL", "Qwen2_5_VLForConditionalGeneration", make_qwen2_5_vl,
+                 several_images=True, requires=("torchvision",),
                  notes=_VIDEO),
-    Architecture("Idefics3", "Idefics3ForConditionalGeneration", make_idefics3,
+    Architecture("Idefics3", "Idefics3ForConditionalGeneration", make_idefics3, several_images=True,
                  notes="images split into tiles plus a global view"),
-    Architecture("SmolVLM", "SmolVLMForConditionalGeneration", make_smolvlm,
+    Architecture("SmolVLM", "SmolVLMForConditionalGeneration", make_smolvlm, several_images=True,
                  requires=("torchvision", "num2words"), notes=_VIDEO + "; and `num2words`"),
-    Architecture("PaliGemma", "PaliGemmaForConditionalGeneration", make_paligemma, prompt_style="plain",
+    Architecture("PaliGemma", "PaliGemmaForConditionalGeneration", make_paligemma,
+                 several_images=True, prompt_style="plain",
                  image_only=True, notes="no chat template; text-only samples are recorded as errors"),
-    Architecture("DeepSeek-VL", "DeepseekVLForConditionalGeneration", make_deepseek_vl),
+    Architecture("DeepSeek-VL", "DeepseekVLForConditionalGeneration", make_deepseek_vl, several_images=True),
     Architecture("DeepSeek-VL-Hybrid", "DeepseekVLHybridForConditionalGeneration", make_deepseek_vl_hybrid,
+                 several_images=True,
                  notes="SigLIP and SAM towers"),
-    Architecture("Florence-2", "Florence2ForConditionalGeneration", make_florence2, prompt_style="plain",
+    Architecture("Florence-2", "Florence2ForConditionalGeneration", make_florence2,
+                 several_images=False, prompt_style="plain",
                  notes="encoder-decoder; no chat template, the task text is the prompt; `task_token` sends a caption "
                  "task's `<CAPTION>` (tests/tasks/test_task_token.py)"),
 )

@@ -88,6 +88,7 @@ def evaluate(
     from vlmeval.engine.subsets import subset_size
     from vlmeval.integrations.loggers import check_targets
     from vlmeval.registry import load_registry
+    from vlmeval.reasoning import ReplyReading
     from vlmeval.task import ScoreContext
 
     ranks = Ranks.current()
@@ -113,7 +114,8 @@ def evaluate(
         return chosen, _task_data(chosen, data), source
 
     selected, paths, source = ranks.everywhere(prepare)
-    context = ScoreContext(judge=judge)
+    # Replies are read with the tags the backend counts reasoning tokens by (BackendOptions.reasoning_tags).
+    context = ScoreContext(judge=judge, reply_reading=ReplyReading(tags=source.options.reasoning_tags))
     reports: dict[str, RunReport] = {}
     # one call is one command: the collector paused around it as `cli.main` does (vlmeval.engine.memory)
     with _output_folder(output) as folder, _quiet(quiet), collector_paused():

@@ -7,9 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from vlmeval.backends._prompt_styles import PROMPT_STYLES
+from vlmeval.backends import backend_kinds
 from vlmeval.engine.shards import Terminated
 from vlmeval.errors import VlmevalError
+from vlmeval.reasoning import REASONING_MAX_NEW_TOKENS
 from vlmeval.redact import install_log_redaction, redact, redacted_output
 
 EXIT_USAGE = 2
@@ -66,6 +67,34 @@ def _add_judge(parser: argparse.ArgumentParser) -> None:
                         "task's official one; e.g. `strict` for MMBench; see docs/tasks.md)")
 
 
+def _add_reply_reading(parser: argparse.ArgumentParser, run: bool) -> None:
+    """How replies are read before a task sees them (vlmeval.reasoning)."""
+    parser.add_argument("--reasoning-tags", metavar="OPEN,CLOSE", help="the tags around a reasoning block, "
+                        "removed before the task reads the answer (default <think>,</think>)")
+    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                        help="cut the answer at TEXT, only after any reasoning block has closed (repeatable)")
+    budget = f"default --max-new-tokens {REASONING_MAX_NEW_TOKENS}, and " if run else ""
+    parser.add_argument("--reasoning", action="store_true",
+                        help=f"the model reasons before answering: {budget}a reply cut by the token limit "
+                        "before a closing tag is unfinished_reasoning")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every model backend takes: arguments, template switches, a system turn, an image limit."""
+    group = parser.add_argument_group("model arguments (every backend that runs a model)")
+    group.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="passed to the backend (repeatable; VALUE read as JSON where it parses): the "
+                       "processor's from_pretrained for a checkpoint (min_pixels, max_pixels, use_fast; "
+                       "model.KEY for the model's), request body fields for openai:NAME")
+    group.add_argument("--chat-template-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="passed to apply_chat_template (a server's chat_template_kwargs), e.g. "
+                       "enable_thinking=false (repeatable)")
+    group.add_argument("--system-prompt", metavar="TEXT|@FILE", help="a system turn before every prompt "
+                       "(chat and vicuna_v1 styles, servers); @FILE reads it from FILE")
+    group.add_argument("--max-images", type=int, metavar="N", help="images the model or server takes per "
+                       "prompt (vLLM's --limit-mm-per-prompt); a sample with more fails as too_many_images")
+
+
 def _add_verbosity(parser: argparse.ArgumentParser, top_level: bool) -> None:
     """-v/-q on the main parser and on every subcommand, so they work before or after it.
 
@@ -120,24 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-beams", type=int, default=1)
     run.add_argument("--repetition-penalty", type=float, default=1.0)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2")
-    run.add_argument("--prompt-style", default="chat", choices=PROMPT_STYLES,
-                     help="chat: the processor's chat template (default); vicuna_v1: LLaVA-1.5's original "
-                     "conversation text; plain: image tokens then the text; task_token: the sample's task token "
-                     "alone, e.g. <CAPTION> (Florence-2)")
-    run.add_argument("--load-in-4bit", action="store_true", help="quantised loading (needs bitsandbytes)")
-    run.add_argument("--load-in-8bit", action="store_true", help="quantised loading (needs bitsandbytes)")
-    run.add_argument("--trust-remote-code", action="store_true", help="allow checkpoint code to run")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint for --model openai:NAME")
-    run.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
-                     help="environment variable holding the API key (default OPENAI_API_KEY)")
-    run.add_argument("--concurrency", type=int, default=8, help="API requests in flight (default 8)")
-    run.add_argument("--max-retries", type=int, default=6,
-                     help="API retries per request on 429/5xx/time-outs, with backoff (default 6)")
-    run.add_argument("--request-timeout", type=float, default=120.0, metavar="S",
-                     help="seconds to wait for one API reply before retrying it (default 120)")
+    _add_reply_reading(run, run=True)
+    _add_model_arguments(run)
+    for kind in backend_kinds():  # each kind declares its own options (vlmeval.backends.kind)
+        group = run.add_argument_group(f"{kind.name} backend")
+        for option in kind.options:
+            option.add_to(group)
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--run-name", help="subfolder of --output (default: from the model name)")
     run.add_argument("--label", help="a name for this run in leaderboards (`leaderboard --row label`), "
@@ -163,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: results/scored/<predictions file name>/<task>; a folder holds the "
                        "scores of one predictions file)")
     score.add_argument("--label", help="a name for these predictions in leaderboards (see `run --label`)")
+    _add_reply_reading(score, run=False)
     _add_judge(score)
 
     check = commands.add_parser("judge-check", help="re-judge a task's anchor set (answers with the official "

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
-import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import GenerationSettings
 from vlmeval.errors import UsageError
+from vlmeval.reasoning import DEFAULT_TAGS, REASONING_MAX_NEW_TOKENS, ReplyReading, parse_tags
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
 
@@ -34,9 +36,6 @@ def _positive_seconds(name: str, value: float) -> None:
         raise UsageError(f"{name} must be a positive number of seconds (got {value})")
 
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
-
-
 def _check_generation_flags(args: argparse.Namespace) -> None:
     """Values the backends would misuse silently or reject with a traceback deep inside generate."""
     _positive("--num-beams", args.num_beams)
@@ -44,23 +43,34 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
         ("--temperature", args.temperature, args.temperature >= 0, "must be 0 (greedy) or more"),
         ("--top-p", args.top_p, 0 < args.top_p <= 1, "must be above 0 and at most 1"),
         ("--repetition-penalty", args.repetition_penalty, args.repetition_penalty > 0, "must be above 0"),
-        ("--max-retries", args.max_retries, args.max_retries >= 0, "must be 0 or more"),
     )
     for flag, value, valid, rule in checks:
         if not valid or (isinstance(value, float) and not math.isfinite(value)):
             raise UsageError(f"{flag} {rule} (got {value})")
-    if not _DEVICE.fullmatch(args.device):
-        raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps (got {args.device!r})")
+
+
+def _reply_reading(args: argparse.Namespace) -> ReplyReading:
+    """`--reasoning-tags`, `--stop` and `--reasoning` (vlmeval.reasoning); defaults where a command has none."""
+    tags = getattr(args, "reasoning_tags", None)
+    try:
+        pair = parse_tags(tags) if tags is not None else DEFAULT_TAGS
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    stop = tuple(getattr(args, "stop", None) or ())
+    if any(not s for s in stop):
+        raise UsageError("--stop takes a non-empty string")
+    return ReplyReading(tags=pair, stop=stop, reasoning=bool(getattr(args, "reasoning", False)))
 
 
 def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
+    reading = _reply_reading(args)
     _positive("--judge-runs", args.judge_runs)
     _positive_seconds("--judge-request-timeout", args.judge_request_timeout)
     _positive("--judge-concurrency", args.judge_concurrency)
     # The reading a task's scorer gets; without a task (run, merge) each task's is set where it is known.
-    reading = task.answer_reading(args.answer_reading) if task is not None else None
+    answer_reading = task.answer_reading(args.answer_reading) if task is not None else None
     if args.judge is None:
-        return ScoreContext(judge_runs=args.judge_runs, answer_reading=reading)
+        return ScoreContext(judge_runs=args.judge_runs, answer_reading=answer_reading, reply_reading=reading)
     from vlmeval.judge import Judge
     from vlmeval.openai_client import ChatClient
 
@@ -69,16 +79,60 @@ def _score_context(args: argparse.Namespace, task: Task | None) -> ScoreContext:
                             concurrency=args.judge_concurrency, timeout=args.judge_request_timeout)
     except ValueError as exc:  # the message shows the URL without its credentials
         raise UsageError(f"--judge-base-url: {exc}") from exc
-    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs, answer_reading=reading)
+    return ScoreContext(judge=Judge(client, None), judge_runs=args.judge_runs, answer_reading=answer_reading,
+                        reply_reading=reading)
 
 
-def _check_model_value(model: str) -> None:
-    """A predictions file given as --model is a common slip: point to `replay:` before any hub look-up."""
-    if model.endswith(".jsonl") and not model.startswith(("replay:", "openai:")):
-        where = "" if Path(model).expanduser().is_file() else " (and there is no such file)"
-        raise UsageError(f"--model {model}: a .jsonl file is a predictions file, not a model{where}; "
-                         f"to answer from saved predictions pass --model replay:{model}, "
-                         f"or score them with `vlmeval score --predictions {model}`")
+def parse_key_values(flag: str, items: Sequence[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; VALUE is read as JSON where it parses (`true`, `3`, `[1,2]`), else kept as text."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} takes KEY=VALUE (got {item!r})")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except ValueError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def system_prompt(value: str | None) -> str | None:
+    """`--system-prompt TEXT`, or the text of FILE for `@FILE`."""
+    if value is None or not value.startswith("@"):
+        return value
+    path = Path(value[1:]).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--system-prompt {value}: cannot read {path} ({exc})") from exc
+
+
+def backend_options(args: argparse.Namespace, reasoning_tags: tuple[str, str]) -> BackendOptions:
+    """The options of every backend kind's flags (each kind declares and checks its own), plus the model arguments."""
+    from dataclasses import fields
+
+    from vlmeval.backends import backend_kinds
+
+    known = {f.name for f in fields(BackendOptions)}
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for kind in backend_kinds():
+        for option in kind.options:
+            value = getattr(args, option.dest)
+            if (broken := option.broken_rule(value)) is not None:
+                raise UsageError(broken)
+            (values if option.dest in known else extra)[option.dest] = value
+    return BackendOptions(
+        **values,
+        extra=extra,
+        device_map="auto" if args.gpus_per_shard > 1 else None,
+        model_args=parse_key_values("--model-arg", args.model_arg),
+        chat_template_args=parse_key_values("--chat-template-arg", args.chat_template_arg),
+        system_prompt=system_prompt(args.system_prompt),
+        max_images=args.max_images,
+        reasoning_tags=reasoning_tags,
+    )
 
 
 def _selected_tasks(args: argparse.Namespace) -> list[Task]:
@@ -106,9 +160,9 @@ def _what_runs(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from vlmeval import console
+    from vlmeval.backends import backend_kind
 
-    for flag in ("--limit", "--max-new-tokens", "--concurrency", "--shards", "--gpus-per-shard",
-                 "--max-batch-size"):
+    for flag in ("--limit", "--max-new-tokens", "--shards", "--gpus-per-shard", "--max-batch-size", "--max-images"):
         _positive(flag, getattr(args, flag[2:].replace("-", "_")))
     auto_batch = args.batch_size == "auto"
     if auto_batch:
@@ -120,9 +174,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.max_batch_size is not None:
             raise UsageError("--max-batch-size applies to --batch-size auto only")
         batch_size = args.batch_size
-    _check_model_value(args.model)
-    _positive_seconds("--request-timeout", args.request_timeout)
+    kind, reference = backend_kind(args.model)
+    if kind.check_model is not None:
+        kind.check_model(reference)
     _check_generation_flags(args)
+    context = _score_context(args, None)
+    options = backend_options(args, context.reply_reading.tags)
     from vlmeval.engine.evaluate import run
     from vlmeval.engine.multi import resolve_data, run_tasks
     from vlmeval.engine.plan import BackendCache, RunPlan
@@ -135,22 +192,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--split applies to one task; with several tasks each runs on its own split")
     data = resolve_data(tasks, args.data)
     readings = {t.name: t.answer_reading(args.answer_reading) for t in tasks}  # a wrong name: before any work
-    options = BackendOptions(
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-        attn_implementation=args.attn_implementation,
-        prompt_style=args.prompt_style,
-        load_in_4bit=args.load_in_4bit,
-        load_in_8bit=args.load_in_8bit,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        concurrency=args.concurrency,
-        max_retries=args.max_retries,
-        timeout=args.request_timeout,
-        device_map="auto" if args.gpus_per_shard > 1 else None,
-    )
-    context = _score_context(args, None)
     if args.subset is not None:
         from vlmeval.engine.subsets import subset_size
 
@@ -164,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def run_one(task: Task, path: str | None) -> int:
         settings = GenerationSettings(
-            max_new_tokens=args.max_new_tokens or task.max_new_tokens,
+            max_new_tokens=args.max_new_tokens or (REASONING_MAX_NEW_TOKENS if args.reasoning else task.max_new_tokens),
             temperature=args.temperature,
             top_p=args.top_p,
             num_beams=args.num_beams,

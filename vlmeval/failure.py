@@ -31,6 +31,11 @@ class Failure(str, Enum):
     # An answer or judge reply over its size limit (vlmeval.limits): cut, stored cut, scored as no answer.
     OVERSIZED = "oversized"
     NEEDS_JUDGE = "needs_judge"  # only an LLM could read it and no --judge was given (MathVista's extraction)
+    # The reply's reasoning block never closed, or the token limit cut it: never read for an answer.
+    UNFINISHED_REASONING = "unfinished_reasoning"
+    # The sample has more images than the model or server takes per prompt (`--max-images`, vLLM's
+    # `--limit-mm-per-prompt`): asking again cannot help.
+    TOO_MANY_IMAGES = "too_many_images"
 
     def __str__(self) -> str:
         return self.value

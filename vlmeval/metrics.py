@@ -35,9 +35,14 @@ class Record:
     failure: str | None = None
     error: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # The model's whole reply where the task read only part of it (a reasoning block removed, a
+    # stop sequence applied), the reasoning's length, and the generation's token accounting.
+    raw_prediction: str | None = None
+    reasoning_chars: int | None = None
+    usage: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        line = {
             "v": RECORD_SCHEMA_VERSION,
             "id": self.id,
             "prompt": self.prompt,
@@ -49,6 +54,10 @@ class Record:
             "error": self.error,
             "meta": dict(self.meta),
         }
+        for name in ("raw_prediction", "reasoning_chars", "usage"):
+            if getattr(self, name) is not None:
+                line[name] = getattr(self, name)
+        return line
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Record:
@@ -62,6 +71,9 @@ class Record:
             failure=obj.get("failure"),
             error=obj.get("error"),
             meta=obj.get("meta") or {},
+            raw_prediction=obj.get("raw_prediction"),
+            reasoning_chars=obj.get("reasoning_chars"),
+            usage=obj.get("usage"),
         )
 
 

@@ -50,6 +50,23 @@ class ChatCall:
     extra: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class ChatReply:
+    """A reply's content and what the server said about it.
+
+    `reasoning` is a reasoning parser's separate `reasoning_content` (vLLM, SGLang, DeepSeek's
+    API; `reasoning` on some servers): never the answer. `content` may then be empty, or None
+    when the token limit ended the reply inside its reasoning.
+    """
+
+    content: str | None
+    finish_reason: str | None = None
+    reasoning: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
 class ChatError(Exception):
     """A request that failed for good. `str()` is one line: URL, model, status, server message.
 
@@ -115,6 +132,40 @@ def _content_of(body: Any) -> str | None:
         if texts and all(isinstance(t, str) for t in texts):
             return "".join(texts)  # type: ignore[arg-type]
     return None
+
+
+def _reply_of(body: Any) -> ChatReply | None:
+    """The reply in a chat-completions body, None when it has neither content nor reasoning."""
+    content = _content_of(body)
+    try:
+        choice = body["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(choice, dict) or not isinstance(message, dict):
+        return None
+    reasoning = message.get("reasoning_content") or message.get("reasoning")  # vLLM/DeepSeek, some others
+    if content is None and not isinstance(reasoning, str):
+        return None
+    usage = _mapping(body.get("usage"))
+    details = _mapping(usage.get("completion_tokens_details"))
+    finish = choice.get("finish_reason")
+    return ChatReply(
+        content=content,
+        finish_reason=finish if isinstance(finish, str) else None,
+        reasoning=reasoning if isinstance(reasoning, str) else None,
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=_count(details.get("reasoning_tokens")),
+    )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _attempts(request: Any) -> int:
@@ -208,6 +259,22 @@ class ChatClient:
         extra: Mapping[str, Any] | None = None,
     ) -> str:
         """The assistant's text for one request; raises ChatError once the SDK's retries are spent."""
+        reply = self.reply(messages, temperature=temperature, max_tokens=max_tokens, top_p=top_p, extra=extra)
+        if reply.content is None:
+            raise ChatError(self.url, self.model, 200, "the reply has reasoning but no content "
+                            f"(finish reason {reply.finish_reason})", 1)
+        return reply.content
+
+    def reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        temperature: float,
+        max_tokens: int,
+        top_p: float | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ChatReply:
+        """The reply to one request with its finish reason and token usage; ChatError as `complete`."""
         import httpx
         import openai
 
@@ -242,13 +309,28 @@ class ChatClient:
         if failure is not None:
             raise failure
         try:
-            content = _content_of(response.json())
+            reply = _reply_of(response.json())
         except ValueError:
-            content = None
-        if content is None:
+            reply = None
+        if reply is None:
             detail = f"garbage reply (no choices[0].message.content): {response.text}"
             raise self._error(response.status_code, detail, response.request)
-        return content
+        return reply
+
+    def reply_many(self, calls: Sequence[ChatCall]) -> list[ChatReply | ChatError]:
+        """`complete_many` with each reply's finish reason and usage (the model backend's path)."""
+
+        def run(call: ChatCall) -> ChatReply | ChatError:
+            try:
+                return self.reply(call.messages, temperature=call.temperature, max_tokens=call.max_tokens,
+                                  top_p=call.top_p, extra=call.extra)
+            except ChatError as error:
+                return error
+
+        if not calls:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(calls)), thread_name_prefix="chat") as pool:
+            return list(pool.map(run, calls))
 
     def complete_many(
         self,

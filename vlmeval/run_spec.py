@@ -45,6 +45,8 @@ class RunSpec:
     predictions_file: str | None = None  # `vlmeval score`: the file scored
     created_by: Mapping[str, Any] | None = None  # host, pid, since: the process that created run.json
     subset: Mapping[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (vlmeval.engine.subsets)
+    # How replies are read (vlmeval.reasoning.ReplyReading.describe): reasoning tags, stop sequences.
+    reply_reading: Mapping[str, Any] | None = None
 
     def to_json(self) -> Json:
         """run.json's fields; empty and unset ones are left out."""
@@ -75,6 +77,6 @@ FIELD_TYPES: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "dataset": (dict,), "generation": (dict,), "prompt_style": (str,),
     "invocation": (dict,), "identity": (dict,), "backend": (dict,), "sharding": (dict,), "batching": (dict,),
     "label": (str,), "run_name": (str,), "predictions_file": (str,), "created_by": (dict,),
-    "subset": (dict,),
+    "subset": (dict,), "reply_reading": (dict,),
 }
 assert set(FIELD_TYPES) == _NAMES

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
 from vlmeval.named import NamedRegistry
+from vlmeval.reasoning import ReplyReading
 
 if TYPE_CHECKING:
+    from vlmeval.column_checks import ColumnCheck
     from vlmeval.image import LazyImage
     from vlmeval.judge import Judge
-    from vlmeval.column_checks import ColumnCheck
 
 Row = Mapping[str, Any]
 
@@ -71,18 +72,22 @@ class Sample:
 
     def parts(self) -> list[str | int]:
         """The text and images interleaved in order: strings, and image numbers (0-based) into `images`."""
-        offsets = self.image_offsets if self.image_offsets is not None else (0,) * len(self.images)
-        parts: list[str | int] = []
-        start = 0
-        for number, offset in enumerate(offsets):
-            if offset > start:
-                parts.append(self.text[start:offset])
-            parts.append(number)
-            start = offset
-        if start < len(self.text) or not parts:
-            parts.append(self.text[start:])
-        return parts
+        return interleave(self.text, self.image_offsets, len(self.images))
 
+
+def interleave(text: str, offsets: Sequence[int] | None, count: int) -> list[str | int]:
+    """`text` split at `offsets` with image numbers 0..count-1 between; None puts them all first."""
+    places = offsets if offsets is not None else (0,) * count
+    parts: list[str | int] = []
+    start = 0
+    for number, offset in enumerate(places):
+        if offset > start:
+            parts.append(text[start:offset])
+        parts.append(number)
+        start = offset
+    if start < len(text) or not parts:
+        parts.append(text[start:])
+    return parts
 
 
 def row_images(row: Row, column: str = "image") -> tuple[LazyImage, ...]:
@@ -119,6 +124,7 @@ class ScoreContext:
     output_dir: Path | None = None
     data: str | None = None
     answer_reading: AnswerReading | None = None
+    reply_reading: ReplyReading = field(default_factory=ReplyReading)  # reasoning tags, stop sequences
 
     def reads(self, name: str) -> bool:
         """Whether the chosen answer reading is the one named `name`."""

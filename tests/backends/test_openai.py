@@ -46,7 +46,7 @@ def test_images_go_first_as_png_data_urls_with_the_same_pixels() -> None:
     with FakeOpenAIServer() as server:
         backend: Backend = make_backend(server)
         answers = backend.generate([Request("s1", "Describe both.", images)], GenerationSettings())
-    assert answers == ["Describe both."]
+    assert [a.text for a in answers] == ["Describe both."]  # type: ignore[union-attr]
     (message,) = server.requests[0].body["messages"]
     assert message["role"] == "user"
     first, second, text = message["content"]
@@ -112,7 +112,7 @@ def test_per_sample_failures_are_sample_errors_without_the_key() -> None:
     requests = [Request(f"s{i}", text) for i, text in enumerate(["a", "poison", "b"])]
     with FakeOpenAIServer(reply) as server:
         answers = make_backend(server, concurrency=2).generate(requests, GenerationSettings())
-    assert answers[0] == "A" and answers[2] == "B"
+    assert answers[0].text == "A" and answers[2].text == "B"  # type: ignore[union-attr]
     error = answers[1]
     assert isinstance(error, SampleError)
     assert "HTTP 400" in str(error) and "image too large" in str(error) and "served-vlm" in str(error)

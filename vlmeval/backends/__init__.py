@@ -1,43 +1,46 @@
 """Backends by the `--model` value: `openai:NAME`, `replay:FILE`, `demo`, or a checkpoint.
 
-Each kind lives in its own module and is imported only when asked for.
+Each kind is one module declaring a `KIND` (`vlmeval.backends.kind.BackendKind`: how it is built,
+its identity fields, its GPU use and its options), listed here with one line. Modules are imported
+when a kind is looked up; none of them imports torch or an SDK before a backend is built.
 """
 
 from __future__ import annotations
 
-from vlmeval.backends.base import Backend, BackendOptions, GenerationSettings, Request, SampleError
+import importlib
 
-__all__ = ["Backend", "BackendOptions", "GenerationSettings", "Request", "SampleError", "make_backend"]
+from vlmeval.backends.base import Backend, BackendOptions, GenerationSettings, Request, SampleError
+from vlmeval.backends.kind import BackendKind
+
+__all__ = ["Backend", "BackendKind", "BackendOptions", "GenerationSettings", "Request", "SampleError",
+           "backend_kind", "backend_kinds", "make_backend"]
+
+# name -> the module whose `KIND` declares it (exactly one kind has no prefix: checkpoints).
+KINDS: dict[str, str] = {
+    "openai": "vlmeval.backends.openai",
+    "replay": "vlmeval.backends.replay",
+    "transformers": "vlmeval.backends.transformers",
+}
+
+
+def backend_kinds() -> list[BackendKind]:
+    """Every registered kind, in `KINDS` order."""
+    return [importlib.import_module(module).KIND for module in KINDS.values()]
+
+
+def backend_kind(model: str) -> tuple[BackendKind, str]:
+    """The kind that answers for `--model model`, and the value without its prefix."""
+    kinds = backend_kinds()
+    for kind in kinds:
+        if kind.prefix is not None and model.startswith(kind.prefix):
+            return kind, kind.reference(model)
+    fallback = next(kind for kind in kinds if kind.prefix is None)
+    return fallback, model
 
 
 def make_backend(model: str, options: BackendOptions) -> Backend:
-    if model.startswith("openai:"):
-        from vlmeval.backends.openai import OpenAIBackend
-        from vlmeval.errors import UsageError
-
-        if not options.base_url:
-            raise UsageError(f"--model {model} needs --base-url (e.g. http://localhost:8000/v1)")
-        try:
-            return OpenAIBackend(
-                model.removeprefix("openai:"),
-                options.base_url,
-                concurrency=options.concurrency,
-                api_key_env=options.api_key_env,
-                timeout=options.timeout,
-                max_retries=options.max_retries,
-            )
-        except ValueError as exc:  # the message shows the URL without its credentials
-            raise UsageError(f"--base-url / --concurrency / --max-retries: {exc}") from exc
-    if model.startswith("replay:"):
-        from vlmeval.backends.replay import ReplayBackend
-
-        return ReplayBackend(model.removeprefix("replay:"))
-    from vlmeval.extras import require
-
-    require("hf", f"--model {model} (a local model, run with transformers)")
-    from vlmeval.backends.transformers import TransformersBackend
-
-    return TransformersBackend(resolve_checkpoint(model), options)
+    kind, reference = backend_kind(model)
+    return kind.build(reference, options)
 
 
 def resolve_checkpoint(model: str) -> str:

@@ -6,9 +6,13 @@ the runner decides what to ask and where the answers go.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+
+from vlmeval.failure import Failure
+from vlmeval.reasoning import DEFAULT_TAGS
+from vlmeval.task import interleave
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -37,6 +41,7 @@ class GenerationSettings:
 class Request:
     """What one sample asks of a model: the task's user text and its decoded images, in order.
 
+    `image_offsets` places each image in `text` (`Sample.image_offsets`); None puts them all first.
     `task_token` is what a task-token model (Florence-2) is sent instead of the text under
     `--prompt-style task_token` (`<CAPTION>` for captioning); None where the task has none.
     """
@@ -45,14 +50,50 @@ class Request:
     text: str
     images: Sequence[Image] = field(default_factory=tuple)
     task_token: str | None = None
+    image_offsets: tuple[int, ...] | None = None
+
+    def parts(self) -> list[str | int]:
+        """The text and image numbers interleaved in order (`Sample.parts`)."""
+        return interleave(self.text, self.image_offsets, len(self.images))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A reply with what the model said about it; a backend may return a bare str instead.
+
+    `finish_reason` is "stop" (the model ended it) or "length" (the token limit cut it), as
+    OpenAI names them; token counts are None where the backend cannot tell. `reasoning` is a
+    server's separate `reasoning_content`: kept apart, never read as the answer.
+    """
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reasoning: str | None = None
 
 
 class SampleError(Exception):
     """A failure that belongs to one sample (the rest of the batch is fine).
 
     A backend returns it in place of that sample's answer; the runner records the message
-    for the sample, counts it in the report and retries the sample on the next run.
+    for the sample, counts it in the report and retries the sample on the next run, unless
+    `failure` names a permanent cause (`too_many_images`): that is counted under its name and kept.
     """
+
+    def __init__(self, message: str, failure: str | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+Reply: TypeAlias = str | Generation | SampleError  # what `generate` returns per request
+TOO_MANY_IMAGES = Failure.TOO_MANY_IMAGES
+
+
+def too_many_images(count: int, limit: int, where: str) -> SampleError:
+    """The failure of a sample with more images than the model or server takes per prompt."""
+    return SampleError(f"{count} images, but {where} takes at most {limit} per prompt", TOO_MANY_IMAGES)
 
 
 class Backend(Protocol):
@@ -67,7 +108,7 @@ class Backend(Protocol):
 
     def generate(
         self, requests: Sequence[Request], settings: GenerationSettings
-    ) -> list[str | SampleError]: ...
+    ) -> list[Reply]: ...
 
     def describe(self) -> dict[str, Any]:
         """What makes this backend's answers reproducible (checkpoint, dtype, template...)."""
@@ -84,12 +125,16 @@ class PreparingBackend(Backend, Protocol):
 
     def prepare(self, requests: Sequence[Request], settings: GenerationSettings) -> Any: ...
 
-    def generate_prepared(self, prepared: Any, settings: GenerationSettings) -> list[str | SampleError]: ...
+    def generate_prepared(self, prepared: Any, settings: GenerationSettings) -> list[Reply]: ...
 
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Command-line options a backend may use; each backend reads the ones it understands."""
+    """Command-line options a backend may use; each backend reads the ones it understands.
+
+    Each kind declares its own flags (`BackendKind.options`); the values of the built-in kinds'
+    flags have fields here, a new kind's go to `extra`.
+    """
 
     dtype: str = "auto"
     device: str = "auto"
@@ -104,3 +149,11 @@ class BackendOptions:
     concurrency: int = 8
     timeout: float = 120.0
     max_retries: int = 6
+    # `--model-arg`: from_pretrained/processor keyword arguments, or request body fields for a server.
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    chat_template_args: Mapping[str, Any] = field(default_factory=dict)  # `--chat-template-arg`
+    system_prompt: str | None = None  # `--system-prompt`
+    max_images: int | None = None  # `--max-images`: samples with more fail as too_many_images
+    reasoning_tags: tuple[str, str] = DEFAULT_TAGS  # `--reasoning-tags`: to count reasoning tokens
+    # Values of options a kind declares that have no field here (`BackendOption.dest` -> value).
+    extra: Mapping[str, Any] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vlmeval.backends._prompt_styles import PROMPT_STYLES, ProcessorTraits
+from vlmeval.backends._prompt_styles import PROMPT_STYLES
 from vlmeval.backends.base import BackendOptions
 from vlmeval.backends.transformers import TransformersBackend
 from vlmeval.errors import ModelError, UsageError
@@ -72,7 +72,7 @@ class LoadedModelBackend(TransformersBackend):
         self.options = options
         self.quantization = None
         self.processor = processor
-        self.traits = ProcessorTraits.probe(processor)
+        self.read_processor()
         self.model = model
         self.device = next(model.parameters()).device
         self.dtype = model.dtype

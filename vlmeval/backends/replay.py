@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from vlmeval.backends.base import GenerationSettings, Request, SampleError
+from vlmeval.backends.base import BackendOptions, GenerationSettings, Reply, Request, SampleError
+from vlmeval.backends.kind import BackendKind
 from vlmeval.engine.predictions import read_predictions
 
 
@@ -19,10 +22,8 @@ class ReplayBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "file": self.path}
 
-    def generate(
-        self, requests: Sequence[Request], settings: GenerationSettings
-    ) -> list[str | SampleError]:
-        answers: list[str | SampleError] = []
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[Reply]:
+        answers: list[Reply] = []
         for request in requests:
             prediction = self.predictions.get(request.sample_id)
             if prediction is None:
@@ -30,3 +31,14 @@ class ReplayBackend:
             else:
                 answers.append(prediction)
         return answers
+
+
+def _identity(path: str, options: BackendOptions) -> Mapping[str, Any]:
+    """The file's content hash: replayed answers are those of this exact file."""
+    file = Path(path).expanduser()
+    digest = "sha256:" + hashlib.sha256(file.read_bytes()).hexdigest()[:16] if file.is_file() else None
+    return {"checkpoint": digest}
+
+
+KIND = BackendKind(name="replay", prefix="replay:", build=lambda path, options: ReplayBackend(path),
+                   identity=_identity)

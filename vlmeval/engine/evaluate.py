@@ -23,6 +23,7 @@ from vlmeval.engine.run_folder import (
     open_run,
     read_run_file,
     read_run_spec,
+    recorded_reply_reading,
     restart,
     run_identity,
     run_spec,
@@ -226,7 +227,9 @@ def _record_label(run_dir: Path, label: str) -> None:
 
 
 def _uses_gpus(plan: RunPlan) -> bool:
-    return not plan.model.startswith(("openai:", "replay:")) and plan.backend_options.device != "cpu"
+    from vlmeval.backends import backend_kind
+
+    return backend_kind(plan.model)[0].uses_gpus(plan.backend_options)
 
 
 def _default_shard_count(plan: RunPlan) -> int:
@@ -330,6 +333,7 @@ def finish(
         report.artifacts = task.write_artifacts(samples, predictions, context)
     if context.judge is not None:
         report.judge = context.judge.describe()
+    report.reply_reading = context.reply_reading.describe()
     write_outputs(folder, records, report, charts=charts)
     print_report(report)
     print(f"results: {folder}")
@@ -371,5 +375,6 @@ def merge(run_dir: Path, context: ScoreContext, answer_reading: str | None = Non
     warn_torn(state)
     answers = state.answers
     context = replace(context, data=_local_data(task, invocation.data),
-                      answer_reading=task.answer_reading(answer_reading))
+                      answer_reading=task.answer_reading(answer_reading),
+                      reply_reading=recorded_reply_reading(spec.reply_reading))
     return finish(task, sample_set, answers, spec.model, run_dir, spec, context, charts=charts)

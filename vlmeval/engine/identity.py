@@ -11,11 +11,10 @@ the answers of the samples it shares with the recorded run, once those samples' 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +47,32 @@ class RunIdentity:
     task: str
     task_version: int
     model: str
-    backend: str  # "transformers", "openai", "replay"
-    checkpoint: str | None  # hub revision, or the content of a folder's files; None where unknown
-    dtype: str | None
-    quantization: str | None
-    attn_implementation: str | None
-    prompt_style: str | None
+    backend: str  # the kind's name: "transformers", "openai", "replay" (vlmeval.backends.KINDS)
     generation: Mapping[str, Any]
     dataset: DatasetIdentity
+    schema_version: int = IDENTITY_SCHEMA_VERSION
+    # What the backend kind declares (`BackendKind.identity`); None or empty where it does not apply.
+    checkpoint: str | None = None  # hub revision, or the content of a folder's files; None where unknown
+    dtype: str | None = None
+    quantization: str | None = None
+    attn_implementation: str | None = None
+    prompt_style: str | None = None
     # An API model's server (`fingerprint.url_identity`): two servers behind one model name answer apart.
     endpoint: str | None = None
-    schema_version: int = IDENTITY_SCHEMA_VERSION
+    # Added after schema 1: their defaults are what a run recorded before them meant.
+    model_args: Mapping[str, Any] = field(default_factory=dict)  # `--model-arg`
+    chat_template_args: Mapping[str, Any] = field(default_factory=dict)  # `--chat-template-arg`
+    system_prompt: str | None = None  # `--system-prompt`
+    max_images: int | None = None  # `--max-images`
+    backend_fields: Mapping[str, Any] = field(default_factory=dict)  # a kind's fields not named above
+
+    @classmethod
+    def for_backend(cls, declared: Mapping[str, Any], **common: Any) -> RunIdentity:
+        """The identity from the common fields and what the backend kind declares for itself."""
+        names = {f.name for f in fields(cls)}
+        own = {k: v for k, v in declared.items() if k in names}
+        rest = {k: v for k, v in declared.items() if k not in names}
+        return cls(**common, **own, backend_fields=rest)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,31 +136,15 @@ def check(
         raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
 
 
-def checkpoint_identity(model: str) -> str | None:
-    """A checkpoint's revision (hub cache), or the content of its folder's files: weights, config,
-    tokenizer, processor and chat template (`vlmeval.engine.fingerprint.folder_fingerprint`)."""
-    if model.startswith("openai:"):
-        return None
-    if model.startswith("replay:"):
-        path = Path(model.removeprefix("replay:")).expanduser()
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
-    from vlmeval.backends import resolve_checkpoint
-
-    folder = Path(resolve_checkpoint(model)).expanduser()
+def checkpoint_identity(checkpoint: str, hub_id: str | None = None) -> str | None:
+    """A local checkpoint folder's content (weights, config, tokenizer, processor and chat template:
+    `vlmeval.engine.fingerprint.folder_fingerprint`), or a hub id's cached revision."""
+    folder = Path(checkpoint).expanduser()
     if folder.is_dir():
         from vlmeval.engine.fingerprint import folder_fingerprint
 
         return folder_fingerprint(folder)
-    return _hub_revision(model)
-
-
-def endpoint_identity(model: str, base_url: str | None) -> str | None:
-    """The server an `openai:NAME` model is asked on, without credentials or query; None otherwise."""
-    if not model.startswith("openai:") or not base_url:
-        return None
-    from vlmeval.engine.fingerprint import url_identity
-
-    return url_identity(base_url)
+    return _hub_revision(hub_id or checkpoint)
 
 
 def _hub_revision(model: str) -> str | None:

@@ -94,7 +94,11 @@ def _lines(file: Path) -> Iterator[tuple[int, object]]:
 
 
 def read_predictions(path: str | Path) -> dict[str, str | None]:
-    """id -> prediction; a null prediction is kept as None (an answer the run failed to get)."""
+    """id -> prediction; a null prediction is kept as None (an answer the run failed to get).
+
+    A vlmeval predictions.jsonl line with `raw_prediction` (the whole reply, where the task read only
+    the part after a reasoning block) gives that: replayed or re-scored, it is read again as it was.
+    """
     file = Path(path).expanduser()
     if not file.is_file():
         raise PredictionsError(f"{file}: no such predictions file")
@@ -103,6 +107,8 @@ def read_predictions(path: str | Path) -> dict[str, str | None]:
         if type(obj) is not dict or "id" not in obj or "prediction" not in obj:
             raise PredictionsError(f"{file}:{number}: a line needs the fields 'id' and 'prediction'")
         raw_id, prediction = obj["id"], obj["prediction"]
+        if isinstance(obj.get("raw_prediction"), str):
+            prediction = obj["raw_prediction"]
         if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
             raise PredictionsError(f"{file}:{number}: id is a {type(raw_id).__name__}, not a string or integer")
         sample_id = str(raw_id)

@@ -29,13 +29,11 @@ from vlmeval.engine.claims import (
 )
 from vlmeval.engine.identity import (
     RESTART_HINT,
-    FirstSamples,
     DatasetIdentity,
+    FirstSamples,
     IdentityMismatch,
     RunIdentity,
     check,
-    checkpoint_identity,
-    endpoint_identity,
 )
 from vlmeval.engine.samples import DEMO, SampleSet, load_samples
 from vlmeval.engine.shards import Shard
@@ -43,6 +41,7 @@ from vlmeval.engine.state import check_fields, read_json_object
 from vlmeval.engine.store import ANSWERS_DIR, AnswerStore
 from vlmeval.errors import UsageError, VlmevalError
 from vlmeval.io import atomic_write_json, write_error
+from vlmeval.reasoning import DEFAULT_TAGS, ReplyReading
 from vlmeval.run_spec import FIELD_TYPES, Invocation, RunSpec
 
 if TYPE_CHECKING:
@@ -230,6 +229,7 @@ def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
         task=plan.task.name, model=plan.model, dataset=sample_set.describe(), generation=plan.settings.to_dict(),
         prompt_style=plan.backend_options.prompt_style, subset=sample_set.subset,
         invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
+        reply_reading=plan.context.reply_reading.describe(),
     )
 
 
@@ -238,28 +238,31 @@ def read_run_spec(run_dir: Path) -> RunSpec:
     return replace(RunSpec.from_json(read_run_file(run_dir)), run_name=run_dir.resolve().parent.name)
 
 
+def recorded_reply_reading(stored: Mapping[str, Any] | None) -> ReplyReading:
+    """How the run read its replies (`RunSpec.reply_reading`; `vlmeval merge` reads them the same way);
+    the defaults for a run recorded before it was."""
+    if not stored:
+        return ReplyReading()
+    return ReplyReading(tags=tuple(stored.get("tags", DEFAULT_TAGS)),  # type: ignore[arg-type]
+                        stop=tuple(stored.get("stop", ())), reasoning=bool(stored.get("reasoning")))
+
+
 def _data_path(data: str | None) -> str | None:
     return data if data in (None, DEMO) else str(Path(data).expanduser().resolve())
 
 
 def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
-    """Everything that decides this run's answers (vlmeval.engine.identity)."""
-    kind = next((k for k in ("openai", "replay") if plan.model.startswith(f"{k}:")), "transformers")
-    options = plan.backend_options
-    local = kind == "transformers"  # dtype, quantization, attention and template are its alone
-    quantization = "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None
-    return RunIdentity(
-        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind,
-        checkpoint=checkpoint_identity(plan.model),
-        dtype=options.dtype if local else None,
-        quantization=quantization if local else None,
-        attn_implementation=options.attn_implementation if local else None,
-        prompt_style=options.prompt_style if local else None,
+    """Everything that decides this run's answers (vlmeval.engine.identity); the backend kind names its part."""
+    from vlmeval.backends import backend_kind
+
+    kind, reference = backend_kind(plan.model)
+    return RunIdentity.for_backend(
+        kind.identity(reference, plan.backend_options),
+        task=plan.task.name, task_version=plan.task.version, model=plan.model, backend=kind.name,
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint(),
                                 images=sample_set.image_fingerprint(plan.task.name)),
-        endpoint=endpoint_identity(plan.model, options.base_url),
     )
 
 

@@ -21,12 +21,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vlmeval.backends.base import Backend, GenerationSettings, PreparingBackend, Request, SampleError
+from vlmeval.backends.base import (
+    Backend,
+    Generation,
+    GenerationSettings,
+    PreparingBackend,
+    Reply,
+    Request,
+    SampleError,
+    too_many_images,
+)
 from vlmeval.engine.shards import WHOLE_RUN, Shard
 from vlmeval.engine.store import Answer, AnswerStore, AnswerWriter, bounded, warn_torn
 from vlmeval.errors import ImageError, VlmevalError
-from vlmeval.task import TASK_TOKEN
-from vlmeval.task import Sample
+from vlmeval.task import TASK_TOKEN, Sample
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +69,7 @@ def pending_samples(samples: Sequence[Sample], store: AnswerStore, shard: Shard)
     warn_torn(state)
     done = state.answers
     return [
-        s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].ok)
+        s for s in samples if shard.owns(s.id) and not (s.id in done and done[s.id].settled)
     ]
 
 
@@ -160,14 +168,19 @@ def _load_batch(batch: Sequence[Sample], backend: Backend, settings: GenerationS
     """Decode images and, where the backend can, preprocess: all off the model's critical path."""
     requests: list[Request] = []
     failed: list[Answer] = []
+    limit: int | None = getattr(backend, "max_images", None)
     for sample in batch:
+        if limit is not None and len(sample.images) > limit:
+            refusal = too_many_images(len(sample.images), limit, backend.name)
+            failed.append(_to_answer(sample.id, refusal))
+            continue
         try:
             images = tuple(image.load() for image in sample.images)
         except ImageError as exc:
             failed.append(Answer(id=sample.id, prediction=None, error=f"sample {sample.id}: {exc}"))
             continue
         requests.append(Request(sample_id=sample.id, text=sample.text, images=images,
-                                task_token=sample.meta.get(TASK_TOKEN)))
+                                image_offsets=sample.image_offsets, task_token=sample.meta.get(TASK_TOKEN)))
     prepared = None
     if isinstance(backend, PreparingBackend) and requests:
         try:
@@ -239,7 +252,7 @@ def _answer(
     except Exception as exc:  # noqa: BLE001 - isolate the failing samples, keep the rest
         first_line, kind, out_of_memory = _first_line(exc), type(exc).__name__, is_out_of_memory(exc)
     else:
-        return [_to_answer(r, out) for r, out in zip(requests, outputs, strict=True)]
+        return [_to_answer(r.sample_id, out) for r, out in zip(requests, outputs, strict=True)]
     # Retried only once the except block has ended: until then the exception's traceback holds the
     # failed call's frames, and with them its tensors (the GPU memory an out-of-memory retry needs).
     if len(requests) == 1:
@@ -257,10 +270,15 @@ def _answer(
     )
 
 
-def _to_answer(request: Request, output: str | SampleError) -> Answer:
+def _to_answer(sample_id: str, output: Reply) -> Answer:
     if isinstance(output, SampleError):
-        return Answer(id=request.sample_id, prediction=None, error=f"sample {request.sample_id}: {output}")
-    return bounded(request.sample_id, output)  # a runaway generation is cut and counted
+        return Answer(id=sample_id, prediction=None, error=f"sample {sample_id}: {output}", failure=output.failure)
+    if isinstance(output, Generation):  # a runaway generation is cut and counted (bounded)
+        return bounded(sample_id, output.text, finish_reason=output.finish_reason,
+                       prompt_tokens=output.prompt_tokens, generated_tokens=output.generated_tokens,
+                       reasoning_tokens=output.reasoning_tokens,
+                       server_reasoning_chars=len(output.reasoning) if output.reasoning else None)
+    return bounded(sample_id, output)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,21 +15,37 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from vlmeval.failure import retried_on_resume
 from vlmeval.limits import MAX_ANSWER_CHARS, cut
 
 ANSWERS_DIR = "answers"
 log = logging.getLogger(__name__)
 
 
+# Per-sample facts a backend may report beside the text (`Generation`), stored when known.
+USAGE_FIELDS = ("finish_reason", "prompt_tokens", "generated_tokens", "reasoning_tokens", "server_reasoning_chars")
+
+
 @dataclass(frozen=True)
 class Answer:
-    """A model's answer to one sample, or the error that stopped it."""
+    """A model's answer to one sample (its raw text), or the error that stopped it.
+
+    `failure` names a permanent per-sample failure (`too_many_images`): counted, not retried.
+    A server's separate reasoning text is never the answer; only its length is kept.
+    """
 
     id: str
     prediction: str | None
     error: str | None = None
     full_length: int | None = None  # set where the prediction was cut to MAX_ANSWER_CHARS
+    failure: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    server_reasoning_chars: int | None = None  # the length of a server's separate reasoning_content
 
     @property
     def ok(self) -> bool:
@@ -39,14 +55,29 @@ class Answer:
     def oversized(self) -> bool:
         return self.full_length is not None
 
+    @property
+    def settled(self) -> bool:
+        """Needs no new attempt: answered, or failed for a reason a retry cannot mend."""
+        return self.ok or (self.failure is not None and not retried_on_resume(self.failure))
+
+    def to_json(self) -> dict[str, object]:
+        line: dict[str, object] = {"id": self.id, "prediction": self.prediction, "error": self.error}
+        for name in ("full_length", "failure", *USAGE_FIELDS):
+            if getattr(self, name) is not None:
+                line[name] = getattr(self, name)
+        return line
+
 
 def bounded(sample_id: str, prediction: str | None, error: str | None = None,
-            full_length: int | None = None) -> Answer:
-    """An Answer whose prediction is at most MAX_ANSWER_CHARS long (cut, and marked, where longer)."""
+            full_length: int | None = None, **usage: Any) -> Answer:
+    """An Answer whose prediction is at most MAX_ANSWER_CHARS long (cut, and marked, where longer).
+
+    `usage`: the `failure` code and `USAGE_FIELDS` a backend reported, kept as they are.
+    """
     if prediction is None:
-        return Answer(sample_id, None, error, full_length)
+        return Answer(sample_id, None, error, full_length, **usage)
     text, cut_from = cut(prediction, MAX_ANSWER_CHARS)
-    return Answer(sample_id, text, error, full_length if cut_from is None else cut_from)
+    return Answer(sample_id, text, error, full_length if cut_from is None else cut_from, **usage)
 
 
 @dataclass(frozen=True)
@@ -79,7 +110,7 @@ class AnswerStore:
                     torn.append(f"{file}:{line_no}")
                     continue
                 previous = answers.get(answer.id)
-                if previous is None or not previous.ok or answer.ok:
+                if previous is None or not previous.settled or answer.settled:
                     answers[answer.id] = answer
         return StoreState(answers, torn)
 
@@ -117,8 +148,9 @@ def _parse_line(line: str) -> Answer | None:
         if prediction is not None and not isinstance(prediction, str):
             return None
         full_length = obj.get("full_length")
+        usage = {name: obj[name] for name in ("failure", *USAGE_FIELDS) if obj.get(name) is not None}
         return bounded(str(obj["id"]), prediction, obj.get("error"),
-                       full_length if isinstance(full_length, int) else None)
+                       full_length if isinstance(full_length, int) else None, **usage)
     except (json.JSONDecodeError, KeyError, TypeError):
         return None
 
@@ -140,11 +172,7 @@ class AnswerWriter:
                 self._write_all(b"\n")
 
     def write(self, answers: Iterable[Answer]) -> None:
-        lines = [
-            json.dumps({"id": a.id, "prediction": a.prediction, "error": a.error,
-                        **({"full_length": a.full_length} if a.oversized else {})}, ensure_ascii=False)
-            for a in answers
-        ]
+        lines = [json.dumps(a.to_json(), ensure_ascii=False) for a in answers]
         if lines:
             self._write_all(("\n".join(lines) + "\n").encode("utf-8"))
 

@@ -102,6 +102,10 @@ class RunReport:
     # percent metric's 95% interval half-width expected at this size for its observed value.
     subset: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
+    # Token totals, finish reasons and the share of answers cut by the token limit (`usage_summary`).
+    usage: dict[str, Any] | None = None
+    # How replies were read: reasoning tags, stop sequences, `--reasoning` (vlmeval.reasoning).
+    reply_reading: dict[str, Any] | None = None
     versions: dict[str, str] = field(default_factory=dict)
     command: str = ""
     created: str = ""
@@ -153,7 +157,7 @@ def _plain(value: Any) -> Any:
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
 _OPTIONAL = ("ci_method", "summary", "predictions_file", "run_name", "label", "identity",
-             "prompt_example", "answer_reading", "artifacts", "judge", "subset")
+             "prompt_example", "answer_reading", "artifacts", "judge", "subset", "usage", "reply_reading")
 _REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "missing_metrics", "breakdown", "ci", "metric_scales", "breakdown_ci",
              "dataset", "generation", "backend", "sharding", "batching", "versions")

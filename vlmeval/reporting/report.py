@@ -57,7 +57,7 @@ def build_report(
         primary_metric=task.primary_metric,
         complete=not any(failures.get(reason) for reason in RETRIED_ON_RESUME),
         counts=Counts(
-            answered=sum(r.prediction is not None for r in records),
+            answered=sum(r.prediction is not None or r.raw_prediction is not None for r in records),
             errors=failures.get(Failure.ERROR, 0),
             missing=failures.get(Failure.MISSING, 0),
             failures=dict(sorted(failures.items())),
@@ -73,6 +73,7 @@ def build_report(
         identity=dict(spec.identity) if spec.identity is not None else None,
         subset=dict(spec.subset) if spec.subset is not None else None,
         prompt_example=records[0].prompt if records else None,
+        usage=usage_summary(records),
         versions=package_versions(),
         command=redact_argv(sys.argv),  # no user:password@ of a --base-url
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -104,6 +105,31 @@ def build_report(
             except KeyError:  # a metric the line names is missing: the table says which and why
                 report.summary = None
     return report
+
+
+def usage_summary(records: Sequence[Record]) -> dict[str, Any] | None:
+    """Token totals over the samples that reported them, finish reasons, and truncated answers.
+
+    `truncated_share` is of the answered samples: replies the token limit cut after any reasoning
+    (scored as they were). Replies cut inside reasoning are failures (`unfinished_reasoning`).
+    """
+    reported = [r.usage for r in records if r.usage]
+    if not reported:
+        return None
+    summary: dict[str, Any] = {}
+    for name in ("prompt_tokens", "generated_tokens", "reasoning_tokens"):
+        counts = [u[name] for u in reported if isinstance(u.get(name), int)]
+        if counts:
+            summary[name] = sum(counts)
+            summary[f"{name}_n"] = len(counts)
+    reasons = Counter(str(u["finish_reason"]) for u in reported if u.get("finish_reason") is not None)
+    summary["finish_reasons"] = dict(sorted(reasons.items()))
+    answered = sum(r.prediction is not None for r in records)
+    truncated = sum(bool(u.get("truncated")) for u in reported)
+    summary["truncated"] = truncated
+    summary["truncated_share"] = truncated / answered if answered else 0.0
+    summary["unfinished_reasoning"] = sum(r.failure == Failure.UNFINISHED_REASONING for r in records)
+    return summary
 
 
 def _add_expected_half_widths(report: RunReport, task: Task) -> None:
@@ -251,6 +277,11 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     if counts.failures:
         listed = ", ".join(f"{md(k)}: {v}" for k, v in counts.failures.items())
         lines.append(f"Scored wrong without a usable answer: {listed}.")
+    if (usage := report.usage) and "generated_tokens" in usage:
+        lines.append(f"Tokens: {usage.get('prompt_tokens', 0)} prompt, {usage['generated_tokens']} generated"
+                     + (f" ({usage['reasoning_tokens']} reasoning)" if "reasoning_tokens" in usage else "")
+                     + f"; {usage['truncated']} answers cut by the token limit "
+                     f"({usage['truncated_share']:.1%} of those read).")
     for by, groups in report.breakdown.items():
         metric, shown = report.primary_metric, md(report.primary_metric)
         lines += ["", f"## {shown} by {md(by)}", ""]
@@ -318,5 +349,10 @@ def print_report(report: RunReport) -> None:
         print(f"note: {report.dataset['note']}")
     if repeated_note(report):
         print(repeated_note(report))
+    usage = report.usage or {}
+    if usage.get("truncated") or usage.get("unfinished_reasoning"):
+        print(f"token limit: {usage.get('truncated', 0)} answers cut ({usage.get('truncated_share', 0):.1%} "
+              f"of those answered, scored as they were), {usage.get('unfinished_reasoning', 0)} cut or "
+              f"left inside their reasoning (unfinished_reasoning); raise --max-new-tokens or pass --reasoning")
     for artifact in report.artifacts or []:
         print(f"Submission file written: {artifact}")
