@@ -28,6 +28,7 @@ from typing import Any
 
 from vlmeval_tasks._vqa_common import SHORT_ANSWER, bare_question_token, write_submission
 
+from vlmeval.answers.distance import levenshtein
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.failure import Failure
 from vlmeval.errors import DataError
@@ -42,18 +43,6 @@ DOCVQA_TYPES = ("handwritten", "form", "table/list", "layout", "free_text", "Ima
 INFOVQA_ANSWER_TYPES = ("image span", "question span", "multiple spans", "non span")
 INFOVQA_REASONING = ("comparison", "arithmetic", "counting")
 
-
-def levenshtein(a: str, b: str) -> int:
-    """Unit-cost edit distance (the RRC script's dynamic programme)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1]
 
 
 def _normalised(text: str) -> str:

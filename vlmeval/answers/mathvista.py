@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vlmeval.answers.distance import levenshtein
+
 EXTRACTION_TEMPERATURE = 0.0
 EXTRACTION_MAX_TOKENS = 1024
 
@@ -93,16 +95,6 @@ def rule_extraction(response: str, problem: Problem) -> str | None:
             pass
     return None
 
-
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance with unit insertions, deletions and substitutions (python-Levenshtein `distance`)."""
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1]
 
 
 def nearest_choice(extraction: str, choices: Sequence[str]) -> str:
