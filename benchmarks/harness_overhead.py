@@ -79,7 +79,7 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     from vlmeval.engine.scoring import score_answers
     from vlmeval.engine.store import AnswerStore
     from vlmeval.registry import load_registry
-    from vlmeval.reporting.record import RunInfo
+    from vlmeval.run_spec import RunSpec
     from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
@@ -98,7 +98,7 @@ def replay_phases(data: Path, predictions: Path, output: Path) -> None:
     marks.append(("read answer files", time.perf_counter()))
     records = score_answers(task, sample_set.samples, answers, ScoreContext(output_dir=output))
     marks.append(("score", time.perf_counter()))
-    report = build_report(task, records, "replay", True, RunInfo(dataset={"fingerprint": fingerprint}))
+    report = build_report(task, records, "replay", True, RunSpec(dataset={"fingerprint": fingerprint}))
     marks.append(("build report (metrics, breakdowns)", time.perf_counter()))
     write_outputs(output, records, report)
     marks.append(("write report files", time.perf_counter()))

@@ -89,7 +89,7 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
     from vlmeval.engine.scoring import score_answers
     from vlmeval.engine.store import Answer
     from vlmeval.registry import load_registry
-    from vlmeval.reporting.record import RunInfo
+    from vlmeval.run_spec import RunSpec
     from vlmeval.reporting.report import build_report, write_outputs
     from vlmeval.task import ScoreContext
 
@@ -104,7 +104,7 @@ def time_phases(data: Path, predictions: Path, output: Path) -> None:
         marks.append(("read predictions", time.perf_counter()))
         records = score_answers(task, sample_set.samples, answers, ScoreContext(output_dir=output))
         marks.append(("score", time.perf_counter()))
-        report = build_report(task, records, "bench", True, RunInfo(dataset={"fingerprint": fingerprint}))
+        report = build_report(task, records, "bench", True, RunSpec(dataset={"fingerprint": fingerprint}))
         marks.append(("report: metrics, breakdowns, intervals", time.perf_counter()))
         write_outputs(output, records, report)
         marks.append(("write predictions.jsonl + report", time.perf_counter()))

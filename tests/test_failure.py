@@ -7,7 +7,7 @@ import json
 from vlmeval.failure import RETRIED_ON_RESUME, Failure, retried_on_resume
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
-from vlmeval.reporting.record import RunInfo
+from vlmeval.run_spec import RunSpec
 from vlmeval.reporting.report import build_report, incomplete_summary
 
 
@@ -26,7 +26,7 @@ def test_only_missing_answers_errors_and_judge_errors_are_retried() -> None:
 def _report_with(failure: str | None) -> tuple[bool, str]:
     records = [Record(id=str(i), prompt="Q", prediction="A", answer="A", target="A", scores={"correct": 1.0},
                       failure=failure if i == 0 else None, meta={}) for i in range(3)]
-    report = build_report(load_registry().get("pope"), records, "m", False, RunInfo())
+    report = build_report(load_registry().get("pope"), records, "m", False, RunSpec())
     return report.complete, incomplete_summary(report)
 
 

@@ -33,4 +33,4 @@ def test_cli_and_a_local_run_need_neither_openai_nor_openpyxl(tmp_path: Path) ->
                   "--output", str(tmp_path), "--no-progress", "--batch-size", "auto", env=_env())
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "demo" / "sqa" / "report.json").read_text())
-    assert report["counts"]["answered"] == 8 and report["batching"]["chosen"] == 64  # nothing ran out of memory
+    assert report["counts"]["answered"] == 8 and report["spec"]["batching"]["chosen"] == 64  # nothing ran out of memory

@@ -64,9 +64,9 @@ def test_callback_evaluates_at_two_steps_and_logs_through_the_trainer(
     assert [entry["step"] for entry in logged] == [2, 4]
     for step, entry in zip((2, 4), logged, strict=True):
         report = load_report(tmp_path / "out" / "vlmeval" / f"step-{step}" / "sqa" / "report.json")
-        assert report.label == f"step-{step}" and report.n_samples == 8
+        assert report.spec.label == f"step-{step}" and report.n_samples == 8
         assert entry["vlmeval/sqa/accuracy"] == report.metrics["accuracy"]
-        assert report.backend["in_memory"] is True
+        assert report.spec.backend["in_memory"] is True
     # The two runs are two states of the weights: their identities differ.
     identities = [json.loads((tmp_path / "out" / "vlmeval" / f"step-{s}" / "sqa" / "run.json").read_text())
                   ["identity"]["checkpoint"] for s in (2, 4)]

@@ -39,13 +39,13 @@ def test_score_default_folder_is_the_predictions_files_and_another_file_is_refus
     assert main(["score", "--task", "sqa", "--data", str(data), "--predictions", str(first)]) == 0
     folder = tmp_path / "results" / "scored" / "model-a" / "sqa"
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    assert report["run_name"] == "model-a"
+    assert report["spec"]["run_name"] == "model-a"
     assert main(["score", "--task", "sqa", "--data", str(data), "--predictions", str(first)]) == 0  # same file
     capsys.readouterr()
     assert main(["score", "--task", "sqa", "--data", str(data), "--predictions", str(other)]) == 2
     err = capsys.readouterr().err
     assert f"holds the scores of {first.resolve()}" in err and "another run" in err
-    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["predictions_file"] == str(first)
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["spec"]["predictions_file"] == str(first)
 
 
 def test_score_into_a_run_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

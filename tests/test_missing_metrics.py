@@ -20,7 +20,7 @@ from tests.helpers import llava_bench_row, write_jsonl, write_parquet
 from vlmeval.cli import main
 from vlmeval.metrics import Metric, Missing, Record, mean_metric, missing_metrics
 from vlmeval.registry import load_registry
-from vlmeval.reporting.record import RunInfo
+from vlmeval.run_spec import RunSpec
 from vlmeval.reporting.report import build_report, render_markdown
 
 
@@ -83,7 +83,7 @@ def test_mmbench_judged_rows_all_failed_make_circular_accuracy_missing() -> None
     records = [Record(str(i), "q", "x", scores={"correct": 0.0, "judged": 1.0}, failure="judge_failed",
                       meta={"index": i, "circular_id": i % 1_000_000, "category": "c"})
                for i in (1, 1_000_001, 2)]
-    report = build_report(task, records, "m", True, RunInfo())
+    report = build_report(task, records, "m", True, RunSpec())
     assert set(report.missing_metrics) == {"circular_accuracy", "vanilla_accuracy"}
     assert report.metrics["unresolved"] == 3.0  # a count stays a number: three rows read as no option
     assert not report.complete

@@ -128,7 +128,7 @@ def test_a_reasoning_server_is_scored_on_its_answers_with_token_accounting(tmp_p
     assert usage["finish_reasons"] == {"length": 3, "stop": 2}
     assert (usage["truncated"], usage["unfinished_reasoning"]) == (1, 2)
     assert usage["truncated_share"] == pytest.approx(1 / 3)  # of the 3 answers the task could read
-    assert report["reply_reading"] == {"tags": ["<think>", "</think>"], "stop": [], "reasoning": True}
+    assert report["spec"]["reply_reading"] == {"tags": ["<think>", "</think>"], "stop": [], "reasoning": True}
     assert ("Tokens: 250 prompt, 210 generated (30 reasoning); 1 answers cut by the token limit (33.3% of those "
             "read).") in (folder / "report.md").read_text()
     # Re-scored from its predictions.jsonl, each reply is read again whole (`raw_prediction`); what only

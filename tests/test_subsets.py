@@ -78,9 +78,9 @@ def test_run_with_subset_records_it_and_the_same_questions_every_time(tmp_path: 
         assert main(["run", "--task", "sqa", "--data", str(data), "--model", f"replay:{predictions}",
                      "--subset", "quick", "--output", str(tmp_path / "out"), "--run-name", name, "--no-progress"]) == 0
     reports = [json.loads((tmp_path / "out" / n / "sqa" / "report.json").read_text()) for n in ("a", "b")]
-    subset = reports[0]["subset"]
+    subset = reports[0]["spec"]["subset"]
     assert subset["name"] == "quick" and subset["n"] == 500 and subset["of"] == 800
-    assert subset["ids_hash"] == reports[1]["subset"]["ids_hash"] and reports[0]["n_samples"] == 500
+    assert subset["ids_hash"] == reports[1]["spec"]["subset"]["ids_hash"] and reports[0]["n_samples"] == 500
     accuracy = reports[0]["metrics"]["accuracy"]
     assert subset["expected_half_width"]["accuracy"] == pytest.approx(expected_half_width(accuracy, 500), abs=1e-4)
     run_file = json.loads((tmp_path / "out" / "a" / "sqa" / "run.json").read_text())

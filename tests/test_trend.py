@@ -21,7 +21,7 @@ def _labelled_runs(root: Path) -> dict[int, list[int]]:
     for step, correct in steps.items():
         report = write_run(root / f"step-{step}" / "sqa", "m", sqa_records(correct))
         path = root / f"step-{step}" / "sqa" / "report.json"
-        report["label"] = f"step-{step}"
+        report["spec"]["label"] = f"step-{step}"
         path.write_text(json.dumps(report))
     return steps
 

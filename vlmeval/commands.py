@@ -15,6 +15,7 @@ from vlmeval.backends import BackendOptions
 from vlmeval.backends.base import GenerationSettings
 from vlmeval.errors import UsageError
 from vlmeval.reasoning import DEFAULT_TAGS, REASONING_MAX_NEW_TOKENS, ReplyReading, parse_tags
+from vlmeval.redact import redact_argv
 from vlmeval.registry import load_registry
 from vlmeval.task import ScoreContext, Task
 
@@ -230,14 +231,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             shards=args.shards,
             gpus_per_shard=args.gpus_per_shard,
             tasks_dirs=tuple(args.tasks_dir),
-            argv=tuple(args.argv),
+            command=redact_argv(["vlmeval", *args.argv]),
             backend_cache=backends,
             label=args.label,
             restart=args.restart,
             subset=args.subset,
         )
         run_dirs.append(plan.run_dir)
-        return run(plan)
+        return run(plan, worker_argv=tuple(args.argv))
 
     if args.task is not None:  # one task: its errors stop the command, as ever
         status = run_one(tasks[0], data[tasks[0].name].path)
@@ -265,7 +266,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     output = Path(args.output) if args.output else default_score_folder(args.predictions, task.name)
     return score_file(task, args.predictions, args.data, args.split, args.limit, output,
-                      _score_context(args, task), label=args.label, charts=args.charts)
+                      _score_context(args, task), label=args.label, charts=args.charts,
+                      command=redact_argv(["vlmeval", *args.argv]))
 
 
 def cmd_judge_check(args: argparse.Namespace) -> int:

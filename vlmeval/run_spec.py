@@ -1,8 +1,7 @@
 """What was run, typed once (as inspect_ai's `EvalSpec`): `RunSpec` is run.json's content, written by
-`vlmeval run` and read back by every later run of the folder and by `vlmeval merge`, and the source of
-every run field of report.json (`dataset`, `generation`, `backend`, `sharding`, `batching`,
-`predictions_file`, `run_name`, `label`, `identity`), which `vlmeval.reporting.report.build_report`
-copies from it.
+`vlmeval run` and read back by every later run of the folder and by `vlmeval merge`, and embedded whole as report.json's `spec`
+(`vlmeval.reporting.record.RunReport.spec`), from which compare, leaderboard, view, trend and merge
+read every run fact.
 
 `identity` is the part that decides answers (`vlmeval.engine.identity.RunIdentity`, as JSON): it is
 checked before any stored answer is reused. `--label` is stored here only.
@@ -47,6 +46,9 @@ class RunSpec:
     subset: Mapping[str, Any] | None = None  # `--subset`: name, n, of, ids_hash (vlmeval.engine.subsets)
     # How replies are read (vlmeval.reasoning.ReplyReading.describe): reasoning tags, stop sequences.
     reply_reading: Mapping[str, Any] | None = None
+    # The command line that created the run (URL credentials and query values as `***`:
+    # vlmeval.redact); None in run.json written before it was recorded.
+    command: str | None = None
 
     def to_json(self) -> Json:
         """run.json's fields; empty and unset ones are left out."""
@@ -77,6 +79,6 @@ FIELD_TYPES: Mapping[str, tuple[type, ...]] = {
     "task": (str,), "model": (str,), "dataset": (dict,), "generation": (dict,), "prompt_style": (str,),
     "invocation": (dict,), "identity": (dict,), "backend": (dict,), "sharding": (dict,), "batching": (dict,),
     "label": (str,), "run_name": (str,), "predictions_file": (str,), "created_by": (dict,),
-    "subset": (dict,), "reply_reading": (dict,),
+    "subset": (dict,), "reply_reading": (dict,), "command": (str,),
 }
 assert set(FIELD_TYPES) == _NAMES

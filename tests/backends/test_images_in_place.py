@@ -159,7 +159,7 @@ def test_a_too_many_images_failure_is_counted_and_leaves_the_report_complete() -
     from vlmeval.engine.scoring import score_answers
     from vlmeval.engine.store import Answer
     from vlmeval.registry import load_registry
-    from vlmeval.reporting.record import RunInfo
+    from vlmeval.run_spec import RunSpec
     from vlmeval.reporting.report import build_report
     from vlmeval.task import ScoreContext
 
@@ -170,7 +170,7 @@ def test_a_too_many_images_failure_is_counted_and_leaves_the_report_complete() -
                                     failure="too_many_images")
     records = score_answers(task, samples, answers, ScoreContext())
     assert records[0].failure == "too_many_images" and records[0].scores["correct"] == 0.0
-    report = build_report(task, records, "m", True, RunInfo())
+    report = build_report(task, records, "m", True, RunSpec())
     assert report.counts.failures.get("too_many_images") == 1 and report.complete
 
 

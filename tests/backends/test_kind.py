@@ -43,7 +43,7 @@ def test_a_new_kind_is_one_module_and_one_line(tmp_path: Path, monkeypatch: pyte
     assert main([*args, "--echo-letter", "B"]) == 0
     folder = tmp_path / "echo-x" / "sqa"
     assert {r["prediction"] for r in read_jsonl(folder / "predictions.jsonl")} == {"B"}
-    identity = json.loads((folder / "report.json").read_text())["identity"]
+    identity = json.loads((folder / "report.json").read_text())["spec"]["identity"]
     assert identity["backend"] == "echo" and identity["backend_fields"] == {"letter": "B"}
     assert identity["dtype"] is None and identity["model_args"] == {}  # what does not apply to it stays unset
     capsys.readouterr()

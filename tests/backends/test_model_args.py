@@ -95,11 +95,11 @@ def test_server_arguments_go_into_the_request_and_the_identity(tmp_path: Path, c
     assert body["messages"][0] == {"role": "system", "content": "You are a careful grader."}
     assert changed == 2 and "model_args" in capsys.readouterr().err
     report = json.loads((tmp_path / "out" / "openai-m" / "sqa" / "report.json").read_text())
-    identity = report["identity"]
+    identity = report["spec"]["identity"]
     assert identity["model_args"] == {"top_k": 20, "mm_processor_kwargs": {"max_pixels": 1024}}
     assert identity["chat_template_args"] == {"enable_thinking": False}
     assert identity["system_prompt"] == "You are a careful grader."
-    assert report["backend"]["chat_template_args"] == {"enable_thinking": False}
+    assert report["spec"]["backend"]["chat_template_args"] == {"enable_thinking": False}
 
 
 def test_a_run_recorded_before_these_fields_is_still_resumed(tmp_path: Path) -> None:

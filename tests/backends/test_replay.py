@@ -21,7 +21,7 @@ def test_replay_answers_by_id_and_records_the_ones_it_lacks(tmp_path: Path) -> N
     assert records["3"]["prediction"] is None and "no prediction in" in records["3"]["error"]
     assert records["4"]["prediction"] is None and "no prediction in" in records["4"]["error"]
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["backend"] == {"backend": "replay", "file": str(predictions)}
+    assert report["spec"]["backend"] == {"backend": "replay", "file": str(predictions)}
     assert report["counts"]["errors"] == 2
     # Demo rows 0, 1 and 2 have answer D (3): the replayed D's are right, the B is wrong.
     assert [records[i]["scores"]["correct"] for i in "01234"] == [1.0, 1.0, 0.0, 0.0, 0.0]

@@ -77,8 +77,8 @@ def test_architecture_runs_sqa(arch: Architecture, demo_three: Path, tmp_path: P
     if missing:
         pytest.skip(f"{arch.name}: {', '.join(missing)} not installed ({arch.notes})")
     code, report, records = _run(checkpoint(arch), demo_three, tmp_path, arch.prompt_style)
-    assert report["backend"]["architecture"] == arch.model_class
-    assert report["backend"]["prompt_style"] == arch.prompt_style
+    assert report["spec"]["backend"]["architecture"] == arch.model_class
+    assert report["spec"]["backend"]["prompt_style"] == arch.prompt_style
     assert report["n_samples"] == 3
     for sample_id in ("0", "1"):  # the samples with an image
         assert records[sample_id]["error"] is None and records[sample_id]["prediction"] is not None

@@ -53,7 +53,7 @@ def test_decoding_flags_reach_generate_and_the_report(
                                      "repetition_penalty", "torch_seed")} == {
             "max_new_tokens": 7, "do_sample": True, "temperature": 0.7, "top_p": 0.9, "num_beams": 2,
             "repetition_penalty": 1.3, "torch_seed": 5}
-    assert report["generation"] == {"max_new_tokens": 7, "temperature": 0.7, "top_p": 0.9, "num_beams": 2,
+    assert report["spec"]["generation"] == {"max_new_tokens": 7, "temperature": 0.7, "top_p": 0.9, "num_beams": 2,
                                     "repetition_penalty": 1.3, "seed": 5}
 
 
@@ -68,7 +68,7 @@ def test_greedy_and_the_task_max_new_tokens_by_default(
     assert call["do_sample"] is False and call["temperature"] is None and call["top_p"] is None
     assert call["num_beams"] == 1 and call["repetition_penalty"] == 1.0 and call["torch_seed"] == 0
     assert call["max_new_tokens"] == 1024  # sqa's own default (LLaVA-1.5's), not the engine's
-    assert report["generation"]["max_new_tokens"] == 1024 and report["generation"]["temperature"] == 0.0
+    assert report["spec"]["generation"]["max_new_tokens"] == 1024 and report["spec"]["generation"]["temperature"] == 0.0
 
 
 @pytest.mark.slow
@@ -134,7 +134,7 @@ def test_one_bos_token_whoever_writes_it(style: str, tiny_llava: Path,
 def test_prompt_style_is_recorded_and_checked(tiny_llava: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, report = _run(tiny_llava, tmp_path, "--prompt-style", "vicuna_v1", "--max-new-tokens", "2")
-    assert answered_every_sample(code, report) and report["backend"]["prompt_style"] == "vicuna_v1"
+    assert answered_every_sample(code, report) and report["spec"]["backend"]["prompt_style"] == "vicuna_v1"
     run_info = json.loads((tmp_path / "run" / "sqa" / "run.json").read_text())
     assert run_info["prompt_style"] == "vicuna_v1"
     # The same run folder refuses answers in another prompt style.
@@ -218,5 +218,5 @@ def test_remote_code_runs_only_with_trust_remote_code(tiny_llava: Path, tmp_path
     report = json.loads((tmp_path / "out2" / "run" / "sqa" / "report.json").read_text())
     assert answered_every_sample(result.returncode, report), result.stderr
     assert marker.read_text() == "the checkpoint's code ran"
-    backend = report["backend"]
+    backend = report["spec"]["backend"]
     assert backend["architecture"] == "RemoteLlava" and backend["trust_remote_code"] is True

@@ -20,10 +20,10 @@ def test_demo_run_then_resume_then_rescore(tmp_path: Path) -> None:
     assert "Total: 60, Correct:" in first.stdout
     run_dir = out / "demo" / "sqa"
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["task"] == "sqa" and report["n_samples"] == 60
+    assert report["spec"]["task"] == "sqa" and report["n_samples"] == 60
     assert report["metrics"]["accuracy"] > 40  # 4-way choices: chance is 25
-    assert report["dataset"]["fingerprint"] and report["generation"]["max_new_tokens"] == 1024
-    assert report["backend"]["architecture"] == "LlavaForConditionalGeneration"
+    assert report["spec"]["dataset"]["fingerprint"] and report["spec"]["generation"]["max_new_tokens"] == 1024
+    assert report["spec"]["backend"]["architecture"] == "LlavaForConditionalGeneration"
     assert "transformers" in report["versions"]
     records = read_jsonl(run_dir / "predictions.jsonl")
     assert [r["id"] for r in records] == [str(i) for i in range(60)]

@@ -120,7 +120,7 @@ def test_label_is_recorded_and_names_the_console_table(tmp_path: Path, capsys: p
                  str(tmp_path / "out"), "--run-name", "always-a", "--label", "step-2000", "--no-progress"])
     assert code == 0
     report = json.loads((tmp_path / "out" / "always-a" / "sqa" / "report.json").read_text())
-    assert report["label"] == "step-2000" and report["run_name"] == "always-a"
+    assert report["spec"]["label"] == "step-2000" and report["spec"]["run_name"] == "always-a"
     out = capsys.readouterr().out
     assert "sqa: step-2000" in out and f"model: replay:{predictions}\n" in out
     assert "{" not in out  # no Python dicts in what people read
@@ -227,7 +227,7 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
         folder = tmp_path / name / "demo" / "sqa"
         shutil.copytree(baseline, folder)
         report = json.loads((folder / "report.json").read_text())
-        report["label"] = label
+        report["spec"]["label"] = label
         (folder / "report.json").write_text(json.dumps(report))
         runs[name] = folder
     text = render_markdown(compare(runs["old"], runs["new"], threshold=1.0))
@@ -235,7 +235,7 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
     assert "more than 1 point with" in text and "1 points" not in text
     # The same names on both sides: the paths tell them apart.
     report = json.loads((runs["new"] / "report.json").read_text())
-    report["label"] = "baseline"
+    report["spec"]["label"] = "baseline"
     (runs["new"] / "report.json").write_text(json.dumps(report))
     text = render_markdown(compare(runs["old"], runs["new"]))
     assert "### sqa: A = old/demo/sqa, B = new/demo/sqa" in text

@@ -101,14 +101,14 @@ def test_run_records_the_size_auto_kept_in_the_report(tmp_path: Path, monkeypatc
     monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: backend)
     assert _run(tmp_path, "--batch-size", "auto", "--max-batch-size", "32") == 0
     report = json.loads((tmp_path / "scripted" / "sqa" / "report.json").read_text())
-    assert report["batching"] == {"batch_size": "auto", "max_batch_size": 32, "chosen": 4}
+    assert report["spec"]["batching"] == {"batch_size": "auto", "max_batch_size": 32, "chosen": 4}
     assert report["counts"]["errors"] == 0 and report["counts"]["answered"] == report["n_samples"]
 
 
 def test_a_fixed_size_is_recorded_too(tmp_path: Path, scripted: ScriptedBackend) -> None:
     assert _run(tmp_path, "--batch-size", "4") == 0
     report = json.loads((tmp_path / "scripted" / "sqa" / "report.json").read_text())
-    assert report["batching"] == {"batch_size": 4}
+    assert report["spec"]["batching"] == {"batch_size": 4}
     assert max(len(call) for call in scripted.calls) == 4
 
 
@@ -160,7 +160,7 @@ def test_auto_with_the_transformers_backend_keeps_its_answers(tmp_path: Path, mo
     monkeypatch.setattr(TransformersBackend, "_run", limited)
     assert _run_demo(tmp_path / "auto", "--batch-size", "auto", "--max-batch-size", "16") == 0
     auto = json.loads((tmp_path / "auto" / "demo" / "sqa" / "report.json").read_text())
-    assert auto["batching"]["chosen"] == 4 and auto["counts"]["errors"] == 0
+    assert auto["spec"]["batching"]["chosen"] == 4 and auto["counts"]["errors"] == 0
     assert sizes[:2] == [16, 8] and max(sizes[2:]) == 4
 
     def answers(folder: Path) -> dict[str, str]:

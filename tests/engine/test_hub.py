@@ -111,7 +111,7 @@ def test_a_declared_size_that_differs_from_the_rows_read_is_a_note_in_the_report
     out = tmp_path / "out"
     assert main(["run", "--task", "vqav2_val", "--model", "scripted", "--output", str(out), "--no-progress"]) == 0
     report = json.loads((out / "scripted" / "vqav2_val" / "report.json").read_text())
-    assert "has 2 rows where vqav2_val declares 214,354" in report["dataset"]["note"]
+    assert "has 2 rows where vqav2_val declares 214,354" in report["spec"]["dataset"]["note"]
     assert "the dataset on the hub has changed" in (out / "scripted" / "vqav2_val" / "report.md").read_text()
     assert "note: the hub copy of split 'validation' has 2 rows" in capsys.readouterr().out
 

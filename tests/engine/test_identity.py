@@ -52,7 +52,7 @@ def test_other_data_into_the_same_run_folder_is_refused(tmp_path: Path, scripted
     assert "holds answers of another run" in error and "--data/--split data" in error
     assert "--restart" in error and "--run-name" in error and scripted.calls == []
     report = json.loads((tmp_path / "out" / "r" / "sqa" / "report.json").read_text())
-    assert report["dataset"]["source"] == str(first)  # the old report was left alone
+    assert report["spec"]["dataset"]["source"] == str(first)  # the old report was left alone
 
 
 def test_changed_content_at_the_same_path_is_refused(tmp_path: Path, scripted: ScriptedBackend,

@@ -55,7 +55,7 @@ def test_two_shards_equal_one_process(tmp_path: Path) -> None:
     assert read_jsonl(a / "predictions.jsonl") == read_jsonl(b / "predictions.jsonl")
     report_a, report_b = (json.loads((d / "report.json").read_text()) for d in (a, b))
     assert report_a["metrics"] == report_b["metrics"] and report_a["counts"] == report_b["counts"]
-    assert report_b["sharding"] == {"shards": 2, "launcher": "spawn", "gpus_per_shard": 1}
+    assert report_b["spec"]["sharding"] == {"shards": 2, "launcher": "spawn", "gpus_per_shard": 1}
     assert len(list((b / "answers").glob("shard-*-of-00002.jsonl"))) == 2
 
 

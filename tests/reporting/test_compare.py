@@ -12,8 +12,9 @@ from tests.helpers import vlmeval
 from vlmeval.cli import main
 from vlmeval.metrics import Record
 from vlmeval.registry import load_registry
-from vlmeval.reporting.record import Counts, RunInfo, RunReport
+from vlmeval.reporting.record import Counts, RunReport
 from vlmeval.reporting.report import build_report, write_outputs
+from vlmeval.run_spec import RunSpec
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUBJECTS = ("natural science", "social science", "language science")
@@ -33,7 +34,7 @@ def sqa_records(correct: list[int], prompt: str = "Question {i}?") -> list[Recor
 def write_run(folder: Path, model: str, records: list[Record], fingerprint: str = "fp0",
               charts: bool = False) -> dict[str, Any]:
     task = load_registry().get("sqa")
-    run_info = RunInfo(dataset={"source": "synthetic", "split": "test", "n_rows": len(records),
+    run_info = RunSpec(dataset={"source": "synthetic", "split": "test", "n_rows": len(records),
                                 "fingerprint": fingerprint},
                        generation={"temperature": 0.0}, backend={"prompt_style": "chat"})
     report = build_report(task, records, model, True, run_info)

@@ -23,7 +23,8 @@ def test_a_task_missing_from_b_fails(tmp_path: Path, capsys: pytest.CaptureFixtu
     write_run(tmp_path / "a" / "sqa", "base", sqa_records(baseline()))
     write_run(tmp_path / "a" / "other", "base", sqa_records(baseline()))
     report = tmp_path / "a" / "other" / "report.json"
-    report.write_text(json.dumps({**json.loads(report.read_text()), "task": "mme"}))
+    data = json.loads(report.read_text())
+    report.write_text(json.dumps({**data, "spec": {**data["spec"], "task": "mme"}}))
     write_run(tmp_path / "b" / "sqa", "new", sqa_records(baseline()))
     code, out = _gate(tmp_path / "a", tmp_path / "b", capsys)
     assert code == 1 and "**FAIL**" in out and "mme missing from B" in out

@@ -18,7 +18,7 @@ from vlmeval.registry import load_registry
 from vlmeval.reporting import escape
 from vlmeval.reporting.leaderboard import build_leaderboard
 from vlmeval.reporting.leaderboard_formats import render
-from vlmeval.reporting.record import RunInfo
+from vlmeval.run_spec import RunSpec
 from vlmeval.reporting.report import build_report, render_markdown
 
 HOSTILE = "m|x\n# evil `tick` [link](javascript:x) <img src=x> $x$ [/bold]"
@@ -46,7 +46,7 @@ def test_report_markdown_keeps_its_structure(tmp_path: Path) -> None:
     records = [Record(id=str(i), prompt="q", prediction="A", answer="A", target="A", scores={"correct": 1.0},
                       meta={"subject": HOSTILE, "grade": "grade1", "n_choices": 4, "has_image": False,
                             "has_hint": False}) for i in range(4)]
-    report = build_report(task, records, HOSTILE, True, RunInfo(dataset={"source": HOSTILE, "split": "t|x"}))
+    report = build_report(task, records, HOSTILE, True, RunSpec(dataset={"source": HOSTILE, "split": "t|x"}))
     text = render_markdown(report)
     assert text.splitlines()[0].startswith("# sqa: m\\|x # evil")
     for line in text.splitlines():

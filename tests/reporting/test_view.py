@@ -271,7 +271,7 @@ def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_pa
     from vlmeval.io import atomic_write_json, atomic_write_jsonl
     from vlmeval.metrics import Record
     from vlmeval.registry import load_registry
-    from vlmeval.reporting.record import RunInfo
+    from vlmeval.run_spec import RunSpec
     from vlmeval.reporting.report import build_report
 
     scores = [1.0, 0.4, 0.0]
@@ -280,7 +280,7 @@ def test_judge_replies_and_graded_scores_show_in_the_detail(browser: Any, tmp_pa
                       target="a cat", scores={"score": s, "score_run0": s, "failed_judgements": 0.0},
                       meta={"capability": ["rec"]}) for i, s in enumerate(scores)]
     report = build_report(load_registry().get("mmvet"), records, "judged-model", True,
-                          RunInfo(dataset={"source": str(tmp_path / "nowhere"), "split": "test", "fingerprint": "x"}))
+                          RunSpec(dataset={"source": str(tmp_path / "nowhere"), "split": "test", "fingerprint": "x"}))
     report.judge = {"model": "gpt-4-0613"}
     atomic_write_jsonl(tmp_path / "predictions.jsonl", (r.to_json() for r in records))
     atomic_write_json(tmp_path / "report.json", report.to_json())

@@ -22,7 +22,7 @@ from vlmeval.engine.store import Answer
 from vlmeval.errors import UsageError
 from vlmeval.metrics import Metric, Record
 from vlmeval.registry import load_registry
-from vlmeval.reporting.record import RunInfo
+from vlmeval.run_spec import RunSpec
 from vlmeval.reporting.report import build_report
 from vlmeval.task import ScoreContext, Task
 
@@ -102,7 +102,7 @@ def test_scorer_is_total_on_hostile_answers(name: str, tmp_path: Path, judge_url
             assert record.scores and all(math.isfinite(v) for v in record.scores.values()), record
             if record.prediction is None:
                 assert record.failure in ("missing", "error"), record
-        report = build_report(task, records, "m", task.has_targets(samples), RunInfo())
+        report = build_report(task, records, "m", task.has_targets(samples), RunSpec())
         assert sum(report.counts.failures.values()) == sum(r.failure is not None for r in records)
         assert all(math.isfinite(v) for v in report.metrics.values())
         assert all(math.isfinite(x) for low_high in report.ci.values() for x in low_high)

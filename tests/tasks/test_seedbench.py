@@ -86,7 +86,7 @@ def test_repeated_question_id_runs_and_is_counted(tmp_path: Path, capsys: pytest
                  "--output", str(out)]) == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["metrics"]["accuracy"] == pytest.approx(200 / 3)  # the repeat is a row of its own
-    assert report["dataset"]["repeated_ids"] == {"count": 1, "ids": ["49914#2"]}
+    assert report["spec"]["dataset"]["repeated_ids"] == {"count": 1, "ids": ["49914#2"]}
     assert "1 rows repeat an earlier row's sample id" in capsys.readouterr().out
     assert "1 rows repeat" in (out / "report.md").read_text(encoding="utf-8")
 

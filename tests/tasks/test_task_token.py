@@ -62,9 +62,9 @@ def test_caption_run_records_the_cards_decoding(tmp_path: Path) -> None:
                  "--num-beams", "3", "--max-new-tokens", "8", "--device", "cpu", "--no-progress"])
     assert code == 0
     report = json.loads((out / "f2" / "nocaps_val" / "report.json").read_text(encoding="utf-8"))
-    assert report["backend"]["prompt_style"] == "task_token"
-    assert report["generation"]["num_beams"] == 3 and report["generation"]["max_new_tokens"] == 8
-    assert report["backend"]["task_prompt"] == "the benchmark's task token"
+    assert report["spec"]["backend"]["prompt_style"] == "task_token"
+    assert report["spec"]["generation"]["num_beams"] == 3 and report["spec"]["generation"]["max_new_tokens"] == 8
+    assert report["spec"]["backend"]["task_prompt"] == "the benchmark's task token"
     assert "cider" in report["metrics"]
 
 
@@ -79,4 +79,4 @@ def test_a_benchmark_without_a_token_is_sent_its_bare_question_and_called_unoffi
                  "--device", "cpu", "--no-progress"])
     report = json.loads((out / "f2" / "docvqa_val" / "report.json").read_text(encoding="utf-8"))
     assert answered_every_sample(code, report)
-    assert report["backend"]["task_prompt"] == UNOFFICIAL_PROMPT
+    assert report["spec"]["backend"]["task_prompt"] == UNOFFICIAL_PROMPT

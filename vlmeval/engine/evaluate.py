@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from vlmeval import console
@@ -64,9 +66,11 @@ EXIT_SHARD_FAILED = 4
 RETRY_HINT = "re-run the same command to retry them (answers and judge replies so far are kept)"
 
 
-def run(plan: RunPlan) -> int:
+def run(plan: RunPlan, worker_argv: Sequence[str] = ()) -> int:
     """Generate what is missing, then merge and score; how depends on who launched this process
-    (`Launcher`): one function per launch mode below."""
+    (`Launcher`): one function per launch mode below. `worker_argv` is the command line (as given,
+    credentials included) that each worker of `--shards N` runs again: how this process executes
+    the run, not part of the plan (whose `command`, redacted, is recorded in run.json)."""
     check_run_name(plan.run_name)
     placement = detect_placement()
     if plan.restart and placement.launcher.external:
@@ -74,7 +78,7 @@ def run(plan: RunPlan) -> int:
                          f"answers; delete {plan.run_dir} once before launching instead")
     sample_set = _open(plan, placement)
     store = AnswerStore(plan.run_dir)
-    by_launcher = {Launcher.SINGLE: _run_single, Launcher.SPAWNED: _run_spawned_worker,
+    by_launcher = {Launcher.SINGLE: partial(_run_single, worker_argv=worker_argv), Launcher.SPAWNED: _run_spawned_worker,
                    Launcher.TORCHRUN: _run_launched_shard, Launcher.SLURM: _run_launched_shard}
     return by_launcher[placement.launcher](plan, sample_set, store, placement)
 
@@ -98,7 +102,8 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     return sample_set
 
 
-def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
+def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement,
+                worker_argv: Sequence[str] = ()) -> int:
     """Started by the user: answer here, or start one worker per shard and merge once all return."""
     pending = pending_samples(sample_set.samples, store, placement.shard)
     _say_progress(plan, len(sample_set.samples), len(pending), "")
@@ -111,7 +116,7 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
     if count > 1:
         console.status(f"starting {count} shards, each with its own model ...")
         gpus = visible_gpus() if _uses_gpus(plan) else []
-        failed = [r for r in spawn_workers(plan.argv, count, gpus, plan.gpus_per_shard) if r.returncode]
+        failed = [r for r in spawn_workers(worker_argv, count, gpus, plan.gpus_per_shard) if r.returncode]
         if failed:
             return _report_failed_shards(failed, sample_set, store)
     else:
@@ -270,6 +275,7 @@ def score_file(
     output: Path,
     context: ScoreContext,
     label: str | None = None,
+    command: str | None = None,
     charts: bool = False,
 ) -> int:
     """Score a predictions file with no model: every dataset sample without a line is wrong."""
@@ -290,7 +296,8 @@ def score_file(
     ensure_writable(output)
     claim_score_folder(output, task.name, predictions_file, data, split, limit)
     spec = RunSpec(task=task.name, model=f"predictions:{predictions_file}", dataset=sample_set.describe(),
-                   predictions_file=predictions_file, run_name=_run_name_of(output, task), label=label)
+                   predictions_file=predictions_file, run_name=_run_name_of(output, task), label=label,
+                   command=command)
     hint = missing_predictions_hint(predictions_file, [s.id for s in sample_set.samples], predictions, RETRY_HINT)
     return finish(task, sample_set, answers, f"predictions:{predictions_file}", output, spec,
                   replace(context, output_dir=output, data=_local_data(task, data)), charts=charts,
@@ -323,9 +330,11 @@ def finish(
     reading = context.answer_reading
     records = score_answers(task, samples, answers, context)
     scored = task.has_targets(samples)
+    backend = dict(spec.backend)
+    if backend.get("prompt_style") == "task_token":
+        backend["task_prompt"] = task_prompt_note(samples)
+    spec = replace(spec, backend=backend, reply_reading=context.reply_reading.describe())
     report = build_report(task, records, model, scored, spec)
-    if report.backend.get("prompt_style") == "task_token":
-        report.backend["task_prompt"] = task_prompt_note(samples)
     if reading is not None:
         report.answer_reading = reading.describe()
     if task.write_artifacts is not None and not scored:
@@ -333,7 +342,6 @@ def finish(
         report.artifacts = task.write_artifacts(samples, predictions, context)
     if context.judge is not None:
         report.judge = context.judge.describe()
-    report.reply_reading = context.reply_reading.describe()
     write_outputs(folder, records, report, charts=charts)
     print_report(report)
     print(f"results: {folder}")

@@ -32,12 +32,12 @@ class RunPlan:
     shards: int | None = None
     gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
-    argv: tuple[str, ...] = ()
     restart: bool = False
     backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
     auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
     subset: str | None = None  # `--subset NAME`: a fixed stratified part of the task (engine/subsets.py)
+    command: str | None = None  # the command line, redacted (vlmeval.redact): recorded in run.json's spec
 
     @property
     def run_dir(self) -> Path:

@@ -230,6 +230,7 @@ def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
         prompt_style=plan.backend_options.prompt_style, subset=sample_set.subset,
         invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
         reply_reading=plan.context.reply_reading.describe(),
+        command=plan.command,
     )
 
 

@@ -188,8 +188,8 @@ def sample_notes(a: Run, b: Run) -> list[str]:
                      f"compared on the {len(shared)} shared ids (columns A and B: each run's own value)")
     if not shared:
         raise UsageError(f"{a.folder} and {b.folder} share no sample id")
-    fingerprint_a = a.report.dataset.get("fingerprint")
-    fingerprint_b = b.report.dataset.get("fingerprint")
+    fingerprint_a = a.report.spec.dataset.get("fingerprint")
+    fingerprint_b = b.report.spec.dataset.get("fingerprint")
     if fingerprint_a != fingerprint_b:
         notes.append(f"different dataset fingerprints ({fingerprint_a} vs {fingerprint_b})")
     prompts = sum(ids_a[i].prompt != ids_b[i].prompt for i in shared)
@@ -198,12 +198,12 @@ def sample_notes(a: Run, b: Run) -> list[str]:
     targets = sum(ids_a[i].target != ids_b[i].target for i in shared)
     if targets:
         notes.append(f"different targets: {targets} shared samples have another ground truth")
-    style_a = a.report.backend.get("prompt_style")
-    style_b = b.report.backend.get("prompt_style")
+    style_a = a.report.spec.backend.get("prompt_style")
+    style_b = b.report.spec.backend.get("prompt_style")
     if style_a != style_b:
         notes.append(f"different prompt styles ({style_a} vs {style_b})")
-    if a.report.generation != b.report.generation:
-        notes.append("different generation settings (`generation` in the reports)")
+    if a.report.spec.generation != b.report.spec.generation:
+        notes.append("different generation settings (`spec.generation` in the reports)")
     for side, run in (("A", a), ("B", b)):
         if not run.report.complete:
             notes.append(f"run {side} is incomplete (errors or missing answers are scored wrong)")

@@ -108,8 +108,8 @@ def _row_name(report: RunReport, path: Path, row_by: str) -> str:
     """The row a report belongs to; reports written before run names were recorded use the folder."""
     if row_by == "model":
         return report.model
-    run_name = report.run_name or path.resolve().parent.parent.name or report.model
-    return run_name if row_by == "run" else report.label or run_name
+    run_name = report.spec.run_name or path.resolve().parent.parent.name or report.model
+    return run_name if row_by == "run" else report.spec.label or run_name
 
 
 def _entry(path: Path, warnings: list[str], metric_of: dict[str, str | None] | None = None,

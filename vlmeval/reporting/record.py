@@ -6,8 +6,14 @@ field is named in one place. Schema history (docs/reports.md):
 
 - 1: the first written form (an untyped dict). Read as it is; its `prompt_template` (a prose
   sketch of the prompt) is dropped.
-- 2: this definition: `prompt_example` (the first sample's rendered prompt) replaces
-  `prompt_template`, and `identity` is reserved for the run identity (a mapping for now).
+- 2: `prompt_example` (the first sample's rendered prompt) replaces `prompt_template`, and
+  `identity` is reserved for the run identity.
+- 3: this definition: what was run is one `spec` object, the run's `RunSpec` (vlmeval.run_spec)
+  written by its own serialiser as in run.json, where versions 1 and 2 kept flat copies (`task`,
+  `model`, `dataset`, `generation`, `backend`, `sharding`, `batching`, `predictions_file`,
+  `run_name`, `label`, `identity`, `subset`, `reply_reading`, `command`); `subset`'s
+  `expected_half_width`, a result, becomes the top-level `expected_half_width`. Older reports are
+  read into the same spec (`_spec_of_flat`).
 
 A report without a version, or with a newer one than this vlmeval knows, is refused with one line.
 """
@@ -22,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.errors import VlmevalError
-from vlmeval.run_spec import RunSpec
+from vlmeval.run_spec import FIELD_TYPES, RunSpec
 
-REPORT_SCHEMA_VERSION = 2
-_READABLE = (1, 2)
+REPORT_SCHEMA_VERSION = 3
+_READABLE = (1, 2, 3)
 
 
 class ReportError(VlmevalError):
@@ -54,7 +60,6 @@ class IntervalMethod:
     n_units: dict[str, int] = field(default_factory=dict)
 
 
-RunInfo = RunSpec  # its name before RunSpec (vlmeval.run_spec) was the one type of run metadata
 
 
 # {breakdown key: {group: {metric name: value, "n": count}}}
@@ -63,10 +68,10 @@ Breakdown = dict[str, dict[str, dict[str, Any]]]
 
 @dataclass
 class RunReport:
-    """One task run's report. Optional fields (None) are left out of report.json."""
+    """One task run's report: what was run (`spec`, the run's RunSpec) and what it gave. Optional
+    fields (None) are left out of report.json."""
 
-    task: str
-    model: str
+    spec: RunSpec
     n_samples: int
     scored: bool
     primary_metric: str
@@ -83,33 +88,27 @@ class RunReport:
     metric_scales: dict[str, str] = field(default_factory=dict)
     breakdown_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     summary: str | None = None
-    # What the run was: these fields are the run's RunSpec (vlmeval.run_spec), copied by build_report.
-    dataset: dict[str, Any] = field(default_factory=dict)
-    generation: dict[str, Any] = field(default_factory=dict)
-    backend: dict[str, Any] = field(default_factory=dict)
-    sharding: dict[str, Any] = field(default_factory=dict)
-    # --batch-size as given, and with `auto` the size it kept (`chosen`); see evaluate.py.
-    batching: dict[str, Any] = field(default_factory=dict)
-    predictions_file: str | None = None
-    run_name: str | None = None
-    label: str | None = None
-    identity: dict[str, Any] | None = None
     prompt_example: str | None = None
     # How answers were read (e.g. MMBench: VLMEvalKit's can_infer at a named commit, or `strict`).
     answer_reading: dict[str, Any] | None = None
     artifacts: list[str] | None = None
-    # `--subset`: name, n (its size), of (the task's size), ids_hash, and expected_half_width: each
-    # percent metric's 95% interval half-width expected at this size for its observed value.
-    subset: dict[str, Any] | None = None
+    # With `--subset`: each percent metric's 95% interval half-width expected at this size for its
+    # observed value (the subset itself is `spec.subset`).
+    expected_half_width: dict[str, float] | None = None
     judge: dict[str, Any] | None = None
     # Token totals, finish reasons and the share of answers cut by the token limit (`usage_summary`).
     usage: dict[str, Any] | None = None
-    # How replies were read: reasoning tags, stop sequences, `--reasoning` (vlmeval.reasoning).
-    reply_reading: dict[str, Any] | None = None
     versions: dict[str, str] = field(default_factory=dict)
-    command: str = ""
     created: str = ""
     schema_version: int = REPORT_SCHEMA_VERSION
+
+    @property
+    def task(self) -> str:
+        return self.spec.task
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"schema_version": self.schema_version}
@@ -133,11 +132,15 @@ class RunReport:
                     and version > REPORT_SCHEMA_VERSION else "not one vlmeval wrote")
             raise ReportError(f"{source}: report schema_version {version!r} is {hint} "
                               f"(readable: {', '.join(map(str, _READABLE))})")
-        data = {k: v for k, v in obj.items() if k in _FIELDS}
-        missing = [name for name in _REQUIRED if name not in data]
+        required = _REQUIRED if version >= 3 else ("task", "model", *_REQUIRED[1:])
+        missing = [name for name in required if name not in obj]
         if missing:
             raise ReportError(f"{source}: report lacks {', '.join(missing)}")
+        data = {k: v for k, v in obj.items() if k in _FIELDS}
+        if version < 3:
+            data["spec"], data["expected_half_width"] = _spec_of_flat(obj)
         try:
+            data["spec"] = _read_spec(data["spec"], source)
             data["counts"] = Counts(**data["counts"])
             if data.get("ci_method") is not None:
                 data["ci_method"] = IntervalMethod(**data["ci_method"])
@@ -149,28 +152,59 @@ class RunReport:
         return report
 
 
+# The flat run fields of reports before version 3, read into their spec.
+_FLAT_SPEC = ("task", "model", "dataset", "generation", "backend", "sharding", "batching", "predictions_file",
+              "run_name", "label", "identity", "subset", "reply_reading", "command")
+
+
+def _spec_of_flat(obj: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A version 1 or 2 report's spec (from its flat run fields) and its subset's expected half-widths."""
+    flat = {name: obj[name] for name in _FLAT_SPEC if name in obj}
+    half_width = None
+    if isinstance(flat.get("subset"), Mapping):
+        subset = dict(flat["subset"])
+        half_width = subset.pop("expected_half_width", None)
+        flat["subset"] = subset
+    if "seed" in obj and isinstance(flat.get("generation"), Mapping):  # version 1's top-level copy
+        flat["generation"] = {"seed": obj["seed"], **flat["generation"]}
+    return flat, half_width
+
+
+def _read_spec(obj: Any, source: str) -> RunSpec:
+    """The report's `spec` object, each field of its JSON type (`run_spec.FIELD_TYPES`)."""
+    if not isinstance(obj, Mapping):
+        raise ReportError(f"{source}: report field 'spec' is not an object")
+    for name in ("task", "model"):
+        if not isinstance(obj.get(name), str):
+            raise ReportError(f"{source}: report field 'spec.{name}' is not a string")
+    for name, types in FIELD_TYPES.items():
+        value = obj.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            raise ReportError(f"{source}: report field 'spec.{name}' is a {type(value).__name__}, not "
+                              f"{' or '.join(t.__name__ for t in types)}")
+    return RunSpec.from_json(obj)
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, RunSpec):
+        return value.to_json()
     if isinstance(value, (Counts, IntervalMethod)):
         return dict(vars(value))
     return value
 
 
 _FIELDS = tuple(RunReport.__dataclass_fields__)
-_OPTIONAL = ("ci_method", "summary", "predictions_file", "run_name", "label", "identity",
-             "prompt_example", "answer_reading", "artifacts", "judge", "subset", "usage", "reply_reading")
-_REQUIRED = ("task", "model", "n_samples", "scored", "primary_metric", "complete", "counts")
+_OPTIONAL = ("ci_method", "summary", "prompt_example", "answer_reading", "artifacts", "judge",
+             "expected_half_width", "usage")
+_REQUIRED = ("spec", "n_samples", "scored", "primary_metric", "complete", "counts")
 _MAPPINGS = ("metrics", "metrics_n", "missing_metrics", "breakdown", "ci", "metric_scales", "breakdown_ci",
-             "dataset", "generation", "backend", "sharding", "batching", "versions")
+             "versions")
 
 
 def _check_types(report: RunReport, source: str) -> None:
     """The fields compare and leaderboard compute with must have their types, or the report is refused."""
-    for name in ("task", "model", "primary_metric"):
-        if not isinstance(getattr(report, name), str):
-            raise ReportError(f"{source}: report field {name!r} is not a string")
-    for name in ("run_name", "label"):
-        if getattr(report, name) is not None and not isinstance(getattr(report, name), str):
-            raise ReportError(f"{source}: report field {name!r} is not a string")
+    if not isinstance(report.primary_metric, str):
+        raise ReportError(f"{source}: report field 'primary_metric' is not a string")
     for name in _MAPPINGS:
         if not isinstance(getattr(report, name), Mapping):
             raise ReportError(f"{source}: report field {name!r} is not an object")

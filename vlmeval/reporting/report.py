@@ -6,9 +6,9 @@ import datetime as dt
 import logging
 import platform
 import re
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from vlmeval.failure import RETRIED_ON_RESUME, Failure
 from vlmeval.io import WriteError, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from vlmeval.metrics import Missing, Record
-from vlmeval.redact import redact_argv
 from vlmeval.reporting import escape
 from vlmeval.reporting.record import Counts, IntervalMethod, RunReport
 from vlmeval.run_spec import RunSpec
@@ -46,12 +45,11 @@ def build_report(
 ) -> RunReport:
     """The report of one task run; metrics only when `scored` (the split has answers).
 
-    The run's fields (dataset, generation settings, backend, ...) are `spec`'s, copied.
+    What was run is `spec`, embedded whole (its task and model those of this report).
     """
     failures = Counter(r.failure for r in records if r.failure)
     report = RunReport(
-        task=task.name,
-        model=model,
+        spec=replace(spec, task=task.name, model=model),
         n_samples=len(records),
         scored=scored,
         primary_metric=task.primary_metric,
@@ -62,20 +60,9 @@ def build_report(
             missing=failures.get(Failure.MISSING, 0),
             failures=dict(sorted(failures.items())),
         ),
-        dataset=dict(spec.dataset),
-        generation=dict(spec.generation),
-        backend=dict(spec.backend),
-        sharding=dict(spec.sharding),
-        batching=dict(spec.batching),
-        predictions_file=spec.predictions_file,
-        run_name=spec.run_name,
-        label=spec.label,
-        identity=dict(spec.identity) if spec.identity is not None else None,
-        subset=dict(spec.subset) if spec.subset is not None else None,
         prompt_example=records[0].prompt if records else None,
         usage=usage_summary(records),
         versions=package_versions(),
-        command=redact_argv(sys.argv),  # no user:password@ of a --base-url
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     if scored:
@@ -96,7 +83,7 @@ def build_report(
         primary = task.metrics[0]
         report.breakdown = {by: view.grouped(primary, by) for by in task.breakdowns}
         add_intervals(report, task, view)
-        if report.subset is not None:
+        if report.spec.subset is not None:
             _add_expected_half_widths(report, task)
         report.complete = report.complete and not report.missing_metrics
         if task.summary_line is not None and primary.name in report.metrics:
@@ -136,9 +123,8 @@ def _add_expected_half_widths(report: RunReport, task: Task) -> None:
     """What a subset of this size can resolve: 95% half-width of each percent metric at its n."""
     from vlmeval.engine.subsets import expected_half_width
 
-    assert report.subset is not None
     percent = {m.name for m in task.metrics if m.scale == "percent"}
-    report.subset["expected_half_width"] = {
+    report.expected_half_width = {
         name: round(expected_half_width(value, report.metrics_n[name]), 4)
         for name, value in report.metrics.items() if name in percent and report.metrics_n.get(name)}
 
@@ -247,7 +233,7 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
     charts = charts or {}
     ci = report.ci
     lines = [f"# {md(report.task)}: {md(run_title(report))}", ""]
-    dataset = report.dataset
+    dataset = report.spec.dataset
     lines.append(
         f"{report.n_samples} samples from {md(dataset.get('source', '?'))} "
         f"(split {md(dataset.get('split', '?'))}, fingerprint {md(dataset.get('fingerprint', '?'))})."
@@ -301,7 +287,7 @@ def render_markdown(report: RunReport, charts: Mapping[str, str] | None = None) 
 
 def repeated_note(report: RunReport) -> str:
     """What the report says of rows whose sample id repeated (made unique by `#2`, `#3`...)."""
-    repeated = report.dataset.get("repeated_ids")
+    repeated = report.spec.dataset.get("repeated_ids")
     if not isinstance(repeated, dict) or not repeated.get("count"):
         return ""
     shown = ", ".join(map(str, repeated.get("ids", [])[:3]))
@@ -311,7 +297,7 @@ def repeated_note(report: RunReport) -> str:
 
 def run_title(report: RunReport) -> str:
     """How a run is named to people: its label or run name, with the model where that differs."""
-    name = report.label or report.run_name
+    name = report.spec.label or report.spec.run_name
     return report.model if not name or name == report.model else f"{name} ({report.model})"
 
 
@@ -321,7 +307,7 @@ def print_report(report: RunReport) -> None:
 
     rich = escape.rich
     console = Console()
-    run_name = report.label or report.run_name or report.model
+    run_name = report.spec.label or report.spec.run_name or report.model
     table = Table(title=rich(f"{report.task}: {run_name}"))  # short: a long title wraps inside the table
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -345,8 +331,8 @@ def print_report(report: RunReport) -> None:
           + (f" ({counts_text(counts.failures)})" if unusable else ""))
     if report.summary:
         print(report.summary)
-    if report.dataset.get("note"):
-        print(f"note: {report.dataset['note']}")
+    if report.spec.dataset.get("note"):
+        print(f"note: {report.spec.dataset['note']}")
     if repeated_note(report):
         print(repeated_note(report))
     usage = report.usage or {}

@@ -76,7 +76,7 @@ def build_trend(paths: Sequence[Path], registry_dirs: Sequence[str] = (), alpha:
     for path in paths:
         for report_path in find_reports(Path(path)):
             run = load_run(report_path)
-            name = run.report.label or run.report.run_name or run.folder.parent.name
+            name = run.report.spec.label or run.report.spec.run_name or run.folder.parent.name
             step = step_of(name)
             if step is None:
                 raise UsageError(f"{run.folder}: its label {name!r} has no step number; "
@@ -102,7 +102,7 @@ def _metric_trend(task: str, metric: object, runs: list[Run], alpha: float, resa
 
     assert isinstance(metric, Metric)
     views = [RecordView(run.records) for run in runs]
-    steps = [step_of(run.report.label or run.report.run_name or run.folder.parent.name) or 0 for run in runs]
+    steps = [step_of(run.report.spec.label or run.report.spec.run_name or run.folder.parent.name) or 0 for run in runs]
     higher_is_better = metric.scale in GATED_SCALES
     trend = MetricTrend(task, metric.name, metric.scale)
 
@@ -118,7 +118,7 @@ def _metric_trend(task: str, metric: object, runs: list[Run], alpha: float, resa
         ci = run.report.ci.get(metric.name)
         previous = move(index - 1, index) if index else None
         vs_best = move(best, index) if best is not None and best != index - 1 else None
-        trend.points.append(Point(steps[index], run.report.label or run.folder.parent.name, value,
+        trend.points.append(Point(steps[index], run.report.spec.label or run.folder.parent.name, value,
                                   (ci[0], ci[1]) if ci else None, previous, vs_best))
         if higher_is_better and value is not None and (best is None or value > (runs[best].report.metrics.get(
                 metric.name) or float("-inf"))):

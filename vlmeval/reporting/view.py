@@ -162,7 +162,7 @@ def data_source(run: Run, override: str | None) -> tuple[str | None, str | None,
         recorded = read_score_file(run.folder).get("invocation", {})
     data = override or recorded.get("data")
     if data is None and not recorded:  # scored before score.json was written: the source file, if it is one
-        source = str(run.report.dataset.get("source", ""))
+        source = str(run.report.spec.dataset.get("source", ""))
         data = source if source and Path(source).exists() else None
     return data, recorded.get("split"), recorded.get("limit")
 
@@ -206,7 +206,7 @@ def thumbnails(run: Run, ids: Iterable[str], cap: int, override: str | None,
     note = (f"Thumbnails ({THUMB_PIXELS} px) of {len(out)} samples from {sample_set.source}"
             + (f", capped at {cap} images (--thumbnails)" if count >= cap else "")
             + (f"; {failed} images could not be decoded" if failed else "") + ".")
-    if sample_set.fingerprint() != run.report.dataset.get("fingerprint"):
+    if sample_set.fingerprint() != run.report.spec.dataset.get("fingerprint"):
         note += " Warning: this data's fingerprint differs from the run's: images may not match."
     return out, note
 
@@ -216,7 +216,7 @@ def describe(run: Run, label: str) -> dict[str, Any]:
     return {"label": label, "folder": str(run.folder), "task": run.task, "model": report.model,
             "n": len(run.records), "primary_metric": report.primary_metric,
             "value": report.metrics.get(report.primary_metric), "metrics": report.metrics,
-            "source": report.dataset.get("source"), "split": report.dataset.get("split"),
+            "source": report.spec.dataset.get("source"), "split": report.spec.dataset.get("split"),
             "created": report.created, "complete": report.complete, "failures": report.counts.failures,
             "judge": (report.judge or {}).get("model")}
 
