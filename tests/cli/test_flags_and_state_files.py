@@ -99,7 +99,7 @@ def test_a_damaged_run_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
     ("change", "expected"),
     [
         ({"metrics": {"accuracy": "80"}}, "metric 'accuracy' is '80', not a finite number"),
-        ({"task": ["sqa"]}, "report field 'task' is not a string"),
+        ({"spec": {"task": ["sqa"], "model": "m"}}, "report field 'spec.task' is not a string"),
         ({"ci": {"accuracy": [1]}}, "ci of 'accuracy' is [1], not a [low, high] pair of numbers"),
         (None, "not a vlmeval report"),
     ],

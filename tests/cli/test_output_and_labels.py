@@ -227,7 +227,7 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
         folder = tmp_path / name / "demo" / "sqa"
         shutil.copytree(baseline, folder)
         report = json.loads((folder / "report.json").read_text())
-        report["spec"]["label"] = label
+        report["label"] = label  # the committed baseline is a schema 2 report: flat run fields
         (folder / "report.json").write_text(json.dumps(report))
         runs[name] = folder
     text = render_markdown(compare(runs["old"], runs["new"], threshold=1.0))
@@ -235,7 +235,7 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
     assert "more than 1 point with" in text and "1 points" not in text
     # The same names on both sides: the paths tell them apart.
     report = json.loads((runs["new"] / "report.json").read_text())
-    report["spec"]["label"] = "baseline"
+    report["label"] = "baseline"
     (runs["new"] / "report.json").write_text(json.dumps(report))
     text = render_markdown(compare(runs["old"], runs["new"]))
     assert "### sqa: A = old/demo/sqa, B = new/demo/sqa" in text
