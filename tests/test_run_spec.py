@@ -44,3 +44,24 @@ def test_a_run_spec_field_of_the_wrong_type_is_one_line(tmp_path: Path, scripted
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"vlmeval: error: {run_file}: ") and expected in err and "\n" not in err
+
+
+def test_a_run_json_of_the_previous_version_resumes_and_its_identity_is_still_checked(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "--task", "sqa", "--model", "scripted", "--data", "demo", "--limit", "4", "--output",
+            str(tmp_path), "--run-name", "r", "--no-progress"]
+    assert main(args) == 0
+    run_file = tmp_path / "r" / "sqa" / "run.json"
+    old = json.loads(run_file.read_text())
+    del old["command"]  # run.json as vlmeval wrote it before the spec recorded the command line
+    run_file.write_text(json.dumps(old))
+    scripted.calls.clear()
+    assert main(args) == 0 and scripted.calls == []  # every answer reused
+    resumed = json.loads(run_file.read_text())  # the resuming run records its command line
+    assert resumed == {**old, "command": resumed["command"]} and "--limit 4" in resumed["command"]
+    report = json.loads((tmp_path / "r" / "sqa" / "report.json").read_text())
+    assert json.dumps(report["spec"]["identity"], sort_keys=True) == json.dumps(old["identity"], sort_keys=True)
+    capsys.readouterr()
+    assert main([*args, "--temperature", "0.5"]) == 2  # another setting is still refused, as before
+    assert "holds answers of another run" in capsys.readouterr().err
+    assert json.loads(run_file.read_text()) == resumed

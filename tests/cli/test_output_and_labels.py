@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.scripted import ScriptedBackend
 from tests.helpers import vlmeval, write_jsonl
 from vlmeval.cli import build_parser, main
 from vlmeval.console import counts_text, plural
@@ -239,3 +240,26 @@ def test_compare_headings_name_the_runs_not_the_model(tmp_path: Path) -> None:
     (runs["new"] / "report.json").write_text(json.dumps(report))
     text = render_markdown(compare(runs["old"], runs["new"]))
     assert "### sqa: A = old/demo/sqa, B = new/demo/sqa" in text
+
+
+def test_a_label_is_written_once_in_the_spec_and_reaches_every_reader(
+        tmp_path: Path, scripted: ScriptedBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from vlmeval.reporting.compare import compare, render_markdown
+    from vlmeval.reporting.trend import build_trend
+
+    for run_name, label in (("ckpt-a", "step-1000"), ("ckpt-b", "step-2000")):
+        assert main(["run", "--task", "sqa", "--model", "scripted", "--data", "demo", "--limit", "4", "--output",
+                     str(tmp_path), "--run-name", run_name, "--label", label, "--no-progress"]) == 0
+        report = json.loads((tmp_path / run_name / "sqa" / "report.json").read_text())
+        run_file = json.loads((tmp_path / run_name / "sqa" / "run.json").read_text())
+        # The label is the spec's field; outside the spec (and the command line it records) nothing names it.
+        assert report["spec"]["label"] == run_file["label"] == label
+        assert label not in json.dumps({k: v for k, v in report.items() if k != "spec"})
+        assert label not in json.dumps({k: v for k, v in report["spec"].items() if k not in ("label", "command")})
+    capsys.readouterr()
+    text = render_markdown(compare(tmp_path / "ckpt-a" / "sqa", tmp_path / "ckpt-b" / "sqa"))
+    assert "### sqa: A = step-1000 (scripted), B = step-2000 (scripted)" in text
+    board = build_leaderboard([tmp_path], row_by="label")
+    assert sorted(row.name for row in board.rows) == ["step-1000", "step-2000"]
+    trend = build_trend([tmp_path / "ckpt-b", tmp_path / "ckpt-a"], primary_only=True)
+    assert [(p.step, p.label) for p in trend.metrics[0].points] == [(1000, "step-1000"), (2000, "step-2000")]
