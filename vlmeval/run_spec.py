@@ -3,7 +3,7 @@
 (`vlmeval.reporting.record.RunReport.spec`), from which compare, leaderboard, view, trend and merge
 read every run fact.
 
-`identity` is the part that decides answers (`vlmeval.engine.identity.RunIdentity`, as JSON): it is
+`identity` is the part that decides answers, typed (`vlmeval.engine.identity.RunIdentity`): it is
 checked before any stored answer is reused. `--label` is stored here only.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from vlmeval.engine.identity import RunIdentity
 
 Json = dict[str, Any]
 
@@ -35,7 +37,7 @@ class RunSpec:
     generation: Mapping[str, Any] = field(default_factory=dict)  # decoding settings, seed included
     prompt_style: str | None = None
     invocation: Invocation | None = None
-    identity: Mapping[str, Any] | None = None
+    identity: RunIdentity | None = None
     backend: Mapping[str, Any] = field(default_factory=dict)  # what the loaded backend says of itself
     sharding: Mapping[str, Any] = field(default_factory=dict)
     batching: Mapping[str, Any] = field(default_factory=dict)  # --batch-size as given; with auto, `chosen`
@@ -63,8 +65,14 @@ class RunSpec:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> RunSpec:
-        """A spec from run.json's fields (types checked by `FIELD_TYPES` first); others are ignored."""
+        """A spec from run.json's fields (types checked by `FIELD_TYPES` first); others are ignored.
+        ValueError names an identity that cannot be read."""
         values = {k: v for k, v in obj.items() if k in _NAMES and v is not None}
+        if isinstance(values.get("identity"), Mapping):
+            try:
+                values["identity"] = RunIdentity.from_json(values["identity"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"unreadable identity ({type(exc).__name__}: {exc})") from exc
         if isinstance(values.get("invocation"), Mapping):
             invocation = dict(values["invocation"])
             invocation["tasks_dirs"] = tuple(invocation.get("tasks_dirs") or ())

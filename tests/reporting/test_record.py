@@ -9,6 +9,7 @@ import pytest
 
 from vlmeval.cli import main
 from vlmeval.reporting.record import REPORT_SCHEMA_VERSION, Counts, ReportError, RunReport, load_report
+from vlmeval.engine.identity import DatasetIdentity, RunIdentity
 from vlmeval.run_spec import RunSpec
 
 BASELINE = Path(__file__).resolve().parents[2] / "results" / "baselines" / "demo-sqa"
@@ -18,7 +19,8 @@ VERSION_1 = Path(__file__).resolve().parents[1] / "fixtures" / "report-v1.json" 
 
 
 def test_round_trip_leaves_out_only_unset_optional_fields() -> None:
-    spec = RunSpec(task="sqa", model="m", identity={"model": "m"}, label="step-1")
+    identity = RunIdentity("sqa", 1, "m", "replay", {"seed": 0}, DatasetIdentity("demo", "demo", "test", 2, "f"))
+    spec = RunSpec(task="sqa", model="m", identity=identity, label="step-1")
     report = RunReport(spec, 2, True, "accuracy", True, Counts(answered=2, failures={"empty": 1}),
                        metrics={"accuracy": 50.0}, metric_scales={"accuracy": "percent"})
     data = report.to_json()
@@ -28,6 +30,7 @@ def test_round_trip_leaves_out_only_unset_optional_fields() -> None:
     # What was run is stated once, in `spec`: no flat copy of a run field beside it.
     assert not {"task", "model", "label", "identity", "dataset", "generation", "command"} & set(data)
     assert RunReport.from_json(json.loads(json.dumps(data))) == report
+    assert data["spec"]["identity"]["dataset"]["fingerprint"] == "f"  # the typed identity, as run.json has it
 
 
 def test_a_version_2_report_reads_its_flat_run_fields_into_the_spec() -> None:
@@ -38,6 +41,11 @@ def test_a_version_2_report_reads_its_flat_run_fields_into_the_spec() -> None:
     assert json.dumps(report.spec.dataset, sort_keys=True) == json.dumps(flat["dataset"], sort_keys=True)
     assert json.dumps(report.spec.generation, sort_keys=True) == json.dumps(flat["generation"], sort_keys=True)
     assert report.spec.command == flat["command"] and report.spec.run_name == flat.get("run_name")
+    assert report.spec.identity is not None  # typed; the fields added since read as their defaults
+    typed = report.spec.identity.to_json()
+    old = flat["identity"]
+    assert {name: typed[name] for name in old if name != "dataset"} == {k: v for k, v in old.items() if k != "dataset"}
+    assert {name: typed["dataset"][name] for name in old["dataset"]} == old["dataset"]
     subset = {"name": "quick", "n": 2, "of": 9, "ids_hash": "h", "expected_half_width": {"accuracy": 30.0}}
     moved = RunReport.from_json({**flat, "subset": subset})
     assert moved.spec.subset == {"name": "quick", "n": 2, "of": 9, "ids_hash": "h"}
@@ -55,6 +63,7 @@ def test_a_version_1_reports_top_level_seed_joins_its_generation_settings() -> N
     ({"task": "sqa", "model": "m", "label": 3}, "'spec.label' is a int, not str"),
     ({"task": "sqa", "model": "m", "dataset": []}, "'spec.dataset' is a list, not dict"),
     ("sqa", "'spec' is not an object"),
+    ({"task": "sqa", "model": "m", "identity": {"task": "sqa"}}, "'spec.identity': unreadable identity"),
 ])
 def test_a_version_3_report_with_a_bad_spec_is_refused(tmp_path: Path, spec: object, message: str) -> None:
     data = RunReport(RunSpec(task="sqa", model="m"), 0, True, "accuracy", True, Counts()).to_json()

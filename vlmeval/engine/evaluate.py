@@ -27,7 +27,6 @@ from vlmeval.engine.run_folder import (
     read_run_spec,
     recorded_reply_reading,
     restart,
-    run_identity,
     run_spec,
     update_run_file,
 )
@@ -95,7 +94,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
     ensure_writable(plan.run_dir)
     if plan.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
-    open_run(plan.run_dir, run_identity(plan, sample_set), run_spec(plan, sample_set),
+    open_run(plan.run_dir, run_spec(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         _record_label(plan.run_dir, plan.label)

@@ -65,7 +65,7 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
     identity = run_identity(plan, sample_set)
     if checkpoint is not None:
         identity = replace(identity, checkpoint=checkpoint)
-    open_run(plan.run_dir, identity, run_spec(plan, sample_set),
+    open_run(plan.run_dir, run_spec(plan, sample_set, identity),
              lambda n: fingerprint_of_first(plan, sample_set, n))
     if plan.label is not None:
         update_run_file(plan.run_dir, {"label": plan.label})

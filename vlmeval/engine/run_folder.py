@@ -64,20 +64,18 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
     return check_fields(read_json_object(path, "run file", remedy), FIELD_TYPES, (), str(path), remedy)
 
 
-def open_run(
-    run_dir: Path, identity: RunIdentity, spec: RunSpec,
-    fingerprint_of_first: FirstSamples,
-) -> None:
-    """Create run.json with `identity`, or refuse unless the one there allows reusing its answers.
+def open_run(run_dir: Path, spec: RunSpec, fingerprint_of_first: FirstSamples) -> None:
+    """Create run.json with `spec`, or refuse unless the identity there allows reusing its answers.
 
     Creation is exclusive, so of two processes starting one folder at once with other settings,
     one creates it and the other finds it and is refused.
     """
     path = run_dir / RUN_FILE
     me = this_process()
+    identity = spec.identity
+    assert identity is not None, "a run folder is opened with the run's identity"
     record = spec.to_json()
-    content = {**record, "identity": identity.to_json(),
-               "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
+    content = {**record, "created_by": {"host": me.host, "pid": me.pid, "since": time.time()}}
     try:
         if create_exclusive(path, json.dumps(content, indent=2, ensure_ascii=False, default=str) + "\n"):
             return
@@ -94,7 +92,7 @@ def open_run(
             print(f"vlmeval: note: {run_dir} was started by a run that wrote no answer and has stopped "
                   f"(the model failed to load?); this run takes it over (it recorded {why})", file=sys.stderr)
             return
-        return open_run(run_dir, identity, spec, fingerprint_of_first)  # another process took it first
+        return open_run(run_dir, spec, fingerprint_of_first)  # another process took it first
     # A run with more samples records them, so their answers are checked on the next run too.
     recorded = previous.get("identity")
     updated = {**previous, **record, "identity": identity.to_json() if grown else recorded}
@@ -223,9 +221,11 @@ def update_run_file(run_dir: Path, fields: Mapping[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {**read_run_file(run_dir), **fields})
 
 
-def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
-    """What this run is, as run.json first records it (later steps add sharding, backend, label)."""
+def run_spec(plan: RunPlan, sample_set: SampleSet, identity: RunIdentity | None = None) -> RunSpec:
+    """What this run is, as run.json first records it (later steps add sharding, backend, label);
+    its identity is `run_identity`'s unless given."""
     return RunSpec(
+        identity=identity or run_identity(plan, sample_set),
         task=plan.task.name, model=plan.model, dataset=sample_set.describe(), generation=plan.settings.to_dict(),
         prompt_style=plan.backend_options.prompt_style, subset=sample_set.subset,
         invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
@@ -236,7 +236,11 @@ def run_spec(plan: RunPlan, sample_set: SampleSet) -> RunSpec:
 
 def read_run_spec(run_dir: Path) -> RunSpec:
     """The folder's RunSpec, its run name taken from the folder (results/<run name>/<task>)."""
-    return replace(RunSpec.from_json(read_run_file(run_dir)), run_name=run_dir.resolve().parent.name)
+    try:
+        spec = RunSpec.from_json(read_run_file(run_dir))
+    except ValueError as exc:
+        raise UsageError(f"{run_dir / RUN_FILE}: {exc}; pass another --run-name, or --restart") from exc
+    return replace(spec, run_name=run_dir.resolve().parent.name)
 
 
 def recorded_reply_reading(stored: Mapping[str, Any] | None) -> ReplyReading:

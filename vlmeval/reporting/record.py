@@ -182,7 +182,10 @@ def _read_spec(obj: Any, source: str) -> RunSpec:
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
             raise ReportError(f"{source}: report field 'spec.{name}' is a {type(value).__name__}, not "
                               f"{' or '.join(t.__name__ for t in types)}")
-    return RunSpec.from_json(obj)
+    try:
+        return RunSpec.from_json(obj)
+    except ValueError as exc:
+        raise ReportError(f"{source}: report field 'spec.identity': {exc}") from exc
 
 
 def _plain(value: Any) -> Any:
