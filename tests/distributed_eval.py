@@ -32,7 +32,7 @@ def main() -> None:
     try:
         result = vlmeval.evaluate(model, "sqa", processor=processor, data=data, output=runs,
                                   run_name="dist", batch_size=1, quiet=True)
-        outcome = {"metrics": result.metrics, "sharding": result.reports["sqa"].sharding}
+        outcome = {"metrics": result.metrics, "sharding": dict(result.reports["sqa"].spec.sharding)}
     except Exception as exc:  # noqa: BLE001 - the test reads what each rank saw
         outcome = {"error": f"{type(exc).__name__}: {exc}"}
     (output / f"rank-{rank}.json").write_text(json.dumps(outcome))

@@ -68,9 +68,9 @@ def test_in_memory_model_equals_the_cli_byte_for_byte(tmp_path: Path, capsys: py
     assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
     assert next(model.parameters()).dtype == torch.float32 and next(model.parameters()).device.type == "cpu"
     assert processor.tokenizer.padding_side == "right" and torch.is_grad_enabled()
-    backend = result.reports["sqa"].backend
+    backend = result.reports["sqa"].spec.backend
     assert backend["in_memory"] is True and backend["architecture"] == "LlavaForConditionalGeneration"
-    assert result.reports["sqa"].identity["checkpoint"].startswith("params:")
+    assert result.reports["sqa"].spec.identity.checkpoint.startswith("params:")
 
 
 @pytest.mark.slow
@@ -110,4 +110,4 @@ def test_a_replay_model_string_gives_what_the_cli_gives(tmp_path: Path) -> None:
     api, cli = tmp_path / "api" / "r" / "sqa", tmp_path / "cli" / "r" / "sqa"
     assert (api / "predictions.jsonl").read_bytes() == (cli / "predictions.jsonl").read_bytes()
     assert result.metrics["sqa"] == vlmeval.load_report(cli / "report.json").metrics
-    assert result.reports["sqa"].identity == vlmeval.load_report(cli / "report.json").identity
+    assert result.reports["sqa"].spec.identity == vlmeval.load_report(cli / "report.json").spec.identity

@@ -83,7 +83,7 @@ def evaluate(
     """
     from vlmeval.engine.collective import Ranks
     from vlmeval.engine.in_process import evaluate_in_process
-    from vlmeval.engine.plan import RunPlan, check_run_name
+    from vlmeval.engine.plan import Execution, RunPlan, check_run_name
     from vlmeval.engine.runner import AUTO_BATCH_START
     from vlmeval.engine.subsets import subset_size
     from vlmeval.integrations.loggers import check_targets
@@ -126,11 +126,12 @@ def evaluate(
                 settings = generation or GenerationSettings(max_new_tokens=limit_tokens)
                 plan = RunPlan(task=task, model=source.name, data=paths[task.name], split=split, limit=limit,
                                output=folder, run_name=run_name or source.run_name,
-                               batch_size=AUTO_BATCH_START if batch_size == "auto" else batch_size,
-                               auto_batch=batch_size == "auto",
                                settings=settings, backend_options=source.options, context=context,
-                               show_progress=show_progress and ranks.is_root, shards=1,
-                               tasks_dirs=tuple(tasks_dirs), label=label, restart=restart, subset=subset)
+                               execution=Execution(
+                                   batch_size=AUTO_BATCH_START if batch_size == "auto" else batch_size,
+                                   auto_batch=batch_size == "auto", shards=1, restart=restart,
+                                   show_progress=show_progress and ranks.is_root),
+                               tasks_dirs=tuple(tasks_dirs), label=label, subset=subset)
                 reports[task.name] = evaluate_in_process(plan, backend, ranks, checkpoint=source.checkpoint)
         folders = {name: folder / (run_name or source.run_name) / name for name in reports} if output else {}
     result = Evaluation(reports=reports, folders=folders)

@@ -183,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = backend_options(args, context.reply_reading.tags)
     from vlmeval.engine.evaluate import run
     from vlmeval.engine.multi import resolve_data, run_tasks
-    from vlmeval.engine.plan import BackendCache, RunPlan
+    from vlmeval.engine.plan import BackendCache, Execution, RunPlan
     from vlmeval.engine.shards import SHARD_ENV
 
     if SHARD_ENV not in os.environ:  # workers of `--shards N` say only what their shard does
@@ -221,20 +221,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             limit=args.limit,
             output=Path(args.output),
             run_name=args.run_name,
-            batch_size=batch_size,
-            auto_batch=auto_batch,
             settings=settings,
             backend_options=options,
             context=replace(context, answer_reading=readings[task.name]),
-            charts=args.charts,
-            show_progress=not (args.no_progress or args.quiet),
-            shards=args.shards,
-            gpus_per_shard=args.gpus_per_shard,
+            execution=Execution(batch_size=batch_size, auto_batch=auto_batch, shards=args.shards,
+                                gpus_per_shard=args.gpus_per_shard, restart=args.restart,
+                                show_progress=not (args.no_progress or args.quiet), charts=args.charts,
+                                backend_cache=backends),
             tasks_dirs=tuple(args.tasks_dir),
             command=redact_argv(["vlmeval", *args.argv]),
-            backend_cache=backends,
             label=args.label,
-            restart=args.restart,
             subset=args.subset,
         )
         run_dirs.append(plan.run_dir)

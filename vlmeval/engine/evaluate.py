@@ -72,7 +72,7 @@ def run(plan: RunPlan, worker_argv: Sequence[str] = ()) -> int:
     the run, not part of the plan (whose `command`, redacted, is recorded in run.json)."""
     check_run_name(plan.run_name)
     placement = detect_placement()
-    if plan.restart and placement.launcher.external:
+    if plan.execution.restart and placement.launcher.external:
         raise UsageError(f"--restart under {placement.launcher}: every rank would delete the others' "
                          f"answers; delete {plan.run_dir} once before launching instead")
     sample_set = _open(plan, placement)
@@ -92,7 +92,7 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
         plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
                                                         output_dir=plan.run_dir))
     ensure_writable(plan.run_dir)
-    if plan.restart and placement.launcher is Launcher.SINGLE:
+    if plan.execution.restart and placement.launcher is Launcher.SINGLE:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
     open_run(plan.run_dir, run_spec(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
@@ -106,16 +106,16 @@ def _run_single(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placem
     """Started by the user: answer here, or start one worker per shard and merge once all return."""
     pending = pending_samples(sample_set.samples, store, placement.shard)
     _say_progress(plan, len(sample_set.samples), len(pending), "")
-    if pending and plan.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
+    if pending and plan.execution.shards is None and _uses_gpus(plan) and "CUDA_VISIBLE_DEVICES" not in os.environ:
         console.status("looking for GPUs ...")  # asks torch, whose import takes seconds
-    count = plan.shards or _default_shard_count(plan)
+    count = plan.execution.shards or _default_shard_count(plan)
     update_run_file(plan.run_dir, {"sharding": {"shards": count, "launcher": "spawn" if count > 1 else "single",
-                                                "gpus_per_shard": plan.gpus_per_shard},
-                                   "batching": plan.batching()})
+                                                "gpus_per_shard": plan.execution.gpus_per_shard},
+                                   "batching": plan.execution.batching()})
     if count > 1:
         console.status(f"starting {count} shards, each with its own model ...")
         gpus = visible_gpus() if _uses_gpus(plan) else []
-        failed = [r for r in spawn_workers(worker_argv, count, gpus, plan.gpus_per_shard) if r.returncode]
+        failed = [r for r in spawn_workers(worker_argv, count, gpus, plan.execution.gpus_per_shard) if r.returncode]
         if failed:
             return _report_failed_shards(failed, sample_set, store)
     else:
@@ -132,8 +132,8 @@ def _run_spawned_worker(plan: RunPlan, sample_set: SampleSet, store: AnswerStore
 def _run_launched_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, placement: Placement) -> int:
     """One rank of torchrun or Slurm: answer its shard on its local GPUs; the last to finish merges."""
     update_run_file(plan.run_dir, {"sharding": {"shards": placement.shard.count, "launcher": str(placement.launcher),
-                                                "gpus_per_shard": plan.gpus_per_shard},
-                                   "batching": plan.batching()})
+                                                "gpus_per_shard": plan.execution.gpus_per_shard},
+                                   "batching": plan.execution.batching()})
     _select_local_gpus(placement, plan)
     _generate_shard(plan, sample_set, store, placement)
     return _merge_if_last(plan, sample_set, store, placement)
@@ -187,7 +187,7 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             _say_progress(plan, owned, len(pending), f" (shard {shard.index} of {shard.count})")
 
         def build_backend() -> Backend:
-            cache = plan.backend_cache
+            cache = plan.execution.backend_cache
             loading = cache is None or not cache.loaded  # the tasks of one command share one load
             if loading:
                 where = f" (shard {shard.index} of {shard.count})" if shard.count > 1 else ""
@@ -203,9 +203,9 @@ def _generate_shard(plan: RunPlan, sample_set: SampleSet, store: AnswerStore, pl
             return backend
 
         with collector_running():  # a model's loop makes cycles of its own (vlmeval.engine.memory)
-            summary = generate(pending, build_backend, plan.settings, store, plan.batch_size, shard,
-                               plan.show_progress, plan.auto_batch)
-        if plan.auto_batch and summary.pending:
+            summary = generate(pending, build_backend, plan.settings, store, plan.execution.batch_size, shard,
+                               plan.execution.show_progress, plan.execution.auto_batch)
+        if plan.execution.auto_batch and summary.pending:
             _record_chosen_batch_size(plan.run_dir, summary.batch_size)
 
 
@@ -222,7 +222,7 @@ def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     answers = store.read().answers
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, read_run_spec(plan.run_dir), context,
-                  charts=plan.charts)
+                  charts=plan.execution.charts)
 
 
 def _record_label(run_dir: Path, label: str) -> None:
@@ -240,7 +240,7 @@ def _default_shard_count(plan: RunPlan) -> int:
     """One shard per `--gpus-per-shard` visible GPUs; one on a CPU machine or for API models."""
     if not _uses_gpus(plan):
         return 1
-    return max(1, len(visible_gpus()) // plan.gpus_per_shard)
+    return max(1, len(visible_gpus()) // plan.execution.gpus_per_shard)
 
 
 def _select_local_gpus(placement: Placement, plan: RunPlan) -> None:
@@ -248,9 +248,9 @@ def _select_local_gpus(placement: Placement, plan: RunPlan) -> None:
     if not _uses_gpus(plan):
         return
     gpus = visible_gpus()
-    if len(gpus) > plan.gpus_per_shard:
+    if len(gpus) > plan.execution.gpus_per_shard:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(
-            gpu_slice(gpus, placement.local_rank, plan.gpus_per_shard)
+            gpu_slice(gpus, placement.local_rank, plan.execution.gpus_per_shard)
         )
 
 

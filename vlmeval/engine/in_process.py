@@ -60,7 +60,7 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
         plan.task.preflight(sample_set.samples, replace(plan.context, data=_local_data(plan.task, plan.data),
                                                         output_dir=plan.run_dir))
     ensure_writable(plan.run_dir)
-    if plan.restart:
+    if plan.execution.restart:
         restart(plan.run_dir)
     identity = run_identity(plan, sample_set)
     if checkpoint is not None:
@@ -79,8 +79,8 @@ def _answer_into_run(plan: RunPlan, pending: Sequence[Sample], backend: Backend)
     store = AnswerStore(plan.run_dir)
     with answering_shard(plan.run_dir, store, WHOLE_RUN):
         with collector_running():  # a model's loop makes cycles of its own (vlmeval.engine.memory)
-            generate(pending, lambda: _described(plan, backend), plan.settings, store, plan.batch_size,
-                     WHOLE_RUN, plan.show_progress, plan.auto_batch)
+            generate(pending, lambda: _described(plan, backend), plan.settings, store, plan.execution.batch_size,
+                     WHOLE_RUN, plan.execution.show_progress, plan.execution.auto_batch)
 
 
 def _answer_privately(plan: RunPlan, pending: Sequence[Sample], backend: Backend) -> list[Answer]:
@@ -88,8 +88,8 @@ def _answer_privately(plan: RunPlan, pending: Sequence[Sample], backend: Backend
     with tempfile.TemporaryDirectory(prefix="vlmeval-rank-") as folder:
         store = AnswerStore(Path(folder))
         with collector_running():
-            generate(pending, lambda: backend, plan.settings, store, plan.batch_size, WHOLE_RUN,
-                     plan.show_progress, plan.auto_batch)
+            generate(pending, lambda: backend, plan.settings, store, plan.execution.batch_size, WHOLE_RUN,
+                     plan.execution.show_progress, plan.execution.auto_batch)
         return list(store.read().answers.values())
 
 

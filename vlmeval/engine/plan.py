@@ -15,7 +15,31 @@ from vlmeval.task import ScoreContext, Task
 
 
 @dataclass(frozen=True)
+class Execution:
+    """How this process carries a run out: what none of the answers depends on. Only a description
+    of it reaches run.json (`sharding`, `batching`); nothing here is part of the run's identity."""
+
+    batch_size: int = 1  # with auto_batch: the size the run starts at (--max-batch-size)
+    auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
+    shards: int | None = None
+    gpus_per_shard: int = 1
+    restart: bool = False
+    show_progress: bool = True
+    charts: bool = False  # `--charts`: report.md's PNG charts
+    backend_cache: BackendCache | None = None
+
+    def batching(self) -> dict[str, object]:
+        """run.json's `batching` as the run starts; `chosen` is added once auto batching has picked."""
+        if self.auto_batch:
+            return {"batch_size": "auto", "max_batch_size": self.batch_size}
+        return {"batch_size": self.batch_size}
+
+
+@dataclass(frozen=True)
 class RunPlan:
+    """What the run is: each field is recorded in its RunSpec (`vlmeval.engine.run_folder.run_spec`)
+    or decides where it goes; `execution` says how this process carries it out."""
+
     task: Task
     model: str
     data: str | None
@@ -23,31 +47,18 @@ class RunPlan:
     limit: int | None
     output: Path
     run_name: str | None
-    batch_size: int  # with auto_batch: the size the run starts at (--max-batch-size)
     settings: GenerationSettings
     backend_options: BackendOptions
+    execution: Execution = field(default_factory=Execution)
     context: ScoreContext = field(default_factory=ScoreContext)
-    charts: bool = False  # `--charts`: report.md's PNG charts
-    show_progress: bool = True
-    shards: int | None = None
-    gpus_per_shard: int = 1
     tasks_dirs: tuple[str, ...] = ()
-    restart: bool = False
-    backend_cache: BackendCache | None = None
     label: str | None = None  # the run's name in leaderboards (`leaderboard --row label`)
-    auto_batch: bool = False  # --batch-size auto: halve on out-of-memory, keep the largest that fits
     subset: str | None = None  # `--subset NAME`: a fixed stratified part of the task (engine/subsets.py)
     command: str | None = None  # the command line, redacted (vlmeval.redact): recorded in run.json's spec
 
     @property
     def run_dir(self) -> Path:
         return self.output / (self.run_name or default_run_name(self.model)) / self.task.name
-
-    def batching(self) -> dict[str, object]:
-        """run.json's `batching` as the run starts; `chosen` is added once auto batching has picked."""
-        if self.auto_batch:
-            return {"batch_size": "auto", "max_batch_size": self.batch_size}
-        return {"batch_size": self.batch_size}
 
 
 class BackendCache:
