@@ -347,6 +347,21 @@ def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted:
     assert "cannot merge" in error and "ids, prompts or targets changed" in error
 
 
+def test_merge_refuses_answers_given_on_other_images(tmp_path: Path, scripted: ScriptedBackend,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    colors = list(COLORS.values()) * 2
+    data = _sqa(tmp_path / "d", colors=colors)
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    assert main(["merge", str(run_dir)]) == 0
+    colors[2] = (0, 0, 0)  # same rows, same text, another picture
+    _sqa(tmp_path / "d", colors=colors)
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "image bytes changed" in error
+
+
 def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, scripted: ScriptedBackend,
                                                                 monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:

@@ -183,9 +183,13 @@ def check_merge(
     dataset = identity.get("dataset") or {}
     n, fingerprint = dataset.get("n_rows"), dataset.get("fingerprint")
     if n and fingerprint:
-        samples = sample_set.samples if len(sample_set.samples) >= n else load_first(n).samples
-        if len(samples) < n or SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint() != fingerprint:
+        loaded = sample_set if len(sample_set.samples) >= n else load_first(n)
+        first = SampleSet(sample_set.source, sample_set.split, loaded.samples[:n], loaded.files)
+        if len(loaded.samples) < n or first.fingerprint() != fingerprint:
             why.append(f"the samples at {sample_set.source} are not those it answered (ids, prompts or targets changed)")
+        elif dataset.get("images") is not None and first.image_fingerprint(task.name) != dataset["images"]:
+            # As `run` checks (identity.check): the same questions about other pictures are other samples.
+            why.append(f"the images at {sample_set.source} are not those it answered (image bytes changed)")
     if why:
         raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
