@@ -37,7 +37,8 @@ def _demo_files(task: Task) -> tuple[dict[str, bytes], str]:
         raise UsageError(f"task {task.name} has no demo rows; pass --data PATH")
     shard = f"{task.data.split}-00000-of-00001.parquet"
     data = task.demo_rows()
-    tables = {shard: data} if isinstance(data, list) else {f"{config}/{shard}": rows for config, rows in data.items()}
+    tables = ({shard: data} if isinstance(data, list)
+              else {f"{config}/{shard}": rows for config, rows in data.items()})
     files: dict[str, bytes] = {}
     for name, rows in tables.items():
         buffer = pa.BufferOutputStream()
