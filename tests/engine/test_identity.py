@@ -96,6 +96,20 @@ def test_image_fingerprints_are_read_once_per_state_of_the_files(tmp_path: Path,
     assert len(reads) == 8  # the second run found the fingerprint in the cache
 
 
+def test_the_image_fingerprint_cache_tells_apart_samples_of_the_same_files(tmp_path: Path) -> None:
+    """`--limit 4` and a `--subset` of 4 read the same file, but not the same images."""
+    from vlmeval.engine.samples import SampleSet, load_samples
+    from vlmeval.registry import load_registry
+
+    data = _sqa(tmp_path / "d", colors=[(40 * i, 0, 0) for i in range(8)])
+    old = data.stat().st_mtime - 60
+    os.utime(data, (old, old))  # not just written: its state may be cached
+    loaded = load_samples(load_registry().get("sqa"), str(data), None, None)
+    first, last = (SampleSet(loaded.source, loaded.split, part, loaded.files)
+                   for part in (loaded.samples[:4], loaded.samples[4:]))
+    assert first.image_fingerprint("sqa-v1") != last.image_fingerprint("sqa-v1")
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
