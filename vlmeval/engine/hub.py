@@ -208,7 +208,7 @@ def _cached_files(repo: str, config: str | None, split: str) -> list[Path] | Non
         chosen = _pick(files, config, split, f"cached copy of {repo}", card)
     except DataError:
         return None
-    missing = missing_shards(chosen)
+    missing = _missing_shards(chosen)
     if missing:
         raise DataError(f"the copy of {repo} in the hub cache ({folder}) lacks {len(missing)} of the files of "
                         f"split {split!r} ({', '.join(missing[:3])}; a download cut short?) and the hub cannot "
@@ -218,7 +218,7 @@ def _cached_files(repo: str, config: str | None, split: str) -> list[Path] | Non
     return [folder / p for p in chosen]
 
 
-def missing_shards(files: Sequence[PurePosixPath]) -> list[str]:
+def _missing_shards(files: Sequence[PurePosixPath]) -> list[str]:
     """The shards absent from `files` where they are named `NAME-00001-of-00004.parquet`."""
     groups: dict[tuple[str, str, int], set[int]] = {}  # (name, total, width of a number) -> numbers present
     for file in files:
