@@ -26,11 +26,13 @@ def make_judge(server: FakeOpenAIServer, cache_dir: Path, model: str = "judge-1"
     return Judge(ChatClient(server.base_url, model, api_key_env="NO_SUCH_KEY"), cache_dir)
 
 
-def dead_client() -> ChatClient:
-    with socket.socket() as probe:  # nothing listens here: any request would fail
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return ChatClient(f"http://127.0.0.1:{port}/v1", "judge-1", max_retries=0)
+def dead_client(base_url: str | None = None) -> ChatClient:
+    """A client no request can reach: at `base_url` (a server already stopped), else a free port."""
+    if base_url is None:
+        with socket.socket() as probe:  # nothing listens here: any request would fail
+            probe.bind(("127.0.0.1", 0))
+            base_url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    return ChatClient(base_url, "judge-1", max_retries=0)
 
 
 def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
@@ -41,7 +43,7 @@ def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
     assert [r.text for r in first] == [f"score for q{i} at t=0.0" for i in range(3)]
     assert not any(r.cached for r in first)
 
-    again = Judge(dead_client(), tmp_path)  # a fresh process would look like this
+    again = Judge(dead_client(server.base_url), tmp_path)  # a fresh process would look like this
     second = again.ask_many(queries)
     assert [r.text for r in second] == [r.text for r in first]
     assert all(r.cached and r.error is None for r in second)
@@ -73,6 +75,20 @@ def test_key_covers_model_temperature_and_max_tokens(tmp_path: Path) -> None:
     sent = {(r.body["temperature"], r.body["max_tokens"]) for r in server.requests[1:3]}
     assert sent == {(0.7, 512), (0.0, 9)}
     assert server.requests[3].body["model"] == "judge-2"
+
+
+def test_key_covers_the_judge_server_but_not_its_credentials_or_query(tmp_path: Path) -> None:
+    """Two servers behind one model name judge apart: a verdict of one is never the other's."""
+    with FakeOpenAIServer(lambda body, headers: "verdict of A") as server_a:
+        first = make_judge(server_a, tmp_path).ask(JudgeQuery("q"))
+        with_secret = server_a.base_url.replace("://", "://user:pw@") + "?key=SECRET"
+        again = Judge(ChatClient(with_secret, "judge-1", max_retries=0), tmp_path).ask(JudgeQuery("q"))
+    with FakeOpenAIServer(lambda body, headers: "verdict of B") as server_b:
+        other = make_judge(server_b, tmp_path).ask(JudgeQuery("q"))
+    assert (first.text, first.cached) == ("verdict of A", False)
+    assert (again.text, again.cached) == ("verdict of A", True)  # same server, other key: same verdict
+    assert (other.text, other.cached) == ("verdict of B", False)
+    assert len(server_a.requests) == 1 and len(server_b.requests) == 1
 
 
 def test_each_judge_run_gets_its_own_reply(tmp_path: Path) -> None:
@@ -110,7 +126,7 @@ def test_cache_is_safe_across_threads(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
     assert not errors
-    replies = Judge(dead_client(), tmp_path).ask_many([JudgeQuery(f"t{i}") for i in range(25)])
+    replies = Judge(dead_client(server.base_url), tmp_path).ask_many([JudgeQuery(f"t{i}") for i in range(25)])
     assert all(r.cached for r in replies)
 
 

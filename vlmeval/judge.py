@@ -1,8 +1,12 @@
 """The LLM judge: one cached chat client shared by every task that needs a judge.
 
 Replies are cached in sqlite (`judge-cache.sqlite` under `$VLMEVAL_CACHE`, else
-`~/.cache/vlmeval`), keyed by sha256 of (judge model, exact messages JSON, temperature,
-max_tokens), so re-running an evaluation re-asks nothing that already has an answer.
+`~/.cache/vlmeval`), keyed by sha256 of everything that decides a verdict: the judge's server
+(`fingerprint.url_identity` of its base URL: no credentials, no query), its model, the exact
+messages (so the prompt text), temperature and max_tokens. Re-running an evaluation re-asks
+nothing that already has an answer, and a judge moved to another server is asked again rather
+than answered with the old server's verdicts. Entries cached before the server was in the key
+(until December 2026) are simply never found again.
 Only successful replies are cached; failures are retried on the next run. A reply longer than
 `vlmeval.limits.MAX_JUDGE_REPLY_CHARS` is cached cut (with a marker) and given to the task as no
 reply with failure `oversized`: never stored whole, never asked again.
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmeval.engine.fingerprint import url_identity
 from vlmeval.errors import VlmevalError
 from vlmeval.failure import Failure
 from vlmeval.limits import MAX_JUDGE_REPLY_CHARS, cut
@@ -202,6 +207,8 @@ class Judge:
 
     def cache_key(self, query: JudgeQuery) -> str:
         payload = {
+            # Two servers behind one model name (another build, quantisation, or vendor) judge apart.
+            "endpoint": url_identity(self.client.base_url),
             "model": self.model,
             "messages": self._messages(query),
             "temperature": query.temperature,

@@ -1,8 +1,10 @@
-"""File-content fingerprints: a checkpoint is its bytes, read once and then cached by path, size and mtime."""
+"""File-content fingerprints: a checkpoint is its bytes, read once, then cached while the file is unchanged."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,23 @@ def test_an_unchanged_file_is_read_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert file_digests([weights]) != first and reads == [weights, weights]
 
 
+def test_other_bytes_written_in_place_under_the_old_mtime_are_read_again(tmp_path: Path) -> None:
+    """`cp -p`, `rsync --inplace -t` and `tar x` rewrite a file in place and set its mtime back:
+    same path, size, mtime and inode; only the change time, which no program can set, tells."""
+    (tmp_path / "w.bin").write_bytes(b"a" * 10)
+    weights = _aged(tmp_path / "w.bin")
+    file_digests([weights])
+    before = weights.stat()
+    time.sleep(0.05)  # file times tick in jiffies: let the change time move on
+    with open(weights, "r+b") as file:
+        file.write(b"b" * 10)
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = weights.stat()
+    same = (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert same
+    assert file_digests([weights])[weights] == hashlib.sha256(b"b" * 10).hexdigest()
+
+
 def test_a_file_just_written_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rewrite within the same clock tick keeps the mtime: such digests are never trusted later."""
     fresh = tmp_path / "w.bin"
@@ -82,8 +101,6 @@ def test_a_damaged_cache_file_costs_a_read_not_a_wrong_digest(tmp_path: Path) ->
     weights = _aged(tmp_path / "w.bin")
     fingerprint.cache_path().parent.mkdir(parents=True, exist_ok=True)
     fingerprint.cache_path().write_text("{not json")
-    import hashlib
-
     assert file_digests([weights])[weights] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 

@@ -98,6 +98,20 @@ def test_offline_a_cached_copy_is_read(hub: FakeHub) -> None:
     assert _load("vqav2_val") == ["9"] and hub.fetched == []
 
 
+def test_offline_a_cached_copy_that_lacks_shards_of_the_split_is_refused(hub: FakeHub) -> None:
+    """A download cut short keeps the files it fetched: one shard of two is not the split."""
+    data = hub.repo("lmms-lab-encoder/VQAv2") / "data"
+    write_parquet(data / "validation-00000-of-00003.parquet", [vqa_row(1, ["yes"] * 10)])
+    write_parquet(data / "validation-00002-of-00003.parquet", [vqa_row(3, ["yes"] * 10)])
+    write_parquet(data / "test-00000-of-00001.parquet", [vqa_row(4, None)])
+    hub.offline = True
+    with pytest.raises(DataError, match=r"lacks 1 of the files of split 'validation' "
+                                        r"\(data/validation-00001-of-00003.parquet; a download cut short\?\)"):
+        _load("vqav2_val")
+    write_parquet(data / "validation-00001-of-00003.parquet", [vqa_row(2, ["no"] * 10)])
+    assert _load("vqav2_val") == ["1", "2", "3"] and hub.fetched == []
+
+
 def test_a_declared_size_that_differs_from_the_rows_read_is_a_note_in_the_report(
         hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import json

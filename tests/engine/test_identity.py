@@ -96,6 +96,20 @@ def test_image_fingerprints_are_read_once_per_state_of_the_files(tmp_path: Path,
     assert len(reads) == 8  # the second run found the fingerprint in the cache
 
 
+def test_the_image_fingerprint_cache_tells_apart_samples_of_the_same_files(tmp_path: Path) -> None:
+    """`--limit 4` and a `--subset` of 4 read the same file, but not the same images."""
+    from vlmeval.engine.samples import SampleSet, load_samples
+    from vlmeval.registry import load_registry
+
+    data = _sqa(tmp_path / "d", colors=[(40 * i, 0, 0) for i in range(8)])
+    old = data.stat().st_mtime - 60
+    os.utime(data, (old, old))  # not just written: its state may be cached
+    loaded = load_samples(load_registry().get("sqa"), str(data), None, None)
+    first, last = (SampleSet(loaded.source, loaded.split, part, loaded.files)
+                   for part in (loaded.samples[:4], loaded.samples[4:]))
+    assert first.image_fingerprint("sqa-v1") != last.image_fingerprint("sqa-v1")
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
@@ -345,6 +359,21 @@ def test_merge_refuses_answers_to_samples_that_changed(tmp_path: Path, scripted:
     assert main(["merge", str(run_dir)]) == 2
     error = _error(capsys)
     assert "cannot merge" in error and "ids, prompts or targets changed" in error
+
+
+def test_merge_refuses_answers_given_on_other_images(tmp_path: Path, scripted: ScriptedBackend,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    colors = list(COLORS.values()) * 2
+    data = _sqa(tmp_path / "d", colors=colors)
+    assert _run(tmp_path / "out", data) == 0
+    run_dir = tmp_path / "out" / "r" / "sqa"
+    assert main(["merge", str(run_dir)]) == 0
+    colors[2] = (0, 0, 0)  # same rows, same text, another picture
+    _sqa(tmp_path / "d", colors=colors)
+    capsys.readouterr()
+    assert main(["merge", str(run_dir)]) == 2
+    error = _error(capsys)
+    assert "cannot merge" in error and "image bytes changed" in error
 
 
 def test_merge_refuses_answers_given_under_another_task_version(tmp_path: Path, scripted: ScriptedBackend,

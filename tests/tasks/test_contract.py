@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,25 @@ def test_data_demo_reads_a_tasks_own_demo_rows(tmp_path: Path, monkeypatch: pyte
     assert first.fingerprint() == again.fingerprint()
     gqa = load_samples(load_registry().get("gqa"), "demo", None, None)  # a folder of two configs
     assert len(gqa.samples) == 5
+
+
+def test_demo_rows_are_written_once_and_edited_rows_get_a_folder_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards started at once never read a demo file another is rewriting, and demo rows edited
+    without a version bump are read from a folder of their own."""
+    monkeypatch.setenv("VLMEVAL_CACHE", str(tmp_path))
+    task = load_registry().get("gqa")  # a folder of two configs
+    first = load_samples(task, "demo", None, None)
+    written = sorted((tmp_path / "demo-rows").rglob("*.parquet"))
+    stamps = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in written]
+    assert len(written) == 2 and load_samples(task, "demo", None, None).source == first.source
+    assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in written] == stamps  # read, not written again
+
+    rows = task.demo_rows()
+    assert isinstance(rows, dict)
+    questions = "testdev_balanced_instructions"
+    edited = replace(task, demo_rows=lambda: {**rows, questions: rows[questions][1:]})
+    changed = load_samples(edited, "demo", None, None)
+    assert changed.source != first.source and len(changed.samples) == len(first.samples) - 1
+    assert [s.id for s in changed.samples] == [s.id for s in first.samples][1:]
+    assert load_samples(task, "demo", None, None).fingerprint() == first.fingerprint()

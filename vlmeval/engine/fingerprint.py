@@ -3,10 +3,13 @@
 A retrained checkpoint saved over the same folder keeps its file names and sizes, so only the
 bytes tell the two apart. Hashing 15 GB of weights takes about a minute, so each file's digest
 is kept in a small cache (`file-digests.json` under `$VLMEVAL_CACHE`, else ~/.cache/vlmeval),
-keyed by the file's resolved path, size, modification time (ns) and inode: a file rewritten in
-any way gets a new key and is read again. A digest taken while the file's mtime is under
-`_SETTLE_S` old is not cached (a write in the same clock tick would keep the mtime: git's "racy
-clean" case), so a file just saved is read again next time.
+keyed by the file's resolved path, size, modification and change times (ns) and inode: a file
+rewritten in any way gets a new key and is read again. The change time (ctime) is there because
+the mtime can be set back: `cp -p`, `rsync --inplace -t` or `tar x` write other bytes into the
+same inode and restore the old mtime; no program can set the ctime (a chmod moves it too: one
+re-read). A digest taken while the file's mtime is under `_SETTLE_S` old is not cached (a write
+in the same clock tick would keep the mtime: git's "racy clean" case), so a file just saved is
+read again next time.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def cache_path() -> Path:
 
 def _key(path: Path) -> tuple[str, str]:
     stat = path.stat()
-    return str(path.resolve()), f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+    return str(path.resolve()), f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{stat.st_ctime_ns}"
 
 
 def _read_cache() -> dict[str, dict[str, str]]:

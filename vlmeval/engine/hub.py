@@ -6,7 +6,10 @@ repository's file list is read, the parquet files of the split are picked (by th
 dataset card declares, as `datasets` reads them, else by the layout rules of a local folder,
 `data.pick_split_files`), their total size is said before anything is fetched,
 and each is downloaded into the hub cache (with the hub's progress bar) and read like a local
-file. When the hub cannot be asked (offline, HF_HUB_OFFLINE=1), a copy already in the cache is used.
+file. When the hub cannot be asked (offline, HF_HUB_OFFLINE=1), a copy already in the cache is used
+(its revision said), unless it lacks shards of the split: a download cut short keeps the files it
+fetched, and `NAME-00000-of-00004.parquet` alone would be a quarter of the split read as the whole.
+Online, `hf_hub_download` resolves the hub's current revision, so a cached copy of another is not read.
 Whether the hub's endpoint answers is asked first, once and quickly (`unreachable_reason`): without a
 cached copy an unreachable hub is one line at once, not the hub library's retries for ~25 s.
 
@@ -17,6 +20,7 @@ redirect for now): `candidates` gives the new id first, then the declared one.
 from __future__ import annotations
 
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -31,6 +35,7 @@ from vlmeval.errors import DataError
 MOVED_ORGS = {"lmms-lab": "lmms-lab-encoder"}
 _HINT = "pass a local copy with --data PATH (parquet file or folder in that schema)"
 PROBE_TIMEOUT_S = 5.0
+_SHARD = re.compile(r"-(\d+)-of-(\d+)\.parquet$")  # the hub's names for the files of one split
 _OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
@@ -200,9 +205,30 @@ def _cached_files(repo: str, config: str | None, split: str) -> list[Path] | Non
     files = sorted(PurePosixPath(p.relative_to(folder).as_posix()) for p in folder.rglob("*") if p.is_file())
     card = huggingface_hub.metadata_load(folder / "README.md") if (folder / "README.md").is_file() else None
     try:
-        return [folder / p for p in _pick(files, config, split, f"cached copy of {repo}", card)]
+        chosen = _pick(files, config, split, f"cached copy of {repo}", card)
     except DataError:
         return None
+    missing = _missing_shards(chosen)
+    if missing:
+        raise DataError(f"the copy of {repo} in the hub cache ({folder}) lacks {len(missing)} of the files of "
+                        f"split {split!r} ({', '.join(missing[:3])}; a download cut short?) and the hub cannot "
+                        f"be asked; re-run with the hub reachable to fetch them, or {_HINT}")
+    revision = f" (revision {folder.name[:12]})" if folder.parent.name == "snapshots" else ""
+    console.status(f"the hub cannot be asked: reading the copy of {repo}{revision} in the hub cache")
+    return [folder / p for p in chosen]
+
+
+def _missing_shards(files: Sequence[PurePosixPath]) -> list[str]:
+    """The shards absent from `files` where they are named `NAME-00001-of-00004.parquet`."""
+    groups: dict[tuple[str, str, int], set[int]] = {}  # (name, total, width of a number) -> numbers present
+    for file in files:
+        match = _SHARD.search(file.as_posix())
+        if match:
+            key = (file.as_posix()[: match.start()], match.group(2), len(match.group(1)))
+            groups.setdefault(key, set()).add(int(match.group(1)))
+    return [f"{name}-{number:0{width}d}-of-{total}.parquet"
+            for (name, total, width), present in sorted(groups.items())
+            for number in range(int(total)) if number not in present]
 
 
 def _size(n: Any) -> str:

@@ -166,6 +166,11 @@ def answering_shard(run_dir: Path, store: AnswerStore, shard: Shard) -> Iterator
         yield
 
 
+def image_fingerprint(task: Task, sample_set: SampleSet) -> str | None:
+    """The images of `sample_set` as `task` (at its version) reads them: one memo per task version."""
+    return sample_set.image_fingerprint(f"{task.name}-v{task.version}")
+
+
 def check_merge(
     run_dir: Path, recorded: Mapping[str, Any], task: Task, sample_set: SampleSet,
     load_first: Callable[[int], SampleSet],
@@ -181,9 +186,13 @@ def check_merge(
     dataset = identity.get("dataset") or {}
     n, fingerprint = dataset.get("n_rows"), dataset.get("fingerprint")
     if n and fingerprint:
-        samples = sample_set.samples if len(sample_set.samples) >= n else load_first(n).samples
-        if len(samples) < n or SampleSet(sample_set.source, sample_set.split, samples[:n]).fingerprint() != fingerprint:
+        loaded = sample_set if len(sample_set.samples) >= n else load_first(n)
+        first = SampleSet(sample_set.source, sample_set.split, loaded.samples[:n], loaded.files)
+        if len(loaded.samples) < n or first.fingerprint() != fingerprint:
             why.append(f"the samples at {sample_set.source} are not those it answered (ids, prompts or targets changed)")
+        elif dataset.get("images") is not None and image_fingerprint(task, first) != dataset["images"]:
+            # As `run` checks (identity.check): the same questions about other pictures are other samples.
+            why.append(f"the images at {sample_set.source} are not those it answered (image bytes changed)")
     if why:
         raise IdentityMismatch(f"{run_dir}: cannot merge: {'; '.join(why)}; re-run it with --restart")
 
@@ -267,7 +276,7 @@ def run_identity(plan: RunPlan, sample_set: SampleSet) -> RunIdentity:
         generation=plan.settings.to_dict(),
         dataset=DatasetIdentity(data=_data_path(plan.data), source=sample_set.source, split=sample_set.split,
                                 n_rows=len(sample_set.samples), fingerprint=sample_set.fingerprint(),
-                                images=sample_set.image_fingerprint(plan.task.name)),
+                                images=image_fingerprint(plan.task, sample_set)),
     )
 
 
@@ -280,4 +289,4 @@ def fingerprint_of_first(plan: RunPlan, sample_set: SampleSet, n: int) -> tuple[
     if len(samples) < n:
         return None
     first = SampleSet(sample_set.source, sample_set.split, samples[:n], files)
-    return first.fingerprint(), first.image_fingerprint(plan.task.name)
+    return first.fingerprint(), image_fingerprint(plan.task, first)

@@ -40,7 +40,8 @@ class SampleSet:
 
         Kept apart from `fingerprint` (which reports, compare and `score` use): reading every image
         costs seconds per GB, so only a run's identity asks for it, once per state of the data files
-        (`fingerprint.memo`, keyed by `what`: the task and split, and the number of samples).
+        (`fingerprint.memo`, keyed by `what`, the task and version, the split, and which samples:
+        `--limit 100` and a `--subset` of 100 read the same files but not the same images).
         """
         if not any(s.images for s in self.samples):
             return None
@@ -57,7 +58,9 @@ class SampleSet:
                     digest.update(f"{len(data)}:".encode() + data)
             return digest.hexdigest()[:16], not elsewhere
 
-        return memo(f"images:{what}:{self.split}:{len(self.samples)}", self.files, compute)
+        which = hashlib.sha256("\0".join(f"{s.id}\0{len(s.images)}" for s in self.samples).encode())
+        key = f"images:{what}:{self.split}:{len(self.samples)}:{which.hexdigest()[:16]}"
+        return memo(key, self.files, compute)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
