@@ -17,7 +17,7 @@ from vlmeval.failure import Failure
 from vlmeval.metrics import Metric
 from vlmeval.named import NamedRegistry
 from vlmeval.reasoning import ReplyReading
-from vlmeval.task_data import DataSpec, ImageJoin, Row, has_split, read_rows
+from vlmeval.task_data import DataSpec, ImageJoin, Row, has_split, read_rows  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from vlmeval.image import LazyImage
