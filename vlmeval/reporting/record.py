@@ -1,8 +1,8 @@
 """report.json, defined once: the typed record of one task run, its schema version and its reader.
 
-`vlmeval.reporting.report` builds a `RunReport` from scored records, `vlmeval.engine.evaluate` adds
-the run's description, and `compare` and `leaderboard` read it back with `load_report`, so every
-field is named in one place. Schema history (docs/reports.md):
+`vlmeval.reporting.report` builds a `RunReport` from scored records and the run's `RunSpec`
+(embedded whole as `spec`), `vlmeval.engine.evaluate` adds how answers were read, and `compare`,
+`leaderboard`, `view` and `trend` read it back with `load_report`, so every field is named in one place. Schema history (docs/reports.md):
 
 - 1: the first written form (an untyped dict). Read as it is; its `prompt_template` (a prose
   sketch of the prompt) is dropped.
