@@ -263,3 +263,13 @@ def test_a_label_is_written_once_in_the_spec_and_reaches_every_reader(
     assert sorted(row.name for row in board.rows) == ["step-1000", "step-2000"]
     trend = build_trend([tmp_path / "ckpt-b", tmp_path / "ckpt-a"], primary_only=True)
     assert [(p.step, p.label) for p in trend.metrics[0].points] == [(1000, "step-1000"), (2000, "step-2000")]
+
+
+def test_a_later_label_renames_the_run_and_no_label_keeps_it(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    args = ["run", "--task", "sqa", "--model", "scripted", "--data", "demo", "--limit", "2", "--output",
+            str(tmp_path), "--run-name", "r", "--no-progress"]
+    labels = []
+    for extra in (["--label", "first"], ["--label", "second"], []):
+        assert main([*args, *extra]) == 0
+        labels.append(json.loads((tmp_path / "r" / "sqa" / "report.json").read_text())["spec"].get("label"))
+    assert labels == ["first", "second", "second"]

@@ -96,8 +96,6 @@ def _open(plan: RunPlan, placement: Placement) -> SampleSet:
         restart(plan.run_dir)  # spawned workers find the folder their parent started over
     open_run(plan.run_dir, run_spec(plan, sample_set),
              lambda n: fingerprint_of_first(plan, sample_set, n))
-    if plan.label is not None:
-        _record_label(plan.run_dir, plan.label)
     return sample_set
 
 
@@ -223,11 +221,6 @@ def finish_run(plan: RunPlan, sample_set: SampleSet, store: AnswerStore) -> int:
     context = replace(plan.context, data=_local_data(plan.task, plan.data))
     return finish(plan.task, sample_set, answers, plan.model, plan.run_dir, read_run_spec(plan.run_dir), context,
                   charts=plan.execution.charts)
-
-
-def _record_label(run_dir: Path, label: str) -> None:
-    """The latest --label given for this run folder (a re-run may rename the run)."""
-    update_run_file(run_dir, {"label": label})
 
 
 def _uses_gpus(plan: RunPlan) -> bool:

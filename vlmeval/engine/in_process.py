@@ -67,8 +67,6 @@ def _open(plan: RunPlan, sample_set: SampleSet, ranks: Ranks, checkpoint: str | 
         identity = replace(identity, checkpoint=checkpoint)
     open_run(plan.run_dir, run_spec(plan, sample_set, identity),
              lambda n: fingerprint_of_first(plan, sample_set, n))
-    if plan.label is not None:
-        update_run_file(plan.run_dir, {"label": plan.label})
     launcher = Launcher.SINGLE if ranks.world == 1 else Launcher.DISTRIBUTED
     update_run_file(plan.run_dir, {"sharding": {"shards": ranks.world, "launcher": launcher.value,
                                                 "gpus_per_shard": 1}})

@@ -231,8 +231,9 @@ def update_run_file(run_dir: Path, fields: Mapping[str, Any]) -> None:
 
 
 def run_spec(plan: RunPlan, sample_set: SampleSet, identity: RunIdentity | None = None) -> RunSpec:
-    """What this run is, as run.json first records it (later steps add sharding, backend, label);
-    its identity is `run_identity`'s unless given."""
+    """What this run is, as run.json first records it (later steps add sharding and backend); its
+    identity is `run_identity`'s unless given. A later run of the folder records its own unset-or-not
+    fields over the earlier ones (`open_run`): the latest `--label` renames the run, none keeps it."""
     return RunSpec(
         identity=identity or run_identity(plan, sample_set),
         task=plan.task.name, model=plan.model, dataset=sample_set.describe(), generation=plan.settings.to_dict(),
@@ -240,6 +241,7 @@ def run_spec(plan: RunPlan, sample_set: SampleSet, identity: RunIdentity | None 
         invocation=Invocation(_data_path(plan.data), plan.split, plan.limit, tuple(plan.tasks_dirs), plan.subset),
         reply_reading=plan.context.reply_reading.describe(),
         command=plan.command,
+        label=plan.label,
     )
 
 
