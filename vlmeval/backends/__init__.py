@@ -44,9 +44,16 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
 
 
 def resolve_checkpoint(model: str) -> str:
-    """`demo` names the bundled tiny checkpoint; anything else is a path or a hub id."""
+    """The checkpoint folder `--model` names: `demo` is the bundled tiny checkpoint, a folder is itself,
+    and anything else is a hub id, pinned to the snapshot folder of one revision (`hub_models`)."""
+    import os
+
     if model == "demo":
         from vlmeval.demo import CHECKPOINT_DIR
 
         return str(CHECKPOINT_DIR)
-    return model
+    if os.path.isdir(os.path.expanduser(model)):
+        return model
+    from vlmeval.backends.hub_models import hub_snapshot
+
+    return hub_snapshot(model)

@@ -292,7 +292,7 @@ def _identity(checkpoint: str, options: BackendOptions) -> Mapping[str, Any]:
     from vlmeval.engine.identity import checkpoint_identity
 
     return {
-        "checkpoint": checkpoint_identity(resolve_checkpoint(checkpoint), hub_id=checkpoint),
+        "checkpoint": checkpoint_identity(resolve_checkpoint(checkpoint)),
         "dtype": options.dtype,
         "quantization": "4bit" if options.load_in_4bit else "8bit" if options.load_in_8bit else None,
         "attn_implementation": options.attn_implementation,

@@ -12,7 +12,6 @@ the answers of the samples it shares with the recorded run, once those samples' 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -136,23 +135,13 @@ def check(
         raise IdentityMismatch(f"{run_dir} holds answers of another run: {'; '.join(differences)}; {RESTART_HINT}")
 
 
-def checkpoint_identity(checkpoint: str, hub_id: str | None = None) -> str | None:
-    """A local checkpoint folder's content (weights, config, tokenizer, processor and chat template:
-    `vlmeval.engine.fingerprint.folder_fingerprint`), or a hub id's cached revision."""
+def checkpoint_identity(checkpoint: str) -> str | None:
+    """A checkpoint folder's content (weights, config, tokenizer, processor and chat template:
+    `vlmeval.engine.fingerprint.folder_fingerprint`); hub ids are resolved to their snapshot folder
+    first (`vlmeval.backends.resolve_checkpoint`), so a hub model is identified by content too."""
     folder = Path(checkpoint).expanduser()
-    if folder.is_dir():
-        from vlmeval.engine.fingerprint import folder_fingerprint
-
-        return folder_fingerprint(folder)
-    return _hub_revision(hub_id or checkpoint)
-
-
-def _hub_revision(model: str) -> str | None:
-    """The commit `main` points to in the local Hugging Face cache, when the model is there."""
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
-    ref = Path(hub) / f"models--{model.replace('/', '--')}" / "refs" / "main"
-    try:
-        return "revision:" + ref.read_text(encoding="utf-8").strip()
-    except OSError:
+    if not folder.is_dir():
         return None
+    from vlmeval.engine.fingerprint import folder_fingerprint
+
+    return folder_fingerprint(folder)
