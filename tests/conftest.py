@@ -72,6 +72,13 @@ def quick_tests_start_no_process_and_run_no_model(request: pytest.FixtureRequest
 
 
 @pytest.fixture(autouse=True)
+def _no_hub_model_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test looks a `--model` name up on the hub (`--model scripted` is no folder either): hub ids
+    resolve to themselves; tests/backends/test_hub_models.py puts the real lookup back on a fake hub."""
+    monkeypatch.setattr("vlmeval.backends.hub_models.hub_snapshot", lambda model: model)
+
+
+@pytest.fixture(autouse=True)
 def _private_vlmeval_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The judge cache and the file-digest cache of every test stay out of the user's ~/.cache."""
     import os

@@ -49,6 +49,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     import huggingface_hub
 
     fake = FakeHub(tmp_path / "hub")
+    monkeypatch.setattr("vlmeval.backends.hub_models.hub_snapshot", hub_snapshot)  # conftest turns it off
     monkeypatch.setattr(huggingface_hub, "list_repo_files", fake.list_repo_files)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake.snapshot_download)
     hub_snapshot.cache_clear()
@@ -57,6 +58,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 
 
 def test_a_hub_id_is_loaded_from_the_snapshot_it_was_identified_by(hub: FakeHub) -> None:
+    assert resolve_checkpoint("/no/such/folder") == "/no/such/folder" and hub.asked == []  # a path, not an id
     hub.push(b"weights one")
     folder = resolve_checkpoint("org/model")
     assert folder.endswith("rev1") and hub.asked == [["config.json", "model.safetensors"]]

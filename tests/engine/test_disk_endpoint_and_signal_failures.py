@@ -45,6 +45,7 @@ def test_a_disk_filling_up_mid_line_keeps_every_flushed_answer(tmp_path: Path, s
     assert len(AnswerStore(run_dir).read().answers) == complete_lines  # every whole line is kept
     monkeypatch.undo()
     monkeypatch.setattr("vlmeval.engine.evaluate.make_backend", lambda model, options: scripted)
+    monkeypatch.setattr("vlmeval.backends.hub_models.hub_snapshot", lambda model: model)  # as conftest does
     scripted.calls.clear()
     assert _run(tmp_path) == 0
     assert sum(map(len, scripted.calls)) == 20 - complete_lines

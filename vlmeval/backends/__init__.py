@@ -52,8 +52,15 @@ def resolve_checkpoint(model: str) -> str:
         from vlmeval.demo import CHECKPOINT_DIR
 
         return str(CHECKPOINT_DIR)
-    if os.path.isdir(os.path.expanduser(model)):
-        return model
+    if os.path.isdir(os.path.expanduser(model)) or _names_a_path(model):
+        return model  # a folder, or a path that is none: the loader says "no such checkpoint folder"
     from vlmeval.backends.hub_models import hub_snapshot
 
     return hub_snapshot(model)
+
+
+def _names_a_path(model: str) -> bool:
+    """`/abs`, `./rel`, `~/x` or `a/b/c` name files; a hub id is `org/name` (or a bare legacy `name`)."""
+    import os
+
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
