@@ -121,7 +121,7 @@ class Bench:
         predictions = [json.loads(line) for line in (folder / "predictions.jsonl").open(encoding="utf-8")]
         figures = _rates(limit, wall, timer, busy, self.sampler, self.settings.device)
         figures.update(answered=report["counts"]["answered"], errors=report["counts"]["errors"],
-                       batching=report.get("batching"),
+                       batching=report["spec"].get("batching"),  # report.json schema 3: run facts in its spec
                        answers={p["id"]: p.get("prediction") for p in predictions})
         return figures
 
