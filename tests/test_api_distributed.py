@@ -17,8 +17,9 @@ SCRIPT = Path(__file__).with_name("distributed_eval.py")
 
 def _torchrun(output: Path, mode: str) -> list[dict]:  # type: ignore[type-arg]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SCRIPT.parents[1])}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    str(SCRIPT), str(output), mode], check=True, timeout=180, env=env, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(SCRIPT), str(output), mode], timeout=180, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]  # what a rank printed when it crashed
     return [json.loads((output / f"rank-{rank}.json").read_text()) for rank in (0, 1)]
 
 
