@@ -6,7 +6,7 @@ hint, question, choices), `decoded_image`, `choices` (null for free-form), `prec
 answers), `answer`, `question_type` (multi_choice | free_form), `answer_type` (text | integer | float |
 list), `metadata` (category, context, grade, language, skills (a list), source, task, ...). Sample id: `pid`.
 Prompt: the `query` column (`generate_response.py`); greedy, max_new_tokens 512.
-Scoring (`vlmeval.answers.mathvista`, lupantech/MathVista@53d52587): step 1 `extract_answer`: the rules
+Scoring (`vlmeval_tasks._mathvista_reading`, lupantech/MathVista@53d52587): step 1 `extract_answer`: the rules
 (an exact choice text, an integer or float response as such), else the LLM with the official extraction
 prompt (5 examples, byte for byte; temperature 0, max_tokens 1024), asked only with `--judge`. Without
 one, an answer the rules cannot read is wrong and counted (`needs_judge`), never guessed. Step 2
@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vlmeval.answers.mathvista import (
+from vlmeval_tasks._mathvista_reading import (
     DEMO_PROMPT,
     EXTRACTION_MAX_TOKENS,
     EXTRACTION_TEMPERATURE,

@@ -14,7 +14,7 @@ Images: every `image_N` the text cites as `<image N>`, each placed where it is f
 (`validation_Math_7` cites 8 to 30) is left out: the row still runs. `mmmu_val_image1` gives `image_1`
 alone, before the text, as the official LLaVA run did (`multi_image` counts the questions whose options
 cite several images: that run gave them no image and a random letter).
-Scoring: `vlmeval.answers.mmmu` (the official parsers and checks); the official random letter for an
+Scoring: `vlmeval_tasks._mmmu_reading` (the official parsers and checks); the official random letter for an
 unreadable multiple-choice answer is replaced by a counted failure (`unparsed`). A file of bare letters
 scores as `main_eval_only.py` would. Accuracy is micro over the questions (`calculate_ins_level_acc`);
 breakdowns per subject (30), discipline (6), question type, difficulty and image type (multi-label).
@@ -32,7 +32,7 @@ from functools import partial
 from typing import Any
 
 from vlmeval.answers.choice import LETTERS
-from vlmeval.answers.mmmu import check_choice, check_open, parse_choice, parse_open
+from vlmeval_tasks._mmmu_reading import check_choice, check_open, parse_choice, parse_open
 from vlmeval.column_checks import OneOf, Text
 from vlmeval.demo_data import image_cell, png_bytes
 from vlmeval.image import LazyImage

@@ -21,7 +21,7 @@ from vlmeval_tasks.mathvista import demo_rows
 
 from tests.fakes.openai_server import FakeOpenAIServer, last_user_text
 from tests.helpers import read_jsonl, write_jsonl, write_parquet
-from vlmeval.answers.mathvista import DEMO_PROMPT
+from vlmeval_tasks._mathvista_reading import DEMO_PROMPT
 from vlmeval.cli import main
 from vlmeval.judge import prompt_hash
 
